@@ -1,0 +1,64 @@
+"""Turn rendered template text into the bytes that are written.
+
+Templates stay readable because they may write every element unconditionally, with a trailing
+comma after each one: here trailing commas are dropped and empty values (``null``, ``""``,
+``[]``, ``{}``) pruned, as FHIR forbids empty elements (ele-1). The same post-processing idea
+drives Microsoft's FHIR-Converter. XML is re-serialised with lxml so that layout, declaration
+and encoding are identical whatever whitespace a user's template leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lxml import etree
+
+# A JSON string literal (skipped as a whole) or a comma followed only by whitespace and a closer.
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|,(?=\s*[}\]])')
+
+
+class TemplateOutputError(ValueError):
+    """A template produced text that is not the format it claims (a template bug, not bad input)."""
+
+
+def _drop_trailing_commas(text: str) -> str:
+    return _STRING_OR_TRAILING_COMMA.sub(lambda m: "" if m.group(0) == "," else m.group(0), text)
+
+
+def prune(value):
+    """Remove empty values recursively; ``False`` and ``0`` are values and stay."""
+    if isinstance(value, dict):
+        pruned = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        pruned = [prune(v) for v in value]
+        return [v for v in pruned if v not in (None, "", [], {})]
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def finish_json(text: str, template: str = "<template>") -> dict:
+    try:
+        return prune(json.loads(_drop_trailing_commas(text)))
+    except json.JSONDecodeError as exc:
+        raise TemplateOutputError(f"{template} did not render valid JSON: {exc}") from exc
+
+
+def dump_json(value) -> bytes:
+    """The one JSON serialisation every output file uses: stable, UTF-8, newline-terminated."""
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+_PARSER = etree.XMLParser(
+    remove_blank_text=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def finish_xml(text: str, template: str = "<template>") -> bytes:
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise TemplateOutputError(f"{template} did not render well-formed XML: {exc}") from exc
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

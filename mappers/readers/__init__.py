@@ -1,0 +1,59 @@
+"""Reading sources: bytes in, studies (or a clear rejection) out.
+
+Layouts are recognised by content, tried in ``READERS`` order (most specific first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import PurePath
+
+from mappers.model import Issue, Provenance, Study
+from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.text_a import TextA
+from mappers.readers.text_b import TextB
+from mappers.text import UndecodableInput, decode, looks_binary, repair
+
+READERS: tuple[Reader, ...] = (TextB(), TextA())
+
+__all__ = ["READERS", "Draft", "Reader", "RejectedInput", "read_document"]
+
+
+def read_document(data: bytes, source: str) -> list[Study]:
+    """Every study in one input. Raises RejectedInput when nothing in it can be read."""
+    if not data.strip():
+        raise RejectedInput("empty file")
+    if looks_binary(data):
+        raise RejectedInput("binary file, not a text document")
+    try:
+        text, issues = decode(data)
+    except UndecodableInput as exc:
+        raise RejectedInput(f"unreadable encoding: {exc}") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text, fixes = repair(text)
+    if fixes:
+        issues.append(
+            Issue(
+                severity="warning",
+                code="text-repaired",
+                message="text repaired with ftfy: " + ", ".join(fixes),
+            )
+        )
+    reader = next((r for r in READERS if r.recognises(text)), None)
+    if reader is None:
+        raise RejectedInput(
+            f"unknown layout: '{PurePath(source).name}' matches none of "
+            + ", ".join(r.layout for r in READERS)
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    drafts = reader.read(text, source)
+    studies = []
+    for position, draft in enumerate(drafts, 1):
+        provenance = Provenance(
+            source=source,
+            record=position if len(drafts) > 1 else None,
+            layout=reader.layout,
+            content_hash=digest,
+        )
+        studies.append(draft.build(provenance, issues))
+    return studies

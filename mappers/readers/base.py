@@ -1,0 +1,57 @@
+"""The reader contract: recognise a source layout by its content, then read it into studies."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from mappers.model import Issue, Provenance, Study
+
+
+class RejectedInput(ValueError):
+    """This input cannot be read at all; ``reason`` says why in words a user can act on."""
+
+    def __init__(self, reason: str, issues: list[Issue] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.issues = issues or []
+
+
+@dataclass
+class Draft:
+    """What a reader collects before the strict model is built: values plus where each came from."""
+
+    values: dict = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    def put(self, name: str, value, where: str) -> None:
+        if value in (None, "", []):
+            return
+        self.values[name] = value
+        self.sources[name] = where
+
+    def note(
+        self, severity: str, code: str, message: str, field: str | None = None, where: str | None = None
+    ):
+        self.issues.append(Issue(severity=severity, code=code, message=message, field=field, location=where))
+
+    def build(self, provenance: Provenance, issues: list[Issue]) -> Study:
+        provenance = provenance.model_copy(update={"field_sources": dict(self.sources)})
+        return Study.model_validate(
+            {**self.values, "provenance": provenance, "issues": [*issues, *self.issues]}, strict=False
+        )
+
+
+class Reader(ABC):
+    """One source layout. ``layout`` names it in provenance and reports."""
+
+    layout: str
+
+    @abstractmethod
+    def recognises(self, text: str) -> bool:
+        """Whether ``text`` is in this layout; decided by content, never by file name."""
+
+    @abstractmethod
+    def read(self, text: str, source: str) -> list[Draft]:
+        """Read every study in ``text``; raise RejectedInput for a document that is unreadable."""

@@ -1,0 +1,173 @@
+"""Layout B: the text of a registry web page, as copied from a browser.
+
+It opens with the brief summary and the detailed description (no title), then a labelled design
+block (``Study Type`` / value, ``Allocation`` / value, … ``Enrollment`` / value), then unlabelled
+lines: intervention descriptions, the overall official, sites as ``City, Country``, and finally
+outcomes as ``measure`` / ``description`` / ``Time frame: …`` triples, closed by the site's
+disclaimer. Values carry markdown escapes (``NON\\_RANDOMIZED``), removed here.
+
+Which unlabelled line is what is decided by its shape (a place, a name); which outcomes are
+primary is not stated at all: see ``_OUTCOME_RULE``. Both are recorded on the study.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import get_args
+
+from mappers.model import Allocation, Intervention, Masking, Outcome, Person, PrimaryPurpose, Site, StudyType
+from mappers.readers.base import Draft, Reader
+from mappers.readers.free_text import arms_from_dose_groups, local_identifier
+from mappers.readers.places import looks_like_person, split_place
+from mappers.text import unescape_markdown
+
+# label on the page -> (model path, allowed values or int)
+_LABELS: dict[str, tuple[str, tuple | type]] = {
+    "Study Type": ("study_type", get_args(StudyType)),
+    "Allocation": ("allocation", get_args(Allocation)),
+    "Purpose": ("primary_purpose", get_args(PrimaryPurpose)),
+    "Primary Purpose": ("primary_purpose", get_args(PrimaryPurpose)),
+    "Masking": ("masking", get_args(Masking)),
+    "Enrollment": ("enrollment", int),
+}
+_TIME_FRAME = re.compile(r"^Time frame:\s*(.*)$", re.I)
+_DISCLAIMER = re.compile(r"informational purposes only|does not constitute medical advice", re.I)
+_OUTCOME_RULE = (
+    "the page does not say which outcomes are primary: the first listed is read as primary and "
+    "the rest as secondary (the registry lists primary outcomes first)"
+)
+
+
+class TextB(Reader):
+    layout = "text-b"
+
+    def recognises(self, text: str) -> bool:
+        lines = [ln.strip() for ln in text.split("\n")]
+        labelled = sum(
+            1
+            for i, ln in enumerate(lines[:-1])
+            if ln in _LABELS and lines[i + 1] and lines[i + 1] not in _LABELS
+        )
+        return (
+            (labelled >= 1
+            and ("Study Type" in lines or labelled >= 2))
+            or any(_TIME_FRAME.match(ln) for ln in lines)
+        )
+
+    def read(self, text: str, source: str) -> list[Draft]:
+        lines = [unescape_markdown(ln).strip() for ln in text.split("\n")]
+        draft = Draft()
+        local_identifier(draft, source)
+        end = len(lines)
+        while end and not lines[end - 1]:
+            end -= 1
+        if end and _DISCLAIMER.search(lines[end - 1]):
+            end -= 1
+            draft.note(
+                "information",
+                "disclaimer-dropped",
+                "the page's disclaimer line is not study data",
+                where=f"line {end + 1}",
+            )
+        block = [i for i, ln in enumerate(lines[:end]) if ln in _LABELS and i + 1 < end]
+        head_end = block[0] if block else 0
+        body_start = self._read_design(draft, lines, block)
+        self._read_head(draft, lines[:head_end])
+        first_outcome = self._read_outcomes(draft, lines, body_start, end)
+        self._read_middle(draft, lines, body_start, first_outcome)
+        draft.note("warning", "missing-title", "the source has no title", field="brief_title")
+        arms_from_dose_groups(draft)
+        return [draft]
+
+    def _read_head(self, draft: Draft, head: list[str]) -> None:
+        if head:
+            draft.put("brief_summary", head[0], "line 1")
+        description = "\n\n".join(ln for ln in head[1:] if ln)
+        draft.put("detailed_description", description, f"lines 2-{len(head)}" if len(head) > 2 else "line 2")
+
+    def _read_design(self, draft: Draft, lines: list[str], block: list[int]) -> int:
+        design: dict = {}
+        body_start = 0
+        for i in block:
+            if i < body_start:
+                continue  # a value that happens to equal a label
+            label, value, where = lines[i], lines[i + 1], f"line {i + 2}"
+            body_start = i + 2
+            field, allowed = _LABELS[label]
+            if allowed is int:
+                if re.fullmatch(r"\d+", value.replace(",", "")):
+                    draft.put("enrollment", {"count": int(value.replace(",", ""))}, where)
+                else:
+                    draft.note(
+                        "warning",
+                        "value-unreadable",
+                        f"enrollment '{value}' is not a number",
+                        field="enrollment",
+                        where=where,
+                    )
+                continue
+            code = value.upper().replace(" ", "_").replace("-", "_")
+            if code in allowed:
+                design[field] = code
+                draft.sources[f"design.{field}"] = where
+            else:
+                draft.note(
+                    "warning",
+                    "value-unknown",
+                    f"{label} '{value}' is not a registry code",
+                    field=f"design.{field}",
+                    where=where,
+                )
+        draft.put("design", design, "design block")
+        return body_start
+
+    def _read_outcomes(self, draft: Draft, lines: list[str], start: int, end: int) -> int:
+        frames = [i for i in range(start, end) if _TIME_FRAME.match(lines[i])]
+        outcomes, first, previous = [], end, start - 1  # previous: the last time-frame line
+        for k, i in enumerate(frames):
+            measure_at = max(i - 2, previous + 1)
+            if k == 0:
+                first = measure_at
+            measure = lines[measure_at]
+            description = lines[i - 1] if i - 1 > measure_at else None
+            if description == measure:  # the page repeats the measure where there is no description
+                description = None
+            outcomes.append(
+                Outcome(
+                    kind="primary" if k == 0 else "secondary",
+                    measure=measure,
+                    description=description or None,
+                    time_frame=_TIME_FRAME.match(lines[i]).group(1).strip() or None,
+                )
+            )
+            previous = i
+        if outcomes:
+            draft.put("outcomes", outcomes, f"lines {first + 1}-{frames[-1] + 1}")
+            draft.note("warning", "assumed-outcome-kind", _OUTCOME_RULE, field="outcomes")
+        return first
+
+    def _read_middle(self, draft: Draft, lines: list[str], start: int, end: int) -> None:
+        middle = [(i, ln) for i, ln in enumerate(lines[start:end], start) if ln]
+        sites = []
+        while middle and (place := split_place(middle[-1][1])):
+            city, state, country = place
+            sites.insert(0, Site(city=city, state=state, country=country))
+            middle.pop()
+        if sites:
+            draft.put("sites", sites, f"lines {middle[-1][0] + 2 if middle else start + 1}-{end}")
+        if middle and looks_like_person(middle[-1][1]):
+            i, name = middle.pop()
+            draft.put("officials", [Person(name=name)], f"line {i + 1}")
+            draft.note(
+                "information",
+                "assumed-official",
+                f"'{name}' read as the overall official: it has the shape of a name; its role is not stated",
+                field="officials",
+                where=f"line {i + 1}",
+            )
+        if middle:
+            draft.put(
+                "interventions",
+                [Intervention(description=ln) for _, ln in middle],
+                f"lines {middle[0][0] + 1}-{middle[-1][0] + 1}",
+            )

@@ -1,0 +1,81 @@
+"""Decoding and repair of source text, shared by every text reader.
+
+Registry text arrives double-encoded (``Â±`` for ``±``), with web-page markdown escapes
+(``0.25\\*10\\^6``) and stray control characters. Repair is done with ftfy, configured to fix
+only what is broken: quotes, full-width characters and ligatures are content, not damage.
+Each repair is reported so that the study records what was changed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import charset_normalizer
+import ftfy
+
+from mappers.model import Issue
+
+_REPAIR = ftfy.TextFixerConfig(
+    uncurl_quotes=False,
+    fix_character_width=False,
+    fix_latin_ligatures=False,
+    unescape_html=False,
+    normalization="NFC",
+)
+
+# CommonMark: a backslash before any ASCII punctuation character is an escape.
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+class UndecodableInput(ValueError):
+    """The bytes are not text in any encoding we can trust."""
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes or a high share of control bytes mean this is not a text document."""
+    sample = data[:4096]
+    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(sample) * 0.05
+
+
+def decode(data: bytes) -> tuple[str, list[Issue]]:
+    """Bytes -> text. UTF-8 (with or without BOM) is expected; anything else is detected and
+    reported, and bytes that no encoding explains are refused rather than guessed."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError as exc:
+            raise UndecodableInput(f"invalid UTF-16: {exc.reason} at byte {exc.start}") from exc
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None or best.chaos > 0.2:
+        raise UndecodableInput("not valid UTF-8 and no other encoding fits the bytes")
+    issue = Issue(
+        severity="warning",
+        code="decoded-legacy-encoding",
+        message=f"file is not UTF-8; decoded as {best.encoding}",
+    )
+    return str(best), [issue]
+
+
+def repair(text: str) -> tuple[str, list[str]]:
+    """Fix mojibake and control characters; return the text and the fixes applied."""
+    fixed, steps = ftfy.fix_and_explain(text, config=_REPAIR)
+    return fixed, [f"{action} {detail}" for action, detail in steps or [] if action != "normalize"]
+
+
+def unescape_markdown(text: str) -> str:
+    return _MARKDOWN_ESCAPE.sub(r"\1", text)
+
+
+def squash(text: str | None) -> str | None:
+    """Trim, collapse runs of spaces; an empty result is no value."""
+    if text is None:
+        return None
+    text = re.sub(r"[ \t]+", " ", text).strip()
+    return text or None

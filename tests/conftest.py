@@ -1,0 +1,17 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_A = SEEDS / "000_7c5a8bd566a2bac6.txt"
+SEED_B = SEEDS / "004_8c3e1bb58083379b.txt"
+
+
+@pytest.fixture(scope="session")
+def seed_studies():
+    from mappers.readers import read_document
+
+    return {
+        path.stem[:3]: read_document(path.read_bytes(), f"seeds/{path.name}")[0] for path in (SEED_A, SEED_B)
+    }
