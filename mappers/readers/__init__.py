@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import PurePath
 
+from pydantic import ValidationError
+
 from mappers.model import Issue, Provenance, Study
 from mappers.readers.base import Draft, Reader, RejectedInput
 from mappers.readers.text_a import TextA
@@ -49,11 +51,12 @@ def read_document(data: bytes, source: str) -> list[Study]:
     drafts = reader.read(text, source)
     studies = []
     for position, draft in enumerate(drafts, 1):
-        provenance = Provenance(
-            source=source,
-            record=position if len(drafts) > 1 else None,
-            layout=reader.layout,
-            content_hash=digest,
-        )
-        studies.append(draft.build(provenance, issues))
+        record = position if len(drafts) > 1 else None
+        provenance = Provenance(source=source, record=record, layout=reader.layout, content_hash=digest)
+        try:
+            studies.append(draft.build(provenance, issues))
+        except ValidationError as exc:
+            where = f" (record {record})" if record else ""
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            raise RejectedInput(f"{reader.layout} reader could not build a valid study{where}: {problems}") from exc
     return studies
