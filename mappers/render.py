@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import orjson
 from nameparser import HumanName
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -25,6 +26,10 @@ def split_name(name: str | None) -> dict[str, str]:
         "last": parsed.last,
         "degrees": parsed.suffix,
     }
+
+
+def _dumps(value, **_) -> str:
+    return orjson.dumps(value).decode()
 
 
 @lru_cache(maxsize=8)
@@ -43,7 +48,9 @@ def environment(user_dir: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["split_name"] = split_name
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    # tojson runs once per value: orjson keeps it cheap; Jinja still makes the result HTML-safe.
+    env.policies["json.dumps_function"] = _dumps
+    env.policies["json.dumps_kwargs"] = {}
     return env
 
 

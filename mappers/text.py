@@ -63,8 +63,13 @@ def decode(data: bytes) -> tuple[str, list[Issue]]:
     return str(best), [issue]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def repair(text: str) -> tuple[str, list[str]]:
     """Fix mojibake and control characters; return the text and the fixes applied."""
+    if text.isascii() and not _CONTROL.search(text):
+        return text, []  # nothing ftfy could fix: mojibake needs non-ASCII characters
     fixed, steps = ftfy.fix_and_explain(text, config=_REPAIR)
     return fixed, [f"{action} {detail}" for action, detail in steps or [] if action != "normalize"]
 

@@ -58,5 +58,7 @@ def read_document(data: bytes, source: str) -> list[Study]:
         except ValidationError as exc:
             where = f" (record {record})" if record else ""
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            raise RejectedInput(f"{reader.layout} reader could not build a valid study{where}: {problems}") from exc
+            raise RejectedInput(
+                f"{reader.layout} reader could not build a valid study{where}: {problems}"
+            ) from exc
     return studies

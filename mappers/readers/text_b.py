@@ -48,10 +48,8 @@ class TextB(Reader):
             for i, ln in enumerate(lines[:-1])
             if ln in _LABELS and lines[i + 1] and lines[i + 1] not in _LABELS
         )
-        return (
-            (labelled >= 1
-            and ("Study Type" in lines or labelled >= 2))
-            or any(_TIME_FRAME.match(ln) for ln in lines)
+        return (labelled >= 1 and ("Study Type" in lines or labelled >= 2)) or any(
+            _TIME_FRAME.match(ln) for ln in lines
         )
 
     def read(self, text: str, source: str) -> list[Draft]:

@@ -1,0 +1,126 @@
+"""Throughput of the bare mappers and of the Prefect flow on a generated corpus.
+
+Prints figures; asserts nothing (speed targets are read by people, not enforced by flaky timed
+tests). The corpus is copies of the seed documents under varied names, which gives every copy
+its own local identifier and so its own resource ids.
+
+    python -m benchmarks.bench [--studies 2000] [--batch-size 200] [--skip-flow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import flows  # noqa: F401  (Prefect defaults)
+from flows.settings import ExportSettings
+from mappers.export import export_study
+from mappers.readers import read_document
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def make_corpus(directory: Path, count: int) -> list[Path]:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    paths = []
+    for i in range(count):
+        seed = seeds[i % len(seeds)]
+        path = directory / f"{seed.stem}-{i:07d}.txt"
+        shutil.copyfile(seed, path)
+        paths.append(path)
+    return paths
+
+
+def bench_mappers(paths: list[Path]) -> float:
+    """Read + map + render + validate every study in one process; returns seconds."""
+    mapping = ExportSettings().mapping()
+    export_study(
+        read_document(paths[0].read_bytes(), str(paths[0]))[0], mapping
+    )  # compile templates, schemas
+    started = time.perf_counter()
+    for path in paths:
+        for study in read_document(path.read_bytes(), str(path)):
+            export = export_study(study, mapping)
+            assert export.status == "exported", export.issues
+    return time.perf_counter() - started
+
+
+def bench_phases(paths: list[Path]) -> dict[str, float]:
+    """Milliseconds per study for each stage of the bare mapping, to see where the time goes."""
+    from mappers.context import build_context
+    from mappers.finish import finish_json, finish_xml
+    from mappers.render import render
+    from validation.fhir import validate_bundle
+    from validation.xsd import validate_xml
+
+    mapping = ExportSettings().mapping()
+    sample = paths[: min(len(paths), 400)]
+    blobs = [(str(p), p.read_bytes()) for p in sample]
+    clock = time.perf_counter
+    t0 = clock()
+    studies = [s for source, data in blobs for s in read_document(data, source)]
+    t1 = clock()
+    contexts = [build_context(s, mapping) for s in studies]
+    bundles = [finish_json(render("fhir/r4/bundle.json.j2", c)) for c in contexts]
+    t2 = clock()
+    prs = [finish_xml(render("ctgov/prs.xml.j2", c)) for c in contexts]
+    t3 = clock()
+    for bundle in bundles:
+        validate_bundle(bundle)
+    t4 = clock()
+    for document in prs:
+        validate_xml(document, "prs")
+    t5 = clock()
+    per = 1000 / len(studies)
+    return {
+        "read (decode, repair, parse)": (t1 - t0) * per,
+        "FHIR bundle render + finish": (t2 - t1) * per,
+        "PRS XML render + finish": (t3 - t2) * per,
+        "FHIR validation (fhir.resources + rules)": (t4 - t3) * per,
+        "PRS XSD validation": (t5 - t4) * per,
+    }
+
+
+def bench_flow(corpus: Path, output: Path, batch_size: int) -> float:
+    from flows.export import export_trials
+
+    started = time.perf_counter()
+    report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
+    elapsed = time.perf_counter() - started
+    assert report["totals"]["rejected"] == 0
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=ExportSettings().batch_size)
+    parser.add_argument("--skip-flow", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        paths = make_corpus(corpus, args.studies)
+        print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+        print(f"corpus: {len(paths)} studies (copies of seeds/)")
+        bare = bench_mappers(paths)
+        print(
+            f"bare mappers   : {len(paths) / bare:8.0f} studies/s  ({bare / len(paths) * 1000:.2f} ms/study)"
+        )
+        for phase, ms in bench_phases(paths).items():
+            print(f"    {phase:<42} {ms:6.2f} ms/study")
+        if not args.skip_flow:
+            flow_time = bench_flow(corpus, Path(tmp) / "out", args.batch_size)
+            print(
+                f"flow (default) : {len(paths) / flow_time:8.0f} studies/s  "
+                f"ratio to bare mappers {bare / flow_time:.2f}  "
+                f"(includes Prefect's temporary server start-up and file writes)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""One study -> every output file, validated. Pure: no I/O, so it runs anywhere a batch runs.
+
+A study whose outputs fail validation is *rejected*: nothing of it is written, and the reasons
+go to the run report. Values a format cannot hold are listed as ``not-mapped`` issues, so the
+report says where every source field went.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jinja2
+
+from mappers.context import MappingSettings, build_context
+from mappers.ctgov_xml import public_record_gaps
+from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
+from mappers.model import Issue, Study
+from mappers.render import render
+from mappers.trace import json_values, untraced, xml_values
+from validation.fhir import validate_bundle
+from validation.xsd import validate_xml
+
+FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2"}
+PRS_TEMPLATE = "ctgov/prs.xml.j2"
+PUBLIC_TEMPLATE = "ctgov/public.xml.j2"
+
+
+@dataclass
+class StudyExport:
+    study: Study
+    key: str  # folder name under studies/
+    status: Literal["exported", "rejected"] = "exported"
+    files: dict[str, bytes] = field(default_factory=dict)  # path relative to the output dir -> bytes
+    resources: dict[str, list[dict]] = field(default_factory=dict)  # resourceType -> resources (NDJSON)
+    issues: list[Issue] = field(default_factory=list)
+
+    def reject(self, code: str, message: str, fld: str | None = None) -> None:
+        self.status = "rejected"
+        self.issues.append(Issue(severity="error", code=code, message=message, field=fld))
+
+
+def study_key(study: Study) -> str:
+    """A file-system-safe folder name from the study's business identifier."""
+    ident = next(
+        iter(
+            sorted(
+                study.identifiers, key=lambda i: ("nct", "org_study_id", "local", "secondary").index(i.kind)
+            )
+        )
+    )
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ident.value).strip("._") or "study"
+
+
+def _rendered(template: str, context: dict, templates: str | None) -> str:
+    return render(template, context, templates)
+
+
+def export_study(
+    study: Study, settings: MappingSettings, templates: str | None = None, key: str | None = None
+) -> StudyExport:
+    out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
+    base = f"studies/{out.key}"
+    try:
+        context = build_context(study, settings)
+        bundle_template = FHIR_TEMPLATES[settings.fhir_version]
+        bundle = finish_json(_rendered(bundle_template, context, templates), bundle_template)
+        fhir_errors = validate_bundle(bundle)
+        prs = finish_xml(_rendered(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+        prs_errors = validate_xml(prs, "prs")
+        public = None
+        gaps = public_record_gaps(study) if study.nct_id else []
+        if study.nct_id and not gaps:
+            public = finish_xml(_rendered(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
+    except (jinja2.TemplateError, TemplateOutputError) as exc:
+        out.reject("template-error", f"{type(exc).__name__}: {exc}")
+        return out
+    for issue in fhir_errors:
+        out.reject(issue.code, f"FHIR {settings.fhir_version} bundle invalid: {issue.message}", issue.field)
+    for issue in prs_errors:
+        out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
+    if public is not None:
+        for issue in validate_xml(public, "public"):
+            out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
+    elif gaps:
+        out.issues.append(
+            Issue(
+                severity="warning",
+                code="public-xml-not-written",
+                message="public record XML not written: no source for required " + ", ".join(gaps),
+            )
+        )
+    outputs = {f"FHIR {settings.fhir_version} bundle": json_values(bundle), "PRS XML": xml_values(prs)}
+    if public is not None:
+        outputs["public XML"] = xml_values(public)
+    for output, values in outputs.items():
+        out.issues += [
+            Issue(
+                severity="warning",
+                code="not-mapped",
+                field=path,
+                message=f"{output} has no element for {path}",
+            )
+            for path in untraced(study, values)
+        ]
+    if out.status == "rejected":
+        return out
+    version = settings.fhir_version.lower()
+    out.files[f"{base}/fhir-{version}-bundle.json"] = dump_json(bundle)
+    out.files[f"{base}/prs.xml"] = prs
+    if public is not None:
+        out.files[f"{base}/public.xml"] = public
+    out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+    for entry in bundle.get("entry", []):
+        resource = entry["resource"]
+        out.resources.setdefault(resource["resourceType"], []).append(resource)
+    return out

@@ -1,0 +1,115 @@
+"""Which source values did not reach an output — found by looking, not by predicting.
+
+Templates decide what each format can hold; rather than restating their conditions in Python
+(a second copy of the mapping that drifts), the exporter checks the rendered outputs: every
+free-text or numeric value of the study must appear among an output's values, else it is
+reported as ``not-mapped`` for that output. Coded values (enums), dates and ages are translated
+by the templates (to codes, ISO dates, Ranges) and are not traced; a person's name counts as
+mapped when its surname is there, since PRS splits names into parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from lxml import etree
+
+from mappers.model import Study
+from mappers.render import split_name
+
+# dotted paths into Study.model_dump(); "*" is every item of a list
+TRACED = (
+    "identifiers.*.value",
+    "brief_title",
+    "official_title",
+    "acronym",
+    "brief_summary",
+    "detailed_description",
+    "conditions.*",
+    "keywords.*",
+    "interventions.*.name",
+    "interventions.*.description",
+    "interventions.*.other_names.*",
+    "arms.*.label",
+    "arms.*.description",
+    "arms.*.dose.text",
+    "outcomes.*.measure",
+    "outcomes.*.description",
+    "outcomes.*.time_frame",
+    "enrollment.count",
+    "status.why_stopped",
+    "sponsor.name",
+    "collaborators.*.name",
+    "officials.*.name",
+    "officials.*.affiliation",
+    "contacts.*.name",
+    "contacts.*.phone",
+    "contacts.*.email",
+    "sites.*.facility",
+    "sites.*.city",
+    "sites.*.state",
+    "sites.*.zip",
+    "sites.*.country",
+    "sites.*.contacts.*.name",
+    "sites.*.contacts.*.phone",
+    "sites.*.contacts.*.email",
+    "eligibility.criteria",
+)
+_NAMES = {"name"}
+
+
+def _walk(value, parts: list[str], where: str) -> Iterator[tuple[str, object]]:
+    if value is None or value == "" or value == []:
+        return
+    if not parts:
+        yield where, value
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        for index, item in enumerate(value, 1):
+            yield from _walk(item, rest, f"{where}[{index}]")
+    elif isinstance(value, dict):
+        yield from _walk(value.get(head), rest, f"{where}.{head}" if where else head)
+
+
+def traced_values(study: Study) -> list[tuple[str, str, bool]]:
+    """(path, value, is_person_name) for every traced value the study has."""
+    data = study.model_dump(exclude={"provenance", "issues"})
+    out = []
+    for spec in TRACED:
+        parts = spec.split(".")
+        is_name = parts[-1] in _NAMES and parts[0] in ("officials", "contacts", "sites")
+        out += [(path, str(value), is_name) for path, value in _walk(data, parts, "")]
+    return out
+
+
+def json_values(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from json_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_values(item)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield str(value)
+
+
+def xml_values(document: bytes) -> Iterator[str]:
+    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    for text in root.itertext():
+        if text.strip():
+            yield text.strip()
+
+
+def untraced(study: Study, output_values: Iterable[str]) -> list[str]:
+    """Paths of the study's values that appear nowhere in one output's values."""
+    values = set(output_values)
+    blob = "\n".join(values)
+    missing = []
+    for path, value, is_name in traced_values(study):
+        if value in values or value in blob:
+            continue
+        if is_name and (last := split_name(value)["last"]) and last in values:
+            continue
+        missing.append(path)
+    return missing

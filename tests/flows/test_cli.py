@@ -1,0 +1,88 @@
+"""The command a user types, in a subprocess: exit codes, the summary line, a clean console."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, SEEDS
+
+TRIALEXPORT = Path(sys.executable).with_name("trialexport")
+
+
+def cli(*args: str, cwd: Path, prefect_home: Path, api_url: str | None = None) -> subprocess.CompletedProcess:
+    """Run the command; without ``api_url`` it starts Prefect's embedded server, as a user's would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(prefect_home)  # its own database and profile
+    env["COLUMNS"] = "200"
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run(
+        [str(TRIALEXPORT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_run_on_the_seeds_is_clean(tmp_path):
+    result = cli(
+        "run", str(SEEDS), "--output", str(tmp_path / "out"), cwd=tmp_path, prefect_home=tmp_path / "ph"
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console
+    assert "2 studies read from 2 inputs: 2 exported, 0 rejected" in console
+    assert "Traceback" not in console and "analytics" not in console.lower()
+    assert (tmp_path / "out" / "run-report.json").is_file()
+
+
+def api_url() -> str:
+    """The test session's Prefect server: what a user's PREFECT_API_URL points at."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def test_rejects_exit_3_with_a_one_line_summary(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SEEDS / "004_8c3e1bb58083379b.txt", inputs)
+    (inputs / "empty.txt").write_bytes(b"")
+    result = cli(
+        "run",
+        str(inputs),
+        "-o",
+        str(tmp_path / "out"),
+        cwd=ROOT,
+        prefect_home=tmp_path / "ph",
+        api_url=api_url(),
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode == 3, console
+    [line] = [ln for ln in console.splitlines() if ln.startswith("rejected:")]
+    assert "empty.txt (empty file)" in line
+    assert "Traceback" not in console
+
+
+def test_missing_input_is_a_usage_error(tmp_path):
+    result = cli("run", str(tmp_path / "nope"), cwd=tmp_path, prefect_home=tmp_path / "ph")
+    assert result.returncode == 2
+    assert "does not exist" in result.stdout + result.stderr
+
+
+def test_prefect_api_url_reports_to_that_server(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    result = cli(
+        "run",
+        str(SEEDS),
+        "-o",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        prefect_home=tmp_path / "ph",
+        api_url=api_url(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Starting temporary server" not in result.stdout + result.stderr
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["export-trials"])))
+    assert any(run.state and run.state.is_completed() for run in runs)

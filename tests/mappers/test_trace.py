@@ -1,0 +1,65 @@
+"""The not-mapped check: values of the study that no element of an output holds."""
+
+from mappers.context import MappingSettings, build_context
+from mappers.finish import finish_json
+from mappers.model import Intervention, Outcome, Person, Provenance, Site, Study
+from mappers.render import render
+from mappers.trace import json_values, untraced, xml_values
+from tests.templates.test_ctgov_xml import rich_study
+
+
+def study(**fields) -> Study:
+    return Study(provenance=Provenance(source="s.txt", layout="text-a", content_hash="0"), **fields)
+
+
+def test_values_found_anywhere_in_the_output_are_traced():
+    s = study(
+        brief_title="A title", conditions=["Flu"], outcomes=[Outcome(kind="primary", measure="Death rate")]
+    )
+    output = {
+        "title": "A title",
+        "condition": [{"text": "Flu"}],
+        "goal": [{"description": {"text": "Death rate"}}],
+    }
+    assert untraced(s, json_values(output)) == []
+
+
+def test_missing_values_are_named_by_path():
+    s = study(
+        brief_title="A title",
+        interventions=[Intervention(name="Aspirin", description="Low dose aspirin daily")],
+        sites=[Site(city="Lyon", country="France")],
+    )
+    assert untraced(s, json_values({"title": "A title", "focus": [{"text": "Aspirin"}]})) == [
+        "interventions[1].description",
+        "sites[1].city",
+        "sites[1].country",
+    ]
+
+
+def test_a_person_is_traced_by_surname_when_the_output_splits_names():
+    s = study(officials=[Person(name="Peter J Schmidt, M.D.")])
+    xml = b"<o><first_name>Peter</first_name><middle_name>J</middle_name><last_name>Schmidt</last_name></o>"
+    assert untraced(s, xml_values(xml)) == []
+    assert untraced(s, xml_values(b"<o><first_name>Peter</first_name></o>")) == ["officials[1].name"]
+
+
+def test_numbers_are_traced_as_values():
+    from mappers.model import Enrollment
+
+    s = study(enrollment=Enrollment(count=14))
+    assert untraced(s, json_values({"quantity": 14})) == []
+    assert untraced(s, json_values({"quantity": 15})) == ["enrollment.count"]
+
+
+def test_the_r4_bundle_says_what_it_cannot_hold():
+    rich = rich_study()
+    bundle = finish_json(render("fhir/r4/bundle.json.j2", build_context(rich, MappingSettings())))
+    # R4 has no element for an official's affiliation (ContactDetail holds name and telecom) nor
+    # for a site contact's name (Location holds telecom only): reported, not silently dropped.
+    assert untraced(rich, json_values(bundle)) == [
+        "officials[1].affiliation",
+        "sites[1].contacts[1].name",
+        "sites[1].contacts[2].name",
+        "sites[2].contacts[1].name",
+    ]

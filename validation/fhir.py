@@ -1,0 +1,313 @@
+"""FHIR R4 validation of an exported transaction Bundle.
+
+Two layers, both run on every study, so both stay cheap:
+
+* Structure: the Bundle and each entry resource go through fhir.resources' R4B pydantic models
+  (R4B's ResearchStudy, PlanDefinition, ActivityDefinition, Group, Organization, Practitioner
+  and Location are R4's). Entry resources are validated with their own model rather than
+  through ``Bundle.entry.resource`` so that an error is reported against ``ResearchStudy.…``
+  and an unknown ``resourceType`` becomes an issue instead of a crash inside fhir_core.
+* Rules those models do not check but a server applies to a transaction (or that FHIR states
+  as invariants): ``urn:uuid`` full URLs, unique; every reference resolves inside the Bundle or
+  to a contained resource; every contained resource is referenced (dom-3) and contains none
+  itself (dom-2); ids fit ``[A-Za-z0-9\\-.]{1,64}``; no empty elements (ele-1) and extensions
+  carry a value or sub-extensions, never both (ext-1); required-binding status codes are in
+  their value set; every request is a conditional PUT on an identifier the resource carries.
+
+The result is a list of ``Issue``s; an empty list means the Bundle may be posted.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
+from mappers.model import Issue
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# System and value percent-encoded: a raw "|", "&", "#", "+" or blank would change how a server
+# splits the search, so none may appear unencoded.
+_CONDITIONAL_URL = re.compile(
+    r"(?P<type>[A-Za-z]+)\?identifier=(?P<system>[^|&#+\s]+)\|(?P<value>[^|&#+\s]+)"
+)
+
+_PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
+# Elements with a *required* binding that the models leave as plain strings.
+_REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
+    ("ResearchStudy", "status"): frozenset(
+        {
+            "active",
+            "administratively-completed",
+            "approved",
+            "closed-to-accrual",
+            "closed-to-accrual-and-intervention",
+            "completed",
+            "disapproved",
+            "in-review",
+            "temporarily-closed-to-accrual",
+            "temporarily-closed-to-accrual-and-intervention",
+            "withdrawn",
+        }
+    ),
+    ("PlanDefinition", "status"): _PUBLICATION_STATUS,
+    ("ActivityDefinition", "status"): _PUBLICATION_STATUS,
+    ("Group", "type"): frozenset({"person", "animal", "practitioner", "device", "medication", "substance"}),
+    ("Location", "status"): frozenset({"active", "suspended", "inactive"}),
+}
+_EMPTY = (None, "", [], {})
+
+
+def _error(code: str, field: str, message: str) -> Issue:
+    return Issue(severity="error", code=code, field=field, message=f"{field}: {message}")
+
+
+def _path(root: str, loc: tuple) -> str:
+    return root + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _model_issues(model: type, data: object, root: str) -> list[Issue]:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return [_error("fhir-invalid", _path(root, err["loc"]), err["msg"]) for err in exc.errors()]
+    except Exception as exc:  # fhir_core raises KeyError/TypeError on some malformed input
+        return [_error("fhir-invalid", root, f"could not be validated ({type(exc).__name__}: {exc})")]
+    return []
+
+
+def _structure_issues(bundle: dict) -> list[Issue]:
+    shell = dict(bundle)
+    resources: list[tuple[int, object]] = []
+    entries = bundle.get("entry")
+    if isinstance(entries, list):
+        shell_entries = []
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict) and "resource" in entry:
+                shell_entries.append({k: v for k, v in entry.items() if k != "resource"})
+                resources.append((index, entry["resource"]))
+            else:
+                shell_entries.append(entry)
+        shell["entry"] = shell_entries
+    issues = _model_issues(Bundle, shell, "Bundle")
+    for index, resource in resources:
+        where = f"Bundle.entry[{index}].resource"
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(rtype, str):
+            issues.append(_error("fhir-invalid", where, "is not a resource (no resourceType)"))
+            continue
+        try:
+            model = get_fhir_model_class(rtype)
+        except (KeyError, ValueError):
+            model = None
+        if model is None or not issubclass(model, Resource):
+            issues.append(_error("fhir-invalid", where, f"unknown resourceType {rtype!r}"))
+            continue
+        issues.extend(_model_issues(model, resource, rtype))
+    return issues
+
+
+class _ResourceWalk:
+    """One pass over a resource (and its contained resources) collecting what the rules need."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.references: list[tuple[str, str]] = []  # (path, Reference.reference)
+        self.local_canonicals: list[tuple[str, str]] = []  # (path, "#id" canonical)
+
+    def walk(self, value: object, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}"
+                if item in _EMPTY or (isinstance(item, str) and not item.strip()):
+                    self.issues.append(_error("fhir-empty-element", child, "empty element (ele-1)"))
+                    continue
+                if key == "reference" and isinstance(item, str):
+                    self.references.append((child, item))
+                elif key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
+                    self._canonicals(item, child)
+                elif key in ("extension", "modifierExtension") and isinstance(item, list):
+                    self._extensions(item, child)
+                if isinstance(item, dict | list):
+                    self.walk(item, child)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                child = f"{path}[{index}]"
+                if item in _EMPTY or (isinstance(item, str) and not item.strip()):
+                    self.issues.append(_error("fhir-empty-element", child, "empty element (ele-1)"))
+                elif isinstance(item, dict | list):
+                    self.walk(item, child)
+
+    def _canonicals(self, value: object, path: str) -> None:
+        """Only "#id" canonicals point into the resource; others name published artifacts."""
+        if isinstance(value, str) and value.startswith("#"):
+            self.local_canonicals.append((path, value))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, str) and item.startswith("#"):
+                    self.local_canonicals.append((f"{path}[{index}]", item))
+
+    def _extensions(self, extensions: list, path: str) -> None:
+        for index, ext in enumerate(extensions):
+            if not isinstance(ext, dict):
+                continue
+            has_value = any(key.startswith("value") for key in ext)
+            if has_value == ("extension" in ext):
+                problem = "has both a value and sub-extensions" if has_value else "has no value"
+                self.issues.append(
+                    _error("fhir-extension", f"{path}[{index}]", f"extension {problem} (ext-1)")
+                )
+
+    def codes(self, resource: dict, path: str) -> None:
+        rtype = resource.get("resourceType")
+        for (bound_type, element), allowed in _REQUIRED_CODES.items():
+            value = resource.get(element) if rtype == bound_type else None
+            if isinstance(value, str) and value not in allowed:  # a non-string is a structure error
+                self.issues.append(
+                    _error("fhir-code", f"{path}.{element}", f"{value!r} is not in the required value set")
+                )
+
+
+def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Issue]:
+    walk = _ResourceWalk()
+    issues = walk.issues
+    if "id" in resource and not (isinstance(resource["id"], str) and _ID.fullmatch(resource["id"])):
+        issues.append(_error("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id"))
+    walk.codes(resource, rtype)
+
+    contained = resource.get("contained")
+    contained = contained if isinstance(contained, list) else []
+    contained_ids: dict[str, str] = {}  # id -> path
+    self_referencing: set[str] = set()
+    for index, inner in enumerate(contained):
+        path = f"{rtype}.contained[{index}]"
+        if not isinstance(inner, dict):
+            continue
+        inner_id = inner.get("id")
+        if not (isinstance(inner_id, str) and _ID.fullmatch(inner_id)):
+            issues.append(
+                _error("fhir-id", f"{path}.id", f"contained resource needs a valid id, got {inner_id!r}")
+            )
+        elif inner_id in contained_ids:
+            issues.append(_error("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice"))
+        else:
+            contained_ids[inner_id] = path
+        if "contained" in inner:
+            issues.append(
+                _error("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
+            )
+        walk.codes(inner, path)
+        before = len(walk.references)
+        walk.walk(inner, path)
+        if any(ref == "#" for _, ref in walk.references[before:]) and isinstance(inner_id, str):
+            self_referencing.add(inner_id)
+
+    walk.walk({k: v for k, v in resource.items() if k != "contained"}, rtype)
+
+    referenced: set[str] = set()
+    for path, ref in walk.references:
+        if ref.startswith("#"):
+            target = ref[1:]
+            if target and target not in contained_ids:
+                issues.append(
+                    _error("fhir-unresolved-reference", path, f"{ref!r} names no contained resource")
+                )
+            referenced.add(target)
+        elif ref not in full_urls:
+            issues.append(
+                _error("fhir-unresolved-reference", path, f"{ref!r} is not the fullUrl of an entry")
+            )
+    for path, canonical in walk.local_canonicals:
+        target = canonical[1:]
+        if target not in contained_ids:
+            issues.append(
+                _error("fhir-unresolved-reference", path, f"{canonical!r} names no contained resource")
+            )
+        referenced.add(target)
+    for inner_id, path in contained_ids.items():
+        if inner_id not in referenced and inner_id not in self_referencing:
+            issues.append(
+                _error(
+                    "fhir-unreferenced-contained", path, f"contained {inner_id!r} is never referenced (dom-3)"
+                )
+            )
+    return issues
+
+
+def _request_rules(entry: dict, resource: dict, rtype: str, where: str, seen: set[str]) -> list[Issue]:
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        return [_error("fhir-request", f"{where}.request", "a transaction entry needs a request")]
+    issues = []
+    if request.get("method") != "PUT":
+        issues.append(
+            _error("fhir-request", f"{where}.request.method", f"{request.get('method')!r} is not PUT")
+        )
+    url = request.get("url")
+    match = _CONDITIONAL_URL.fullmatch(url) if isinstance(url, str) else None
+    if match is None:
+        issues.append(
+            _error(
+                "fhir-request",
+                f"{where}.request.url",
+                f"{url!r} is not a conditional PUT <Type>?identifier=<system>|<value> (both URL-encoded)",
+            )
+        )
+        return issues
+    if match["type"] != rtype:
+        issues.append(_error("fhir-request", f"{where}.request.url", f"targets {match['type']}, not {rtype}"))
+    system, value = unquote(match["system"]), unquote(match["value"])
+    identifiers = resource.get("identifier")
+    identifiers = identifiers if isinstance(identifiers, list) else []
+    if not any(
+        isinstance(i, dict) and i.get("system") == system and i.get("value") == value for i in identifiers
+    ):
+        issues.append(
+            _error("fhir-request", f"{where}.request.url", f"the resource has no identifier {system}|{value}")
+        )
+    if url in seen:
+        issues.append(_error("fhir-request", f"{where}.request.url", "another entry has the same request"))
+    seen.add(url)
+    return issues
+
+
+def _rule_issues(bundle: dict) -> list[Issue]:
+    issues = []
+    if bundle.get("type") != "transaction":
+        issues.append(
+            _error("fhir-bundle-type", "Bundle.type", f"{bundle.get('type')!r} is not a transaction")
+        )
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return issues
+    full_urls: set[str] = set()
+    for index, entry in enumerate(entries):
+        full_url = entry.get("fullUrl") if isinstance(entry, dict) else None
+        where = f"Bundle.entry[{index}].fullUrl"
+        if not (isinstance(full_url, str) and _UUID_URN.fullmatch(full_url)):
+            issues.append(_error("fhir-full-url", where, f"{full_url!r} is not a lower-case urn:uuid"))
+        if isinstance(full_url, str):
+            if full_url in full_urls:
+                issues.append(_error("fhir-full-url", where, f"{full_url!r} is used by another entry"))
+            full_urls.add(full_url)
+    seen_requests: set[str] = set()
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not (isinstance(resource, dict) and isinstance(resource.get("resourceType"), str)):
+            continue  # reported by the structure check
+        rtype = resource["resourceType"]
+        issues.extend(_resource_rules(resource, rtype, full_urls))
+        issues.extend(_request_rules(entry, resource, rtype, f"Bundle.entry[{index}]", seen_requests))
+    return issues
+
+
+def validate_bundle(bundle: dict) -> list[Issue]:
+    """Every problem found, structure first, then transaction rules; ``[]`` means valid."""
+    if not isinstance(bundle, dict):
+        return [_error("fhir-invalid", "Bundle", "is not a JSON object")]
+    return _structure_issues(bundle) + _rule_issues(bundle)
