@@ -1,0 +1,120 @@
+"""One study -> its files: golden outputs for the seeds, rule tests over every sample document,
+rejection on invalid output, and the user's template overlay."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from mappers.context import MappingSettings
+from mappers.export import export_study
+from mappers.readers import read_document
+from mappers.text import decode, repair, unescape_markdown
+from mappers.trace import json_values, xml_values
+from tests.conftest import ROOT, SEED_A, SEED_B
+
+GOLDEN = ROOT / "tests" / "golden" / "seeds"
+SAMPLE_DOCS = sorted((ROOT / "tests" / "fixtures" / "samples" / "docs").glob("*.txt"))
+UPDATE = (
+    os.environ.get("UPDATE_GOLDEN") == "1"
+)  # regenerate: UPDATE_GOLDEN=1 pytest tests/mappers/test_export.py
+
+
+def export(path: Path, **kwargs):
+    [study] = read_document(path.read_bytes(), f"seeds/{path.name}")
+    return export_study(study, MappingSettings(prs_org_name="EXAMPLE-ORG"), **kwargs)
+
+
+@pytest.mark.parametrize("seed", [SEED_A, SEED_B], ids=lambda p: p.stem[:3])
+def test_seed_outputs_match_the_golden_files(seed):
+    result = export(seed)
+    assert result.status == "exported", result.issues
+    golden_files = {p.relative_to(GOLDEN).as_posix() for p in (GOLDEN / result.key).rglob("*") if p.is_file()}
+    produced = {Path(name).relative_to("studies").as_posix(): data for name, data in result.files.items()}
+    if UPDATE:
+        for name, data in produced.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_bytes(data)
+        golden_files = set(produced)
+    assert set(produced) == golden_files
+    for name, data in produced.items():
+        assert data == (GOLDEN / name).read_bytes(), f"{name} differs from its golden file"
+
+
+def _normalised_source(path: Path) -> str:
+    text, _ = decode(path.read_bytes())
+    text, _ = repair(text)
+    return re.sub(r"\s+", " ", unescape_markdown(text))
+
+
+# Values a template composes from codes or from several source values (not copied text).
+COMPOSED = re.compile(
+    r"^(Study Type|Allocation|Intervention Model|Primary Purpose|Masking|Phase)\b|×10\^"
+    r"|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # deterministic resource ids
+)
+
+
+@pytest.mark.parametrize("doc", [SEED_A, SEED_B, *SAMPLE_DOCS], ids=lambda p: p.stem)
+def test_every_output_text_is_traceable_to_the_source(doc):
+    """Nothing invented: every text value in the bundle and the PRS XML (past codes and short
+    labels) is found in the source document."""
+    result = export(doc)
+    assert result.status == "exported", [i for i in result.issues if i.severity == "error"]
+    source = _normalised_source(doc)
+    bundle = json.loads(next(d for n, d in result.files.items() if n.endswith("bundle.json")))
+    prs = next(d for n, d in result.files.items() if n.endswith("prs.xml"))
+    resources = [entry["resource"] for entry in bundle["entry"]]  # not the request URLs
+    for value in [*json_values(resources), *xml_values(prs)]:
+        text = re.sub(r"\s+", " ", value).strip()
+        if len(text) < 25 or COMPOSED.search(text) or text.startswith(("http", "urn:")):
+            continue
+        assert text in source, f"{doc.name}: {text[:80]!r} is not in the source"
+
+
+def test_ids_and_identifiers_are_unique_across_the_seeds():
+    ids = []
+    for seed in (SEED_A, SEED_B):
+        bundle = json.loads(next(d for n, d in export(seed).files.items() if n.endswith("bundle.json")))
+        ids += [bundle["id"], *(e["resource"]["id"] for e in bundle["entry"])]
+    assert len(ids) == len(set(ids)) == 6
+
+
+def test_invalid_output_rejects_the_study_with_the_validators_reason(tmp_path):
+    overlay = tmp_path / "ctgov"
+    overlay.mkdir()
+    (overlay / "prs.xml.j2").write_text(
+        '<prs:study_collection xmlns:prs="http://clinicaltrials.gov/prs"><bogus/></prs:study_collection>'
+    )
+    result = export(SEED_A, templates=str(tmp_path))
+    assert result.status == "rejected" and result.files == {}
+    [error] = [i for i in result.issues if i.severity == "error"]
+    assert error.message.startswith("PRS XML invalid:") and "bogus" in error.message
+
+
+def test_broken_template_rejects_with_a_template_error(tmp_path):
+    (tmp_path / "ctgov").mkdir()
+    (tmp_path / "ctgov" / "prs.xml.j2").write_text("<a>{{ study.no_such_field }}</a>")
+    result = export(SEED_A, templates=str(tmp_path))
+    assert result.status == "rejected"
+    assert any(i.code == "template-error" and "no_such_field" in i.message for i in result.issues)
+
+
+def test_a_template_in_the_overlay_wins_and_the_rest_come_from_the_shipped_set(tmp_path):
+    shipped = (ROOT / "templates" / "fhir" / "r4" / "research_study.json.j2").read_text()
+    anchor = '"resourceType": "ResearchStudy",'
+    assert anchor in shipped
+    overlay = tmp_path / "fhir" / "r4"
+    overlay.mkdir(parents=True)
+    (overlay / "research_study.json.j2").write_text(
+        shipped.replace(anchor, anchor + ' "language": "en-GB",', 1)
+    )
+    result = export(SEED_A, templates=str(tmp_path))
+    assert result.status == "exported", result.issues
+    bundle = json.loads(next(d for n, d in result.files.items() if n.endswith("bundle.json")))
+    study, plan = (e["resource"] for e in bundle["entry"])
+    assert study["language"] == "en-GB" and "language" not in plan
+    assert (
+        export(SEED_A).files[f"studies/{result.key}/prs.xml"] == result.files[f"studies/{result.key}/prs.xml"]
+    )
