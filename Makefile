@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The publish tests' FHIR server (Medplum, Node): reinstalled only when its lock file changes.
+FHIR_SERVER := tests/fhir_server
+NODE_STAMP  := $(FHIR_SERVER)/node_modules/.installed
 
-.PHONY: run test lint bench lock clean
+.PHONY: run test lint bench lock definitions clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +15,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+$(NODE_STAMP): $(FHIR_SERVER)/package-lock.json
+	npm ci --prefix $(FHIR_SERVER) --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 run: $(STAMP)
 	$(BIN)/trialexport run seeds/ --output output/
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -31,6 +38,10 @@ lock:
 	.lockenv/bin/python -m pip install --quiet -e '.[test]'
 	{ head -2 requirements.lock; .lockenv/bin/python -m pip freeze --exclude-editable; echo setuptools==65.5.0; echo wheel==0.48.0; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockenv
+
+# Re-extract validation/definitions/r4.json from the official FHIR package (needs npm).
+definitions: $(STAMP)
+	$(BIN)/python -m validation.definitions.build
 
 clean:
 	rm -rf $(VENV) output/*/ output/*.json output/*.ndjson

@@ -20,6 +20,7 @@ from mappers.model import Issue, Study
 from mappers.render import render
 from mappers.trace import json_values, untraced, xml_values
 from validation.fhir import validate_bundle
+from validation.profile import check_resource
 from validation.xsd import validate_xml
 
 FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2"}
@@ -66,7 +67,7 @@ def export_study(
         context = build_context(study, settings)
         bundle_template = FHIR_TEMPLATES[settings.fhir_version]
         bundle = finish_json(_rendered(bundle_template, context, templates), bundle_template)
-        fhir_errors = validate_bundle(bundle)
+        fhir_issues = validate_bundle(bundle) or check_resource(bundle)
         prs = finish_xml(_rendered(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
         prs_errors = validate_xml(prs, "prs")
         public = None
@@ -76,8 +77,13 @@ def export_study(
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
-    for issue in fhir_errors:
-        out.reject(issue.code, f"FHIR {settings.fhir_version} bundle invalid: {issue.message}", issue.field)
+    for issue in fhir_issues:
+        if issue.severity == "error":
+            out.reject(
+                issue.code, f"FHIR {settings.fhir_version} bundle invalid: {issue.message}", issue.field
+            )
+        else:
+            out.issues.append(issue)
     for issue in prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
     if public is not None:

@@ -1,0 +1,92 @@
+"""Required bindings and FHIRPath invariants: what fhir.resources lets through, caught here."""
+
+import copy
+import json
+
+import pytest
+from fhir.resources.R4B.researchstudy import ResearchStudy
+
+from tests.conftest import ROOT
+from validation.profile import DEFINITIONS, NATIVE, check_resource
+
+GOLDEN = ROOT / "tests" / "golden" / "seeds"
+
+
+@pytest.fixture
+def bundle():
+    return json.loads((GOLDEN / "004_8c3e1bb58083379b" / "fhir-r4-bundle.json").read_text())
+
+
+def codes(issues):
+    return [(i.code, i.field) for i in issues]
+
+
+def test_the_seed_bundles_pass(bundle):
+    assert check_resource(bundle) == []
+    other = json.loads((GOLDEN / "000_7c5a8bd566a2bac6" / "fhir-r4-bundle.json").read_text())
+    assert check_resource(other) == []
+
+
+def test_a_bogus_status_passes_fhir_resources_but_not_the_binding(bundle):
+    study = bundle["entry"][0]["resource"]
+    study.pop("_status")
+    study["status"] = "bogus"
+    ResearchStudy.model_validate(study)  # structure only: accepted
+    [issue] = check_resource(bundle)
+    assert issue.code == "fhir-binding" and issue.field == "Bundle.entry[0].resource.status"
+    assert "research-study-status" in issue.message
+
+
+def test_a_period_ending_before_it_starts_violates_per_1(bundle):
+    bundle["entry"][0]["resource"]["period"] = {"start": "2022-05-01", "end": "2021-01-01"}
+    [issue] = check_resource(bundle)
+    assert issue.code == "fhir-invariant" and "per-1" in issue.message
+
+
+def test_partial_dates_in_order_pass_per_1(bundle):
+    bundle["entry"][0]["resource"]["period"] = {"start": "2021-05", "end": "2021-06-14"}
+    assert check_resource(bundle) == []
+
+
+def test_an_extension_with_value_and_extensions_violates_ext_1(bundle):
+    bad = {"url": "urn:x", "valueString": "a", "extension": [{"url": "urn:y", "valueString": "b"}]}
+    bundle["entry"][1]["resource"]["goal"][0]["extension"].append(bad)
+    assert codes(check_resource(bundle)) == [
+        ("fhir-invariant", "Bundle.entry[1].resource.goal[0].extension[1]")
+    ]
+
+
+def test_bindings_reach_datatypes_and_contained_resources(bundle):
+    study = bundle["entry"][0]["resource"]
+    study["identifier"][0]["use"] = "primary"  # Identifier.use: usual | official | temp | secondary | old
+    study["contained"][0]["type"] = "people"  # Group.type
+    assert codes(check_resource(bundle)) == [
+        ("fhir-binding", "Bundle.entry[0].resource.contained[0].type"),
+        ("fhir-binding", "Bundle.entry[0].resource.identifier[0].use"),
+    ]
+
+
+def test_bundle_level_invariants_and_bindings(bundle):
+    broken = copy.deepcopy(bundle)
+    broken["type"] = "transactions"
+    broken["entry"][0]["request"]["method"] = "PATCHY"
+    found = codes(check_resource(broken))
+    assert ("fhir-binding", "Bundle.type") in found
+    assert ("fhir-binding", "Bundle.entry[0].request.method") in found
+    broken = copy.deepcopy(bundle)
+    broken["total"] = 2  # bdl-1: total only when a search or history
+    assert any("bdl-1" in i.message for i in check_resource(broken))
+
+
+def test_definitions_come_from_the_official_package():
+    data = json.loads(DEFINITIONS.read_text())
+    assert data["package"] == "hl7.fhir.r4b.core@4.3.0"
+    status = data["types"]["ResearchStudy"]["bindings"]["status"]
+    assert (
+        "http://hl7.org/fhir/research-study-status|temporarily-closed-to-accrual-and-intervention"
+        in status["codes"]
+    )
+    assert len(status["codes"]) == 11
+    keys = {c["key"] for t in data["types"].values() for c in t["constraints"]}
+    assert {"per-1", "ext-1", "dom-2", "bdl-1", "qty-3"} <= keys
+    assert set(NATIVE) <= keys  # checked natively, but present in the definitions

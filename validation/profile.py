@@ -1,0 +1,192 @@
+"""Validation past structure: required bindings and FHIRPath invariants (R4).
+
+fhir.resources checks shapes and types; it accepts ``status: "bogus"`` and a period that ends
+before it starts. This module walks each resource with the type map extracted from the official
+R4B package (``validation/definitions/r4.json``) and checks every coded element that has a
+required binding against its expanded value set, and every error-level invariant (dom-*, ext-1,
+per-1, ref-1, bdl-*, qty-3, …) with fhirpathpy.
+
+fhirpathpy gaps, and how they are handled:
+- ``hasValue()`` is not implemented: supplied through fhirpathpy's user invocation table (true for
+  a single primitive value, as the FHIRPath spec defines it).
+- ``%resource`` / ``%rootResource`` are passed as context variables: the containing resource,
+  and the resource that holds it (a contained resource's container).
+- ``trace()`` would print to stdout: a silent trace callback is passed instead.
+- ``as(canonical)`` on a collection raises in fhirpathpy (it wants a singleton); dom-3 applies it
+  to ``descendants()``, so it is evaluated as ``ofType(canonical)``, the filtering it means.
+- Every node is evaluated as a typed node (its resource, datatype or backbone path), so choice
+  elements resolve (ext-1's ``value`` finds ``valueString``).
+Expressions are parsed once (parsing is the slow part) and, for invariants that do not look at
+``%resource``, results are memoised by the node's content: registry studies repeat the same
+extensions, periods and codings thousands of times.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache, lru_cache
+from pathlib import Path
+
+import fhirpathpy
+import orjson
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+
+from mappers.model import Issue
+
+DEFINITIONS = Path(__file__).with_name("definitions") / "r4.json"
+_HAS_VALUE = {
+    "hasValue": {
+        "fn": lambda inputs: [len(inputs) == 1 and isinstance(inputs[0], str | int | float | bool)],
+        "arity": {0: []},
+    }
+}
+
+
+@cache
+def _definitions() -> dict:
+    return json.loads(DEFINITIONS.read_text())
+
+
+@cache
+def _codes(type_name: str, element: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(system|code pairs, bare codes) of a required binding."""
+    codes = _definitions()["types"][type_name]["bindings"][element]["codes"]
+    return frozenset(codes), frozenset(c.split("|", 1)[1] for c in codes)
+
+
+# Invariants over the whole resource tree that validation/fhir.py's bundle rules check natively
+# (every contained resource referenced; every local reference resolves): in fhirpathpy they walk
+# descendants() per resource and per Reference and cost ~70 ms a bundle.
+NATIVE = {"dom-3": "fhir-unreferenced-contained", "ref-1": "fhir-unresolved-reference"}
+
+
+def _quiet(label, value) -> None:
+    """trace() would print to stdout; an export's console is for the run summary."""
+
+
+# fhirpathpy's as() demands a single item, while dom-3 applies it to descendants(); ofType() is
+# the filtering form the invariant means.
+_REWRITES = (
+    (".as(canonical)", ".ofType(canonical)"),
+    (".as(uri)", ".ofType(uri)"),
+    (".as(url)", ".ofType(url)"),
+)
+
+
+@cache
+def _compiled(expression: str):
+    for old, new in _REWRITES:
+        expression = expression.replace(old, new)
+    options = {"userInvocationTable": _HAS_VALUE, "traceFn": _quiet}
+    return fhirpathpy.compile(expression, models["r4"], options=options)
+
+
+def _evaluate(expression: str, node: dict, type_name: str, context: dict) -> bool:
+    # A typed node lets fhirpathpy resolve choice elements (``value`` -> ``valueString``).
+    return _holds(_compiled(expression)(ResourceNode.create_node(node, type_name), context))
+
+
+@lru_cache(maxsize=65536)
+def _memoised(expression: str, type_name: str, node_json: bytes) -> bool:
+    return _evaluate(expression, orjson.loads(node_json), type_name, {})
+
+
+def _holds(result: list) -> bool:
+    return not result or result == [True]  # an empty result does not violate an invariant
+
+
+def _error(code: str, where: str, message: str) -> Issue:
+    return Issue(severity="error", code=code, field=where, message=f"{where}: {message}")
+
+
+class _Walk:
+    def __init__(self, root: dict):
+        self.root = root
+        self.issues: list[Issue] = []
+        self.types = _definitions()["types"]
+
+    def resource(self, resource: dict, where: str, container: dict | None) -> None:
+        rtype = resource.get("resourceType")
+        if rtype in self.types:
+            self.node(resource, rtype, where, resource, container or resource)
+
+    def node(self, node: dict, type_name: str, where: str, resource: dict, root: dict) -> None:
+        spec = self.types.get(type_name)
+        if spec is None:
+            return
+        for constraint in spec["constraints"]:
+            if constraint["key"] not in NATIVE:
+                self.invariant(constraint, node, type_name, where, resource, root)
+        for key, value in node.items():
+            name = key[1:] if key.startswith("_") else key
+            child = spec["elements"].get(name)
+            if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
+                for item in value if isinstance(value, list) else [value]:
+                    for i, ext in enumerate((item or {}).get("extension", [])):
+                        self.node(ext, "Extension", f"{where}.{key}.extension[{i}]", resource, root)
+                continue
+            if child is None:
+                continue
+            if name in spec["bindings"]:
+                self.binding(type_name, name, value, f"{where}.{key}")
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                at = f"{where}.{key}[{i}]" if isinstance(value, list) else f"{where}.{key}"
+                if child == "Resource":
+                    self.resource(item, at, resource if key == "contained" else None)
+                else:
+                    self.node(item, child, at, resource, root)
+
+    def binding(self, type_name: str, element: str, value, where: str) -> None:
+        pairs, bare = _codes(type_name, element)
+        value_set = self.types[type_name]["bindings"][element]["valueSet"]
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                ok, shown = item in bare, item
+            elif isinstance(item, dict) and "coding" in item:
+                codings = item["coding"]
+                ok = any(f"{c.get('system')}|{c.get('code')}" in pairs for c in codings)
+                shown = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings)
+            elif isinstance(item, dict) and "code" in item:
+                ok, shown = (
+                    f"{item.get('system')}|{item['code']}" in pairs,
+                    f"{item.get('system')}|{item['code']}",
+                )
+            else:
+                ok, shown = False, "no coding"
+            if not ok:
+                self.issues.append(
+                    _error("fhir-binding", where, f"'{shown}' is not in the required value set {value_set}")
+                )
+
+    def invariant(self, constraint: dict, node: dict, type_name: str, where: str, resource: dict, root: dict):
+        expression = constraint["expression"]
+        try:
+            if "%resource" in expression or "%rootResource" in expression:
+                ok = _evaluate(expression, node, type_name, {"resource": resource, "rootResource": root})
+            else:
+                ok = _memoised(expression, type_name, orjson.dumps(node, option=orjson.OPT_SORT_KEYS))
+        except Exception as exc:  # an engine gap must not pass silently, nor stop the run
+            self.issues.append(
+                Issue(
+                    severity="warning",
+                    code="fhir-invariant-not-evaluated",
+                    field=where,
+                    message=f"{where}: {constraint['key']} not evaluated ({type(exc).__name__}: {exc})",
+                )
+            )
+            return
+        if not ok:
+            self.issues.append(
+                _error("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+            )
+
+
+def check_resource(resource: dict, where: str | None = None) -> list[Issue]:
+    """Bindings and invariants of one resource (and everything it contains)."""
+    walk = _Walk(resource)
+    walk.resource(resource, where or resource.get("resourceType", "Resource"), None)
+    return walk.issues
