@@ -78,6 +78,8 @@ OfficialRole = Literal["PRINCIPAL_INVESTIGATOR", "STUDY_DIRECTOR", "STUDY_CHAIR"
 Sex = Literal["ALL", "FEMALE", "MALE"]
 IdentifierKind = Literal["nct", "org_study_id", "secondary", "local"]
 Severity = Literal["error", "warning", "information"]
+ReferenceType = Literal["BACKGROUND", "RESULT", "DERIVED"]
+ResponsiblePartyType = Literal["SPONSOR", "PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR"]
 
 # A ClinicalTrials.gov date: year, year-month or full date — also a valid FHIR ``date``.
 PartialDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
@@ -202,6 +204,29 @@ class Eligibility(_Strict):
     healthy_volunteers: bool | None = None
 
 
+class Reference(_Strict):
+    """A citation; ``type`` is None where the source does not say (legacy XML's plain
+    ``reference`` may be background or derived)."""
+
+    citation: str
+    pmid: str | None = None
+    type: ReferenceType | None = None
+
+
+class Link(_Strict):
+    url: str
+    description: str | None = None
+
+
+class ResponsibleParty(_Strict):
+    """Who answers for the record; the investigator fields only when an investigator does."""
+
+    type: ResponsiblePartyType
+    investigator_name: str | None = None
+    investigator_title: str | None = None
+    investigator_affiliation: str | None = None
+
+
 class Provenance(_Strict):
     """Where a study came from, so every output value can be traced back to its source."""
 
@@ -235,6 +260,9 @@ class Study(_Strict):
     contacts: list[Person] = []
     sites: list[Site] = []
     eligibility: Eligibility | None = None
+    responsible_party: ResponsibleParty | None = None
+    references: list[Reference] = []
+    links: list[Link] = []
     provenance: Provenance
     issues: list[Issue] = []
 

@@ -67,15 +67,39 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def repair(text: str) -> tuple[str, list[str]]:
-    """Fix mojibake and control characters; return the text and the fixes applied."""
+    """Fix mojibake and control characters; return the text and the fixes applied.
+
+    Line by line, as ftfy's own ``fix_text`` works, and only on lines ftfy could change (a
+    line of plain ASCII without control characters has no mojibake): registry JSON and CSV
+    files are megabytes of mostly ASCII, and ftfy's badness scan of the whole text was most of
+    their reading time."""
     if text.isascii() and not _CONTROL.search(text):
         return text, []  # nothing ftfy could fix: mojibake needs non-ASCII characters
-    fixed, steps = ftfy.fix_and_explain(text, config=_REPAIR)
-    return fixed, [f"{action} {detail}" for action, detail in steps or [] if action != "normalize"]
+    lines = text.split("\n")
+    fixes: list[str] = []
+    for index, line in enumerate(lines):
+        if line.isascii() and not _CONTROL.search(line):
+            continue
+        fixed, steps = ftfy.fix_and_explain(line, config=_REPAIR)
+        lines[index] = fixed
+        for action, detail in steps or []:
+            if action != "normalize" and f"{action} {detail}" not in fixes:
+                fixes.append(f"{action} {detail}")
+    return "\n".join(lines), fixes
 
 
 def unescape_markdown(text: str) -> str:
     return _MARKDOWN_ESCAPE.sub(r"\1", text)
+
+
+def parse_count(text: str | None) -> int | None:
+    """A count written in ASCII digits, or None.
+
+    ``str.isdigit`` also accepts '²' and 5,000-digit strings, both of which ``int`` refuses with a
+    ValueError; and beyond nine digits it is not a count of participants (FHIR's ``integer`` stops
+    at 2^31)."""
+    text = (text or "").strip().replace(",", "")
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
 
 
 def squash(text: str | None) -> str | None:

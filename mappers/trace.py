@@ -54,6 +54,13 @@ TRACED = (
     "sites.*.contacts.*.phone",
     "sites.*.contacts.*.email",
     "eligibility.criteria",
+    "responsible_party.investigator_name",
+    "responsible_party.investigator_title",
+    "responsible_party.investigator_affiliation",
+    "references.*.citation",
+    "references.*.pmid",
+    "links.*.url",
+    "links.*.description",
 )
 _NAMES = {"name"}
 

@@ -12,11 +12,15 @@ from pydantic import ValidationError
 
 from mappers.model import Issue, Provenance, Study
 from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.ctgov_csv import CtgovCsv
+from mappers.readers.ctgov_json import CtgovJson
+from mappers.readers.ctgov_json_v1 import CtgovJsonV1
+from mappers.readers.ctgov_xml import CtgovXml
 from mappers.readers.text_a import TextA
 from mappers.readers.text_b import TextB
 from mappers.text import UndecodableInput, decode, looks_binary, repair
 
-READERS: tuple[Reader, ...] = (TextB(), TextA())
+READERS: tuple[Reader, ...] = (CtgovJsonV1(), CtgovJson(), CtgovXml(), CtgovCsv(), TextB(), TextA())
 
 __all__ = ["READERS", "Draft", "Reader", "RejectedInput", "read_document"]
 
@@ -48,7 +52,10 @@ def read_document(data: bytes, source: str) -> list[Study]:
             + ", ".join(r.layout for r in READERS)
         )
     digest = hashlib.sha256(data).hexdigest()
-    drafts = reader.read(text, source)
+    try:
+        drafts = reader.read(text, source)
+    except RecursionError as exc:  # json.loads on thousands of nested brackets: hostile, not a bug
+        raise RejectedInput(f"{reader.layout}: document nested too deeply to read") from exc
     studies = []
     for position, draft in enumerate(drafts, 1):
         record = position if len(drafts) > 1 else None

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from mappers.model import InterventionType, Outcome, OutcomeKind
+from mappers.readers.places import is_country, is_subdivision
 
 _TIME_WORD = re.compile(
     r"\b(second|minute|hour|day|week|month|year|wk|mo|yr|hr|cycle|visit|baseline|follow[- ]?up|"
@@ -42,20 +43,20 @@ _NUMERIC = re.compile(r"^(and |or )?[\d.,;:%\-–x ]+$", re.IGNORECASE)
 
 
 def split_top_level(text: str, sep: str = ", ") -> list[str]:
-    """Split on ``sep`` outside (), [] and {}; unbalanced brackets never swallow the rest."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch in "([{":
+    """Split on ``sep`` outside (), [] and {}; unbalanced brackets never swallow the rest.
+
+    Jumps from bracket to separator with one regex instead of walking every character: CSV
+    exports hold thousands of outcome cells, and this split is most of their parsing."""
+    parts, depth, start = [], 0, 0
+    for match in re.finditer(r"[(\[{]|[)\]}]|" + re.escape(sep), text):
+        token = match.group()
+        if token in "([{" and len(token) == 1:
             depth += 1
-        elif ch in ")]}":
+        elif token in ")]}" and len(token) == 1:
             depth = max(0, depth - 1)
-        elif depth == 0 and text.startswith(sep, i):
-            parts.append(text[start:i])
-            start = i + len(sep)
-            i = start
-            continue
-        i += 1
+        elif depth == 0 and match.start() >= start:
+            parts.append(text[start : match.start()])
+            start = match.end()
     parts.append(text[start:])
     if depth and len(parts) == 1 and sep in text:  # an unclosed bracket: fall back to plain split
         return text.split(sep)
@@ -187,3 +188,47 @@ def looks_like_interventions(cell: str) -> bool:
 
 def split_list(cell: str) -> list[str]:
     return [item.strip() for item in cell.split("|") if item.strip()]
+
+
+def parse_design(cell: str) -> dict[str, str]:
+    """``Allocation: X | Intervention Model: Y | Masking: Z (…)`` -> {"allocation": "X", …}.
+
+    The CSV exports join the items with ``|`` (current) or ``|`` without spaces (legacy); the
+    2016-era XML ``study_design`` joins them with ``, `` and has commas inside the masking's
+    brackets, hence the bracket-aware split when there is no ``|``."""
+    items = cell.split("|") if "|" in cell else split_top_level(cell)
+    design = {}
+    for item in items:
+        key, sep, value = item.partition(":")
+        if sep and value.strip():
+            design[re.sub(r"\s+", "_", key.strip().lower())] = value.strip()
+    return design
+
+
+@dataclass(frozen=True)
+class PlaceParts:
+    facility: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str | None
+
+
+def parse_location(item: str) -> PlaceParts:
+    """``Facility, City, State, Zip, Country`` (state and zip optional; facility may hold
+    commas) -> parts, read from the right: the country (a known name, commas allowed), a zip
+    (has a digit), a state when the piece is a subdivision of that country, then the city; what
+    is left is the facility."""
+    pieces = [p.strip() for p in item.split(",") if p.strip()]
+    country = None
+    for width in (2, 1):
+        if len(pieces) > width and is_country(", ".join(pieces[-width:])):
+            country, pieces = ", ".join(pieces[-width:]), pieces[:-width]
+            break
+    if country is None and len(pieces) > 1:
+        country, pieces = pieces[-1], pieces[:-1]
+    zip_code = pieces.pop() if len(pieces) > 1 and re.search(r"\d", pieces[-1]) else None
+    state = pieces.pop() if len(pieces) > 1 and country and is_subdivision(pieces[-1], country) else None
+    city = pieces.pop() if pieces else None
+    facility = ", ".join(pieces) or None
+    return PlaceParts(facility, city, state, zip_code, country)

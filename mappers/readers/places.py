@@ -83,3 +83,17 @@ def looks_like_person(line: str) -> bool:
     if re.search(r"[\d;:()/]", line) or not 2 <= len(words) <= 4:
         return False
     return all(w[0].isupper() or w.lower() in _PARTICLES for w in words)
+
+
+@lru_cache(maxsize=256)
+def _subdivision_names(country: str) -> frozenset[str]:
+    try:
+        code = pycountry.countries.lookup(country).alpha_2
+    except LookupError:
+        return frozenset()
+    return frozenset(s.name.lower() for s in pycountry.subdivisions.get(country_code=code) or [])
+
+
+def is_subdivision(name: str, country: str) -> bool:
+    """Whether ``name`` is a state/province/region of ``country`` (ISO 3166-2 names)."""
+    return name.strip().lower() in _subdivision_names(country)

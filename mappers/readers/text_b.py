@@ -19,7 +19,7 @@ from mappers.model import Allocation, Intervention, Masking, Outcome, Person, Pr
 from mappers.readers.base import Draft, Reader
 from mappers.readers.free_text import arms_from_dose_groups, local_identifier
 from mappers.readers.places import looks_like_person, split_place
-from mappers.text import unescape_markdown
+from mappers.text import parse_count, unescape_markdown
 
 # label on the page -> (model path, allowed values or int)
 _LABELS: dict[str, tuple[str, tuple | type]] = {
@@ -93,8 +93,8 @@ class TextB(Reader):
             body_start = i + 2
             field, allowed = _LABELS[label]
             if allowed is int:
-                if re.fullmatch(r"\d+", value.replace(",", "")):
-                    draft.put("enrollment", {"count": int(value.replace(",", ""))}, where)
+                if parse_count(value) is not None:
+                    draft.put("enrollment", {"count": parse_count(value)}, where)
                 else:
                     draft.note(
                         "warning",
