@@ -20,10 +20,9 @@ from mappers.model import Issue, Study
 from mappers.render import render
 from mappers.trace import json_values, untraced, xml_values
 from validation.fhir import validate_bundle
-from validation.profile import check_resource
 from validation.xsd import validate_xml
 
-FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2"}
+FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2", "R5": "fhir/r5/bundle.json.j2"}
 PRS_TEMPLATE = "ctgov/prs.xml.j2"
 PUBLIC_TEMPLATE = "ctgov/public.xml.j2"
 
@@ -67,7 +66,7 @@ def export_study(
         context = build_context(study, settings)
         bundle_template = FHIR_TEMPLATES[settings.fhir_version]
         bundle = finish_json(_rendered(bundle_template, context, templates), bundle_template)
-        fhir_issues = validate_bundle(bundle) or check_resource(bundle)
+        fhir_issues = validate_bundle(bundle, settings.fhir_version)
         prs = finish_xml(_rendered(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
         prs_errors = validate_xml(prs, "prs")
         public = None

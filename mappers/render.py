@@ -29,7 +29,10 @@ def split_name(name: str | None) -> dict[str, str]:
 
 
 def _dumps(value, **_) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:  # lone surrogates, integers beyond 64 bits
+        raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
 
 
 @lru_cache(maxsize=8)

@@ -1,18 +1,21 @@
-"""FHIR R4 validation of an exported transaction Bundle.
+"""FHIR validation (R4 or R5) of an exported transaction Bundle.
 
-Two layers, both run on every study, so both stay cheap:
+Three layers, all run on every study, so all stay cheap:
 
-* Structure: the Bundle and each entry resource go through fhir.resources' R4B pydantic models
-  (R4B's ResearchStudy, PlanDefinition, ActivityDefinition, Group, Organization, Practitioner
-  and Location are R4's). Entry resources are validated with their own model rather than
-  through ``Bundle.entry.resource`` so that an error is reported against ``ResearchStudy.…``
-  and an unknown ``resourceType`` becomes an issue instead of a crash inside fhir_core.
+* Structure: the Bundle and each entry resource go through fhir.resources' pydantic models:
+  R4B's for R4 (R4B's ResearchStudy, PlanDefinition, ActivityDefinition, Group, Organization,
+  Practitioner and Location are R4's), the default (R5) package for R5. Entry resources are
+  validated with their own model rather than through ``Bundle.entry.resource`` so that an
+  error is reported against ``ResearchStudy.…`` and an unknown ``resourceType`` becomes an
+  issue instead of a crash inside fhir_core.
 * Rules those models do not check but a server applies to a transaction (or that FHIR states
   as invariants): ``urn:uuid`` full URLs, unique; every reference resolves inside the Bundle or
   to a contained resource; every contained resource is referenced (dom-3) and contains none
   itself (dom-2); ids fit ``[A-Za-z0-9\\-.]{1,64}``; no empty elements (ele-1) and extensions
-  carry a value or sub-extensions, never both (ext-1); required-binding status codes are in
-  their value set; every request is a conditional PUT on an identifier the resource carries.
+  carry a value or sub-extensions, never both (ext-1); every request is a conditional PUT on an
+  identifier the resource carries.
+* Profile: required bindings and FHIRPath invariants from the official package
+  (validation/profile.py), on a bundle that passed the first two.
 
 The result is a list of ``Issue``s; an empty list means the Bundle may be posted.
 """
@@ -22,12 +25,22 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.resource import Resource
+import fhir.resources
+import fhir.resources.R4B
+from fhir.resources.bundle import Bundle as BundleR5
+from fhir.resources.R4B.bundle import Bundle as BundleR4
+from fhir.resources.R4B.resource import Resource as ResourceR4
+from fhir.resources.resource import Resource as ResourceR5
 from pydantic import ValidationError
 
 from mappers.model import Issue
+from validation.profile import check_resource
+
+# fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
+_MODELS = {
+    "R4": (fhir.resources.R4B.get_fhir_model_class, BundleR4, ResourceR4),
+    "R5": (fhir.resources.get_fhir_model_class, BundleR5, ResourceR5),
+}
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -37,29 +50,6 @@ _CONDITIONAL_URL = re.compile(
     r"(?P<type>[A-Za-z]+)\?identifier=(?P<system>[^|&#+\s]+)\|(?P<value>[^|&#+\s]+)"
 )
 
-_PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
-# Elements with a *required* binding that the models leave as plain strings.
-_REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
-    ("ResearchStudy", "status"): frozenset(
-        {
-            "active",
-            "administratively-completed",
-            "approved",
-            "closed-to-accrual",
-            "closed-to-accrual-and-intervention",
-            "completed",
-            "disapproved",
-            "in-review",
-            "temporarily-closed-to-accrual",
-            "temporarily-closed-to-accrual-and-intervention",
-            "withdrawn",
-        }
-    ),
-    ("PlanDefinition", "status"): _PUBLICATION_STATUS,
-    ("ActivityDefinition", "status"): _PUBLICATION_STATUS,
-    ("Group", "type"): frozenset({"person", "animal", "practitioner", "device", "medication", "substance"}),
-    ("Location", "status"): frozenset({"active", "suspended", "inactive"}),
-}
 _EMPTY = (None, "", [], {})
 
 
@@ -81,7 +71,8 @@ def _model_issues(model: type, data: object, root: str) -> list[Issue]:
     return []
 
 
-def _structure_issues(bundle: dict) -> list[Issue]:
+def _structure_issues(bundle: dict, version: str) -> list[Issue]:
+    get_fhir_model_class, Bundle, Resource = _MODELS[version]
     shell = dict(bundle)
     resources: list[tuple[int, object]] = []
     entries = bundle.get("entry")
@@ -163,22 +154,12 @@ class _ResourceWalk:
                     _error("fhir-extension", f"{path}[{index}]", f"extension {problem} (ext-1)")
                 )
 
-    def codes(self, resource: dict, path: str) -> None:
-        rtype = resource.get("resourceType")
-        for (bound_type, element), allowed in _REQUIRED_CODES.items():
-            value = resource.get(element) if rtype == bound_type else None
-            if isinstance(value, str) and value not in allowed:  # a non-string is a structure error
-                self.issues.append(
-                    _error("fhir-code", f"{path}.{element}", f"{value!r} is not in the required value set")
-                )
-
 
 def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Issue]:
     walk = _ResourceWalk()
     issues = walk.issues
     if "id" in resource and not (isinstance(resource["id"], str) and _ID.fullmatch(resource["id"])):
         issues.append(_error("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id"))
-    walk.codes(resource, rtype)
 
     contained = resource.get("contained")
     contained = contained if isinstance(contained, list) else []
@@ -201,7 +182,6 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
             issues.append(
                 _error("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
             )
-        walk.codes(inner, path)
         before = len(walk.references)
         walk.walk(inner, path)
         if any(ref == "#" for _, ref in walk.references[before:]) and isinstance(inner_id, str):
@@ -306,8 +286,10 @@ def _rule_issues(bundle: dict) -> list[Issue]:
     return issues
 
 
-def validate_bundle(bundle: dict) -> list[Issue]:
-    """Every problem found, structure first, then transaction rules; ``[]`` means valid."""
+def validate_bundle(bundle: dict, version: str = "R4") -> list[Issue]:
+    """Every problem found: structure, then transaction rules, then (on a well-formed bundle)
+    required bindings and FHIRPath invariants (validation/profile.py); ``[]`` means valid."""
     if not isinstance(bundle, dict):
         return [_error("fhir-invalid", "Bundle", "is not a JSON object")]
-    return _structure_issues(bundle) + _rule_issues(bundle)
+    issues = _structure_issues(bundle, version) + _rule_issues(bundle)
+    return issues or check_resource(bundle, version)

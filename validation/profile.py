@@ -1,10 +1,10 @@
-"""Validation past structure: required bindings and FHIRPath invariants (R4).
+"""Validation past structure: required bindings and FHIRPath invariants (R4 and R5).
 
 fhir.resources checks shapes and types; it accepts ``status: "bogus"`` and a period that ends
 before it starts. This module walks each resource with the type map extracted from the official
-R4B package (``validation/definitions/r4.json``) and checks every coded element that has a
-required binding against its expanded value set, and every error-level invariant (dom-*, ext-1,
-per-1, ref-1, bdl-*, qty-3, …) with fhirpathpy.
+packages (``validation/definitions/r4.json`` from R4B, ``r5.json`` from R5) and checks every
+coded element that has a required binding against its expanded value set, and every error-level
+invariant (dom-*, ext-1, per-1, ref-1, bdl-*, qty-3, …) with fhirpathpy.
 
 fhirpathpy gaps, and how they are handled:
 - ``hasValue()`` is not implemented: supplied through fhirpathpy's user invocation table (true for
@@ -34,7 +34,10 @@ from fhirpathpy.models import models
 
 from mappers.model import Issue
 
-DEFINITIONS = Path(__file__).with_name("definitions") / "r4.json"
+DEFINITIONS = {
+    "R4": Path(__file__).with_name("definitions") / "r4.json",
+    "R5": Path(__file__).with_name("definitions") / "r5.json",
+}
 _HAS_VALUE = {
     "hasValue": {
         "fn": lambda inputs: [len(inputs) == 1 and isinstance(inputs[0], str | int | float | bool)],
@@ -44,21 +47,59 @@ _HAS_VALUE = {
 
 
 @cache
-def _definitions() -> dict:
-    return json.loads(DEFINITIONS.read_text())
+def _definitions(version: str) -> dict:
+    return json.loads(DEFINITIONS[version].read_text())
 
 
 @cache
-def _codes(type_name: str, element: str) -> tuple[frozenset[str], frozenset[str]]:
+def _codes(version: str, type_name: str, element: str) -> tuple[frozenset[str], frozenset[str]]:
     """(system|code pairs, bare codes) of a required binding."""
-    codes = _definitions()["types"][type_name]["bindings"][element]["codes"]
+    codes = _definitions(version)["types"][type_name]["bindings"][element]["codes"]
     return frozenset(codes), frozenset(c.split("|", 1)[1] for c in codes)
 
 
-# Invariants over the whole resource tree that validation/fhir.py's bundle rules check natively
-# (every contained resource referenced; every local reference resolves): in fhirpathpy they walk
-# descendants() per resource and per Reference and cost ~70 ms a bundle.
-NATIVE = {"dom-3": "fhir-unreferenced-contained", "ref-1": "fhir-unresolved-reference"}
+_fhirpath = object()  # marker: evaluate the expression with fhirpathpy
+
+
+def _range_ordered(node: dict) -> bool:
+    """rng-2 (R5): low <= high when both are comparable. fhirpathpy lacks lowBoundary() and
+    comparable(); quantities in the same unit are comparable, others are not compared."""
+    low, high = node.get("low") or {}, node.get("high") or {}
+    if "value" not in low or "value" not in high:
+        return True
+    if (low.get("code"), low.get("unit")) != (high.get("code"), high.get("unit")):
+        return True
+    return low["value"] <= high["value"]
+
+
+def _bound(date: str, upper: bool) -> str:
+    """The earliest (or latest) instant a partial FHIR date/dateTime stands for, as a sortable
+    string: "2021" -> "2021-01-01T00:00:00" / "2021-12-31T23:59:59" (days 31 are safe for ordering)."""
+    template = "9999-12-31T23:59:59" if upper else "0000-01-01T00:00:00"
+    date = date[:19]
+    return date + template[len(date) :]
+
+
+def _period_ordered(node: dict) -> bool:
+    """per-1 (R5): start.lowBoundary() <= end.highBoundary(); fhirpathpy lacks the boundaries."""
+    start, end = node.get("start"), node.get("end")
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return True
+    return _bound(start, upper=False) <= _bound(end, upper=True)
+
+
+def _ratio_range_ordered(node: dict) -> bool:
+    """ratrng-2 (R5): as rng-2, on the numerators."""
+    return _range_ordered({"low": node.get("lowNumerator"), "high": node.get("highNumerator")})
+
+
+# Invariants checked in Python instead of fhirpathpy. dom-3 and ref-1 walk descendants() per
+# resource and per Reference (~70 ms a bundle in fhirpathpy) and are the bundle rules of
+# validation/fhir.py (fhir-unreferenced-contained, fhir-unresolved-reference): None here.
+# per-1, rng-2 and ratrng-2 in R5 use lowBoundary()/highBoundary()/comparable(), which
+# fhirpathpy does not implement (R4's per-1 has no boundaries and runs in fhirpathpy).
+NATIVE = {"dom-3": None, "ref-1": None, "rng-2": _range_ordered, "ratrng-2": _ratio_range_ordered}
+NATIVE_R5 = {**NATIVE, "per-1": _period_ordered}
 
 
 def _quiet(label, value) -> None:
@@ -75,21 +116,21 @@ _REWRITES = (
 
 
 @cache
-def _compiled(expression: str):
+def _compiled(expression: str, version: str):
     for old, new in _REWRITES:
         expression = expression.replace(old, new)
     options = {"userInvocationTable": _HAS_VALUE, "traceFn": _quiet}
-    return fhirpathpy.compile(expression, models["r4"], options=options)
+    return fhirpathpy.compile(expression, models[version.lower()], options=options)
 
 
-def _evaluate(expression: str, node: dict, type_name: str, context: dict) -> bool:
+def _evaluate(expression: str, version: str, node: dict, type_name: str, context: dict) -> bool:
     # A typed node lets fhirpathpy resolve choice elements (``value`` -> ``valueString``).
-    return _holds(_compiled(expression)(ResourceNode.create_node(node, type_name), context))
+    return _holds(_compiled(expression, version)(ResourceNode.create_node(node, type_name), context))
 
 
 @lru_cache(maxsize=65536)
-def _memoised(expression: str, type_name: str, node_json: bytes) -> bool:
-    return _evaluate(expression, orjson.loads(node_json), type_name, {})
+def _memoised(expression: str, version: str, type_name: str, node_json: bytes) -> bool:
+    return _evaluate(expression, version, orjson.loads(node_json), type_name, {})
 
 
 def _holds(result: list) -> bool:
@@ -101,10 +142,10 @@ def _error(code: str, where: str, message: str) -> Issue:
 
 
 class _Walk:
-    def __init__(self, root: dict):
-        self.root = root
+    def __init__(self, version: str):
+        self.version = version
         self.issues: list[Issue] = []
-        self.types = _definitions()["types"]
+        self.types = _definitions(version)["types"]
 
     def resource(self, resource: dict, where: str, container: dict | None) -> None:
         rtype = resource.get("resourceType")
@@ -116,8 +157,13 @@ class _Walk:
         if spec is None:
             return
         for constraint in spec["constraints"]:
-            if constraint["key"] not in NATIVE:
+            native = (NATIVE_R5 if self.version == "R5" else NATIVE).get(constraint["key"], _fhirpath)
+            if native is _fhirpath:
                 self.invariant(constraint, node, type_name, where, resource, root)
+            elif native is not None and not native(node):
+                self.issues.append(
+                    _error("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+                )
         for key, value in node.items():
             name = key[1:] if key.startswith("_") else key
             child = spec["elements"].get(name)
@@ -141,7 +187,7 @@ class _Walk:
                     self.node(item, child, at, resource, root)
 
     def binding(self, type_name: str, element: str, value, where: str) -> None:
-        pairs, bare = _codes(type_name, element)
+        pairs, bare = _codes(self.version, type_name, element)
         value_set = self.types[type_name]["bindings"][element]["valueSet"]
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
@@ -166,9 +212,11 @@ class _Walk:
         expression = constraint["expression"]
         try:
             if "%resource" in expression or "%rootResource" in expression:
-                ok = _evaluate(expression, node, type_name, {"resource": resource, "rootResource": root})
+                context = {"resource": resource, "rootResource": root}
+                ok = _evaluate(expression, self.version, node, type_name, context)
             else:
-                ok = _memoised(expression, type_name, orjson.dumps(node, option=orjson.OPT_SORT_KEYS))
+                node_json = orjson.dumps(node, option=orjson.OPT_SORT_KEYS)
+                ok = _memoised(expression, self.version, type_name, node_json)
         except Exception as exc:  # an engine gap must not pass silently, nor stop the run
             self.issues.append(
                 Issue(
@@ -185,8 +233,8 @@ class _Walk:
             )
 
 
-def check_resource(resource: dict, where: str | None = None) -> list[Issue]:
+def check_resource(resource: dict, version: str = "R4", where: str | None = None) -> list[Issue]:
     """Bindings and invariants of one resource (and everything it contains)."""
-    walk = _Walk(resource)
+    walk = _Walk(version)
     walk.resource(resource, where or resource.get("resourceType", "Resource"), None)
     return walk.issues

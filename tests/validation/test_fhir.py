@@ -317,20 +317,20 @@ def test_extension_needs_exactly_one_of_value_and_extensions():
 @pytest.mark.parametrize(
     ("where", "element", "value", "field"),
     [
-        (study, "status", "recruiting", "ResearchStudy.status"),
-        (plan, "status", "final", "PlanDefinition.status"),
+        (study, "status", "recruiting", "Bundle.entry[0].resource.status"),
+        (plan, "status", "final", "Bundle.entry[1].resource.status"),
     ],
 )
 def test_required_binding_codes(where, element, value, field):
     bundle = valid_bundle()
     where(bundle)[element] = value
-    assert found(bundle) == {("fhir-code", field)}
+    assert found(bundle) == {("fhir-binding", field)}
 
 
 def test_required_binding_codes_in_contained_resources():
     bundle = valid_bundle()
     study(bundle)["contained"][0]["type"] = "people"
-    assert ("fhir-code", "ResearchStudy.contained[0].type") in found(bundle)
+    assert ("fhir-binding", "Bundle.entry[0].resource.contained[0].type") in found(bundle)
 
 
 def test_data_absent_status_is_accepted():

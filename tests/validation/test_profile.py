@@ -79,7 +79,7 @@ def test_bundle_level_invariants_and_bindings(bundle):
 
 
 def test_definitions_come_from_the_official_package():
-    data = json.loads(DEFINITIONS.read_text())
+    data = json.loads(DEFINITIONS["R4"].read_text())
     assert data["package"] == "hl7.fhir.r4b.core@4.3.0"
     status = data["types"]["ResearchStudy"]["bindings"]["status"]
     assert (
@@ -89,4 +89,21 @@ def test_definitions_come_from_the_official_package():
     assert len(status["codes"]) == 11
     keys = {c["key"] for t in data["types"].values() for c in t["constraints"]}
     assert {"per-1", "ext-1", "dom-2", "bdl-1", "qty-3"} <= keys
-    assert set(NATIVE) <= keys  # checked natively, but present in the definitions
+    assert {"dom-3", "ref-1", "rng-2"} <= keys  # checked natively, but present in the definitions
+
+
+def test_r5_definitions_and_native_boundary_checks():
+    data = json.loads(DEFINITIONS["R5"].read_text())
+    assert data["package"] == "hl7.fhir.r5.core@5.0.0"
+    assert set(NATIVE) - {"per-1"} <= {c["key"] for t in data["types"].values() for c in t["constraints"]}
+    study = {
+        "resourceType": "ResearchStudy",
+        "status": "active",
+        "period": {"start": "2021", "end": "2021-06"},
+    }
+    assert check_resource(study, "R5") == []  # 2021 may start before June 2021 ends
+    study["period"] = {"start": "2022-01-05", "end": "2021"}
+    assert [i.code for i in check_resource(study, "R5")] == ["fhir-invariant"]
+    study["period"] = {"start": "2021"}
+    study["status"] = "recruiting"  # an R4 ResearchStudy status; R5's is publication status
+    assert [i.code for i in check_resource(study, "R5")] == ["fhir-binding"]

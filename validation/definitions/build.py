@@ -1,6 +1,6 @@
-"""Regenerate ``r4.json`` from the official FHIR package (needs npm and the registry).
+"""Regenerate ``r4.json`` / ``r5.json`` from the official FHIR packages (needs npm and the registry).
 
-    python -m validation.definitions.build [--package DIR]
+    python -m validation.definitions.build R4|R5 [--package DIR]
 
 Without ``--package`` the package is fetched with ``npm pack`` into a temporary directory.
 Only what the emitted resources can contain is kept: the resources below, and every datatype
@@ -16,8 +16,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-PACKAGE = "hl7.fhir.r4b.core@4.3.0"
+PACKAGES = {"R4": "hl7.fhir.r4b.core@4.3.0", "R5": "hl7.fhir.r5.core@5.0.0"}
 RESOURCES = (
+    "EvidenceVariable",  # R5 comparisonGroup.intendedExposure
     "ResearchStudy",
     "PlanDefinition",
     "ActivityDefinition",
@@ -28,7 +29,7 @@ RESOURCES = (
     "Bundle",
 )
 SKIPPED_CONSTRAINTS = {"ele-1"}  # every element: covered by pruning empty values and the bundle rules
-OUT = Path(__file__).with_name("r4.json")
+HERE = Path(__file__).parent
 
 
 class Package:
@@ -146,12 +147,12 @@ class Extractor:
         return datatype
 
 
-def extract(root: Path) -> dict:
+def extract(root: Path, release: str) -> dict:
     extractor = Extractor(Package(root))
     for resource in RESOURCES:
         extractor.add_structure(resource)
     return {
-        "package": PACKAGE,
+        "package": PACKAGES[release],
         "resources": list(RESOURCES),
         "types": dict(sorted(extractor.types.items())),
         "unexpanded_bindings": sorted(extractor.unexpanded),
@@ -160,21 +161,24 @@ def extract(root: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("release", choices=sorted(PACKAGES), help="FHIR release")
     parser.add_argument("--package", type=Path, help="an unpacked package directory (its package/ folder)")
     args = parser.parse_args()
+    out = HERE / f"{args.release.lower()}.json"
     with tempfile.TemporaryDirectory() as tmp:
         root = args.package
         if root is None:
-            subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True)
+            command = ["npm", "pack", PACKAGES[args.release], "--silent"]
+            subprocess.run(command, cwd=tmp, check=True, capture_output=True)
             [tarball] = Path(tmp).glob("*.tgz")
             with tarfile.open(tarball) as archive:
                 archive.extractall(tmp, filter="data")
             root = Path(tmp) / "package"
-        data = extract(root)
-    OUT.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+        data = extract(root, args.release)
+    out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     bindings = sum(len(t["bindings"]) for t in data["types"].values())
     constraints = sum(len(t["constraints"]) for t in data["types"].values())
-    print(f"wrote {OUT.name}: {len(data['types'])} types, {bindings} bindings, {constraints} constraints")
+    print(f"wrote {out.name}: {len(data['types'])} types, {bindings} bindings, {constraints} constraints")
 
 
 if __name__ == "__main__":
