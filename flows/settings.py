@@ -17,7 +17,7 @@ class ExportSettings(BaseSettings):
 
     output: str = "output"
     templates: str | None = Field(None, description="directory whose templates override the shipped ones")
-    fhir_version: Literal["R4"] = "R4"
+    fhir_version: Literal["R4", "R5"] = "R4"
     prs_org_name: str = Field(UNCONFIGURED_ORG, description="the PRS organisation name (id_info/org_name)")
     local_identifier_system: str = Field(
         "urn:trialexport:source-document",
@@ -32,3 +32,24 @@ class ExportSettings(BaseSettings):
             local_identifier_system=self.local_identifier_system,
             fhir_version=self.fhir_version,
         )
+
+
+class PublishSettings(BaseSettings):
+    """Where and how hard to publish. Credentials are deliberately not here: they are read from
+    the environment or a Prefect Secret block by ``flows.publish.client.resolve_auth``, so that
+    they never reach ``run-report.json`` (which records these settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_FHIR_", extra="forbid")
+
+    url: str = Field(description="FHIR base URL the transaction bundles are POSTed to")
+    concurrency: int = Field(4, ge=1, description="bundles in flight at once")
+    batch_size: int = Field(50, ge=1, description="studies per Prefect task")
+    rate_limit: float | None = Field(None, gt=0, description="at most this many bundles per second")
+    attempts: int = Field(5, ge=1, description="tries per request, the first included")
+    max_delay: float = Field(30.0, ge=0, description="ceiling for one wait between tries, seconds")
+    base_delay: float = Field(0.5, ge=0, description="first backoff, seconds; doubles each try")
+    timeout: float = Field(60.0, gt=0, description="seconds for each of connect / read / write")
+    task_retries: int = Field(2, ge=0, description="Prefect retries of a batch that still has failures")
+    ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS stays verified)")
+    secret_block: str | None = Field(None, description="Prefect Secret block holding the credentials")
+    force: bool = Field(False, description="send every bundle, even those the ledger says the server has")

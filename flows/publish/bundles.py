@@ -1,0 +1,87 @@
+"""Pure helpers around one study's transaction: what is sent, and what the answer means."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+
+from mappers.finish import dump_json_line
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepare(bundle_bytes: bytes) -> bytes:
+    """The bundle as sent: without ``resource.id`` on conditional PUT entries.
+
+    The ids in an exported bundle are the deterministic local ids (NDJSON and fullUrls use
+    them). On a conditional update the server owns the id: servers refuse a body id on
+    update-as-create (Medplum: "Cannot provide ID for create by update") or when it differs from
+    the matched resource's id. Without it the same bundle is accepted on the first upload and
+    on every later one. References keep working through the ``urn:uuid`` fullUrls.
+    """
+    bundle = json.loads(bundle_bytes)
+    for entry in bundle.get("entry", []):
+        request = entry.get("request", {})
+        if request.get("method") == "PUT" and "?" in request.get("url", ""):
+            entry.get("resource", {}).pop("id", None)
+    return dump_json_line(bundle)
+
+
+def _location(location: str) -> tuple[str | None, str | None, str | None]:
+    """``[base/]Type/id[/_history/vid]`` -> (Type, id, vid)."""
+    parts = [p for p in location.split("?")[0].split("/") if p]
+    if "_history" in parts:
+        at = parts.index("_history")
+        vid = parts[at + 1] if at + 1 < len(parts) else None
+        parts = parts[:at]
+    else:
+        vid = None
+    if len(parts) < 2:
+        return None, None, vid
+    return parts[-2], parts[-1], vid
+
+
+def server_resources(response_bundle: dict) -> list[dict]:
+    """Type, server id and version of each resource a transaction-response reports."""
+    found = []
+    for entry in response_bundle.get("entry", []):
+        resource = entry.get("resource") or {}
+        rtype, rid, vid = _location((entry.get("response") or {}).get("location", ""))
+        rtype = rtype or resource.get("resourceType")
+        rid = rid or resource.get("id")
+        vid = vid or (resource.get("meta") or {}).get("versionId")
+        if rtype and rid:
+            found.append({"resourceType": rtype, "id": rid, "versionId": vid})
+    return found
+
+
+def outcome_of(response: httpx.Response) -> dict | None:
+    """The server's OperationOutcome, if its answer is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" else None
+
+
+def outcome_text(outcome: dict | None, limit: int = 500) -> str:
+    if not outcome:
+        return ""
+    texts = []
+    for issue in outcome.get("issue", []):
+        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code", "")
+        where = ", ".join(issue.get("expression", []))
+        texts.append(f"{text} ({where})" if where and where not in text else text)
+    joined = "; ".join(t for t in texts if t)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+TOO_LARGE_REASON = (
+    "the server refused the bundle as too large (HTTP 413); a study's bundle is already the smallest "
+    "unit that keeps its ResearchStudy and PlanDefinition in one transaction, so it cannot be split: "
+    "raise the server's request size limit"
+)

@@ -1,0 +1,227 @@
+"""The HTTP side of publishing: one httpx client, credentials, and a retry loop per request.
+
+Retrying lives here, per request, so that one slow or throttled study does not make Prefect
+repeat a whole batch; Prefect's task retries are the outer net for a batch whose studies are
+still failing after every HTTP attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+TOKEN_ENV = "TRIALEXPORT_FHIR_TOKEN"
+USER_ENV = "TRIALEXPORT_FHIR_USER"
+PASSWORD_ENV = "TRIALEXPORT_FHIR_PASSWORD"
+FHIR_JSON = "application/fhir+json"
+
+# Connection-level failures worth another attempt: the server may be restarting or a proxy may
+# have dropped an idle keep-alive connection.
+TRANSIENT_ERRORS = (httpx.TransportError,)
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 and 5xx are the server saying "not now"; any other 4xx is about the request itself,
+    and sending the same bytes again cannot change the answer."""
+    return status == 429 or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header, or None when absent or unreadable.
+
+    The header is either delay-seconds or an HTTP-date (RFC 9110 §10.2.3); a date in the past
+    means "now". An unreadable value is ignored rather than trusted, so backoff takes over.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT; a naive result comes from a non-standard zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one request.
+
+    attempts: total tries including the first (1 = no retry).
+    base_delay: seconds before the second try; doubles for each further try.
+    max_delay: ceiling for any single wait, including a server's ``Retry-After`` — a server asking
+        for an hour must not stall a run; the request then fails and is reported.
+    jitter: fraction of the backoff added at random (0.5 -> up to +50 %), so that clients that
+        failed together do not come back together. Never applied to ``Retry-After``, which is
+        the server's own schedule.
+    """
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, retry_after: float | None = None, rng: Callable[[], float] = random.random):
+        """Seconds to wait after failed try number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        backoff = self.base_delay * 2 ** (attempt - 1)
+        return min(backoff * (1 + self.jitter * rng()), self.max_delay)
+
+
+class BearerAuth(httpx.Auth):
+    """A token that never shows up in a repr, a log line or an exception message."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def auth_flow(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> httpx.Auth | None:
+    """Credentials from the environment, else from a Prefect Secret block, never from arguments
+    (a command line ends up in shell history and in process listings).
+
+    The Secret block holds either a bearer token or JSON ``{"user": ..., "password": ...}``.
+    """
+    env = os.environ if env is None else env
+    if env.get(TOKEN_ENV):
+        return BearerAuth(env[TOKEN_ENV])
+    if env.get(USER_ENV):
+        return httpx.BasicAuth(env[USER_ENV], env.get(PASSWORD_ENV, ""))
+    if secret_block:
+        from prefect.blocks.system import Secret
+
+        value = Secret.load(secret_block).get()
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return BearerAuth(value)
+        if isinstance(value, dict) and "user" in value:
+            return httpx.BasicAuth(value["user"], value.get("password", ""))
+        if isinstance(value, dict) and "token" in value:
+            return BearerAuth(value["token"])
+        raise ValueError(f"Secret block {secret_block!r} holds neither a token nor user/password")
+    return None
+
+
+@dataclass
+class Attempted:
+    """What came of one request after its retries: the last response or the last error."""
+
+    response: httpx.Response | None
+    attempts: int
+    error: str | None = None
+    waited: float = 0.0
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and self.response.is_success
+
+    @property
+    def transient(self) -> bool:
+        """Failed for a reason that may pass: worth another try in a later run or task retry."""
+        if self.response is None:
+            return True
+        return is_retryable_status(self.response.status_code)
+
+
+class FhirClient:
+    """A FHIR server base URL with retrying requests; safe to share between threads.
+
+    base_url: the FHIR base (``https://host/fhir``); bundles are POSTed to it.
+    auth: from :func:`resolve_auth`; None for an open server.
+    ca_bundle: a PEM file of trusted CAs for a private PKI; verification is never switched off.
+    timeout: seconds for connect / read / write / pool each.
+    max_connections: size of the connection pool; match the number of bundles in flight.
+    policy: the per-request retry policy.
+    sleep: how to wait between tries; tests pass a recorder.
+    transport: an httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth | None = None,
+        ca_bundle: str | None = None,
+        timeout: float = 60.0,
+        max_connections: int = 8,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.http = httpx.Client(
+            base_url=self.base_url + "/",
+            auth=auth,
+            verify=ca_bundle if ca_bundle else True,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"Accept": FHIR_JSON},
+            transport=transport,
+        )
+
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, method: str, url: str, **kwargs) -> Attempted:
+        """Send with retries; returns the final response (any status) or the last transport error."""
+        waited = 0.0
+        history: list[str] = []
+        for attempt in range(1, self.policy.attempts + 1):
+            retry_after = None
+            try:
+                response = self.http.request(method, url, **kwargs)
+            except TRANSIENT_ERRORS as exc:
+                response, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if not is_retryable_status(response.status_code):
+                    return Attempted(response, attempt, None, waited, history)
+                error = f"HTTP {response.status_code}"
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            history.append(error)
+            if attempt == self.policy.attempts:
+                return Attempted(response, attempt, error, waited, history)
+            pause = self.policy.delay(attempt, retry_after)
+            waited += pause
+            self.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def post_bundle(self, body: bytes) -> Attempted:
+        """POST a transaction to the base. Retrying a POST is safe here because every entry is a
+        conditional PUT on the business identifier: a repeat updates, it does not duplicate."""
+        return self.request("POST", "", content=body, headers={"Content-Type": FHIR_JSON})
+
+    def search(self, resource_type: str, **params) -> dict:
+        """One search page as a Bundle (for read-back checks); raises on a final failure."""
+        attempted = self.request("GET", resource_type, params=params)
+        if attempted.response is None:
+            raise httpx.ConnectError(attempted.error or "no response")
+        attempted.response.raise_for_status()
+        return attempted.response.json()

@@ -1,0 +1,283 @@
+"""The publish flow: an export's bundles -> FHIR server, with a ledger, retries and a report.
+
+Batches of studies are Prefect tasks (a task costs tens of milliseconds, a bundle upload a few);
+inside a batch a thread pool keeps ``concurrency`` bundles in flight. A request is retried by the
+HTTP client; a batch that still has studies failing for a passing reason (connection, 429, 5xx)
+is retried by Prefect, and that retry sends only those studies: the others are settled in the
+run's state and in the ledger. Whatever is left after the last try is reported per study, and
+the next ``trialexport publish`` picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.runtime import task_run
+
+from flows.output import write_report
+from flows.publish.bundles import (
+    TOO_LARGE_REASON,
+    outcome_of,
+    outcome_text,
+    prepare,
+    server_resources,
+    sha256,
+)
+from flows.publish.client import FhirClient, RetryPolicy, resolve_auth
+from flows.publish.ledger import Ledger
+from flows.settings import PublishSettings
+
+REPORT_NAME = "run-report.json"
+BUNDLE_NAME = "fhir-r4-bundle.json"
+
+
+class BatchNotSettled(RuntimeError):
+    """Raised so that Prefect retries a batch whose studies still fail for a passing reason."""
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    bundle: str  # path relative to the output directory
+    content_hash: str | None
+
+
+class RateLimiter:
+    """At most ``rate`` request starts a second across threads (even spacing, no bursts)."""
+
+    def __init__(self, rate: float | None):
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class PublishRun:
+    """What the batch tasks of one flow run share: client, ledger, limiter and settled results.
+
+    A plain class on purpose: Prefect walks dataclass and model parameters of tasks to find
+    upstream futures, and there is nothing to find in here.
+    """
+
+    def __init__(self, output: Path, settings: PublishSettings, client: FhirClient, ledger: Ledger):
+        self.output = output
+        self.settings = settings
+        self.server = client.base_url
+        self.client = client
+        self.ledger = ledger
+        self.limiter = RateLimiter(settings.rate_limit)
+        self.results: dict[str, dict] = {}
+
+    def settled(self, key: str) -> bool:
+        result = self.results.get(key)
+        return result is not None and not result.get("transient", False)
+
+
+def publish_one(job: Job, run: PublishRun) -> dict:
+    """Send one study's bundle unless the ledger says the server already has these bytes."""
+    raw = (run.output / job.bundle).read_bytes()
+    digest = sha256(raw)
+    if not run.settings.force and run.ledger.is_current(run.server, job.key, digest):
+        entry = run.ledger.get(run.server, job.key)
+        return {"status": "published", "sent": False, "resources": entry["resources"]}
+    run.limiter.wait()
+    attempted = run.client.post_bundle(prepare(raw))
+    base = {"attempts": attempted.attempts}
+    if attempted.ok:
+        resources = server_resources(attempted.response.json())
+        if not resources:  # "confirmed" means the server named what it stored
+            status = attempted.response.status_code
+            reason = f"HTTP {status} without a transaction-response naming the stored resources"
+            return {"status": "failed", "transient": False, "reason": reason, "http_status": status, **base}
+        run.ledger.record(run.server, job.key, digest, job.content_hash, resources)
+        return {"status": "published", "sent": True, "resources": resources, **base}
+    response = attempted.response
+    if response is None:
+        reason = f"no answer from the server after {attempted.attempts} tries: {attempted.error}"
+        return {"status": "failed", "transient": True, "reason": reason, **base}
+    outcome = outcome_of(response)
+    if response.status_code == 413:
+        reason = TOO_LARGE_REASON
+    else:
+        detail = outcome_text(outcome) or response.text[:300]
+        reason = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
+        if attempted.transient:
+            reason += f" (after {attempted.attempts} tries)"
+    result = {"status": "failed", "transient": attempted.transient, "reason": reason, **base}
+    result["http_status"] = response.status_code
+    if outcome:
+        result["outcome"] = outcome
+    return result
+
+
+@task(name="publish-batch", cache_policy=NO_CACHE)
+def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
+    """Publish the batch's unsettled studies with bounded concurrency; one log line of counts."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    todo = [job for job in jobs if not run.settled(job.key)]
+
+    def guarded(job: Job) -> tuple[str, dict]:
+        try:
+            return job.key, publish_one(job, run)
+        except Exception as exc:  # a bug or an unreadable bundle costs one study, not the batch
+            return job.key, {"status": "failed", "reason": f"internal error: {type(exc).__name__}: {exc}"}
+
+    with ThreadPoolExecutor(max_workers=run.settings.concurrency) as pool:
+        for key, result in pool.map(guarded, todo):
+            run.results[key] = result
+    run.ledger.flush()
+    outcomes = [run.results[job.key] for job in todo]
+    counts = {
+        "sent": sum(r.get("sent", False) for r in outcomes),
+        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in outcomes),
+        "failed": sum(r["status"] == "failed" for r in outcomes),
+        "retryable": sum(r.get("transient", False) for r in outcomes),
+    }
+    elapsed = time.perf_counter() - started
+    logger.info(
+        "batch of %d studies: %d sent, %d unchanged, %d failed (%d retryable) in %.2f s (%.1f sent/s)",
+        len(todo),
+        counts["sent"],
+        counts["unchanged"],
+        counts["failed"],
+        counts["retryable"],
+        elapsed,
+        counts["sent"] / elapsed if elapsed else 0.0,
+    )
+    if counts["retryable"] and task_run.run_count <= run.settings.task_retries:  # else: report, no traceback
+        raise BatchNotSettled(f"{counts['retryable']} studies of the batch failed for a passing reason")
+    return counts
+
+
+def jobs_from_report(report: dict) -> list[Job]:
+    jobs = []
+    for entry in report.get("studies", []):
+        bundle = next((o for o in entry.get("outputs", []) if o.endswith(BUNDLE_NAME)), None)
+        if entry.get("status") == "exported" and bundle and entry.get("key"):
+            jobs.append(Job(entry["key"], bundle, entry.get("content_hash")))
+    return jobs
+
+
+def _publish_entry(result: dict | None, server: str) -> dict:
+    if result is None:
+        return {"status": "not-sent", "server": server, "reason": "the study was not exported"}
+    section = {"server": server, **{k: v for k, v in result.items() if k != "transient"}}
+    if result["status"] == "failed":
+        section["retry"] = bool(result.get("transient"))
+    return section
+
+
+def _artifact_rows(report: dict) -> list[dict]:
+    rows = []
+    for entry in report["studies"]:
+        section = entry.get("publish", {})
+        if "key" not in entry or section.get("status") == "not-sent":
+            continue
+        resources = ", ".join(
+            f"{r['resourceType']}/{r['id']}" + (f" v{r['versionId']}" if r.get("versionId") else "")
+            for r in section.get("resources", [])
+        )
+        rows.append(
+            {
+                "study": entry["key"],
+                "status": section.get("status"),
+                "sent": section.get("sent", False),
+                "server resources": resources,
+                "reason": section.get("reason", ""),
+            }
+        )
+    return rows
+
+
+@flow(name="publish-bundles")
+def publish_bundles(output: str, fhir_url: str, **options) -> dict:
+    """Publish the bundles of the export in ``output`` to ``fhir_url``; returns the updated run report.
+
+    ``options`` are :class:`flows.settings.PublishSettings` fields (concurrency, batch_size,
+    rate_limit, attempts, base_delay, max_delay, timeout, task_retries, ca_bundle, secret_block,
+    force); unset or None ones come from ``TRIALEXPORT_FHIR_*`` or the defaults.
+    """
+    logger = get_run_logger()
+    settings = PublishSettings(url=fhir_url, **{k: v for k, v in options.items() if v is not None})
+    root = Path(output)
+    report_path = root / REPORT_NAME
+    if not report_path.is_file():
+        raise FileNotFoundError(f"no {REPORT_NAME} in {root}: run `trialexport run` first")
+    report = json.loads(report_path.read_bytes())
+    jobs = jobs_from_report(report)
+    started = datetime.now(UTC)
+    policy = RetryPolicy(settings.attempts, settings.base_delay, settings.max_delay)
+    auth = resolve_auth(settings.secret_block)
+    client = FhirClient(
+        settings.url, auth, settings.ca_bundle, settings.timeout, settings.concurrency, policy
+    )
+    run = PublishRun(root, settings, client, Ledger.in_output(root))
+    logger.info("%d studies to publish to %s, batches of %d", len(jobs), run.server, settings.batch_size)
+    batch_task = publish_batch.with_options(
+        retries=settings.task_retries, retry_delay_seconds=min(settings.max_delay, 2.0)
+    )
+    with client:
+        for start in range(0, len(jobs), settings.batch_size):
+            batch = jobs[start : start + settings.batch_size]
+            state = batch_task(batch, run, return_state=True)
+            if state.is_failed():
+                for job in batch:  # a crashed batch leaves its unsettled studies to the next run
+                    run.results.setdefault(
+                        job.key,
+                        {"status": "failed", "transient": True, "reason": f"batch failed: {state.message}"},
+                    )
+    run.ledger.flush()
+    keys = {job.key for job in jobs}
+    for entry in report.get("studies", []):
+        exported = entry.get("status") == "exported" and entry.get("key") in keys
+        result = run.results.get(entry["key"]) if exported else None
+        entry["publish"] = _publish_entry(result, run.server)
+    statuses = [run.results[job.key] for job in jobs]
+    totals = {
+        "studies": len(jobs),
+        "published": sum(r["status"] == "published" for r in statuses),
+        "sent": sum(bool(r.get("sent")) for r in statuses),
+        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in statuses),
+        "failed": sum(r["status"] == "failed" for r in statuses),
+    }
+    report["publish"] = {
+        "server": run.server,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": settings.model_dump(),
+        "totals": totals,
+    }
+    write_report(report_path, report)
+    create_table_artifact(
+        key="trialexport-publish", table=_artifact_rows(report), description=f"publish to {run.server}"
+    )
+    logger.info(
+        "%d studies: %d published (%d sent, %d unchanged), %d failed; details in %s",
+        totals["studies"],
+        totals["published"],
+        totals["sent"],
+        totals["unchanged"],
+        totals["failed"],
+        report_path,
+    )
+    return report

@@ -1,0 +1,58 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEEDS
+from tests.flows.publish.server import FhirServer
+
+CORPUS_SIZE = 12
+
+
+@pytest.fixture(scope="session")
+def fhir_server():
+    """One launcher for the session; ``server`` resets it (data, counters, faults) per test."""
+    server = FhirServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(fhir_server):
+    fhir_server.reset()
+    return fhir_server
+
+
+def _export(inputs: Path, output: Path) -> Path:
+    from flows.export import export_trials
+
+    report = export_trials(inputs=[str(inputs)], output=str(output))
+    assert report["totals"]["rejected"] == 0
+    return output
+
+
+@pytest.fixture(scope="session")
+def seeds_export(tmp_path_factory):
+    return _export(SEEDS, tmp_path_factory.mktemp("seeds") / "out")
+
+
+@pytest.fixture(scope="session")
+def corpus_export(tmp_path_factory):
+    """Copies of the seeds under other names: each copy is its own study (own local identifier)."""
+    inputs = tmp_path_factory.mktemp("corpus") / "in"
+    inputs.mkdir()
+    seeds = sorted(SEEDS.glob("*.txt"))
+    for i in range(CORPUS_SIZE):
+        shutil.copyfile(seeds[i % len(seeds)], inputs / f"{seeds[i % len(seeds)].stem}-{i:03d}.txt")
+    return _export(inputs, inputs.parent / "out")
+
+
+@pytest.fixture
+def seeds_output(seeds_export, tmp_path):
+    """A private copy: publishing writes the ledger and the report into it."""
+    return Path(shutil.copytree(seeds_export, tmp_path / "out"))
+
+
+@pytest.fixture
+def corpus_output(corpus_export, tmp_path):
+    return Path(shutil.copytree(corpus_export, tmp_path / "out"))
