@@ -1,0 +1,188 @@
+"""The HTML run report of a real seeds run, opened in Debian's Chromium (headless, via Playwright).
+
+A missing browser fails these tests on purpose: a skipped browser test looks green while the report
+is never opened. ``make test`` installs ``chromium`` when it is missing.
+"""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.excerpts import excerpt, source_lines
+from flows.export import export_trials
+from flows.report import write_html_report
+from tests.conftest import SEED_B, SEEDS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def seeds_report(tmp_path_factory):
+    """The seeds exported by the flow, with their HTML report.
+
+    Until the flow writes the report itself this writes it; once it does, the rewrite must give
+    the very same bytes (the report is deterministic).
+    """
+    out = tmp_path_factory.mktemp("report-out")
+    report = export_trials(inputs=[str(SEEDS)], output=str(out))
+    before = (out / "index.html").read_bytes() if (out / "index.html").exists() else None
+    written = write_html_report(out, report)
+    if before is not None:
+        assert (out / "index.html").read_bytes() == before
+    return report, out, written
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    if not (CHROMIUM.is_file() and shutil.which(str(CHROMIUM))):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")  # fresh: no state from other runs
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        try:
+            yield page, requested
+        finally:
+            context.close()
+
+
+def test_report_files_are_written_atomically_and_deterministically(seeds_report):
+    report, out, written = seeds_report
+    assert out / "index.html" in written
+    pages = sorted(p for p in written if p.parent.name == "report")
+    assert [p.stem for p in pages] == sorted(e["key"] for e in report["studies"])
+    assert not list(out.rglob("*.tmp"))
+    first = {p: p.read_bytes() for p in written}
+    assert write_html_report(out, report) == written
+    assert {p: p.read_bytes() for p in written} == first
+
+
+def test_index_lists_every_seed_and_a_study_page_opens(seeds_report, browser_page, tmp_path):
+    report, out, _ = seeds_report
+    page, requested = browser_page
+
+    page.goto((out / "index.html").as_uri())
+    rows = page.locator("#studies tbody tr")
+    assert rows.count() == len(report["studies"]) == 2
+    table = page.locator("#studies").inner_text()
+    for entry in report["studies"]:
+        assert entry["identifier"] in table
+    assert "Anti-CD22 Chimeric Antigen Receptor" in table
+    assert page.locator("#totals").inner_text().split() == [
+        "2",
+        "inputs",
+        "2",
+        "studies",
+        "read",
+        "2",
+        "exported",
+        "0",
+        "rejected",
+    ]
+    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+
+    key_b = SEED_B.stem
+    row_b = rows.filter(has_text=key_b)
+    assert row_b.locator("td.num").all_inner_texts() == ["3", "8", "1"]  # arms, outcomes, sites
+    row_b.get_by_role("link", name=key_b).click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/report/{key_b}.html")
+    assert key_b in page.locator("h1").inner_text()
+    fields = page.locator("#fields + table").inner_text()
+    assert "design.study_type" in fields and "line 4" in fields
+    quoted = page.locator("#fields + table tr", has_text="design.study_type").locator("td.quote")
+    assert quoted.locator(".ln").all_inner_texts() == ["4"]  # the source line itself
+    assert quoted.locator(".text").all_inner_texts() == ["INTERVENTIONAL"]
+    assert "sites.city" not in fields  # only canonical top-level fields are rows
+    assert "brief_title" in page.locator("#empty + p").inner_text()
+    assert "sites[1].city" in page.locator("#not-mapped + table").inner_text()
+    assert "assumed-outcome-kind" in page.locator("#assumptions + table").inner_text()
+    page.screenshot(path=str(tmp_path / f"{key_b}.png"), full_page=True)
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="PRS XML").click()
+    assert page.url.endswith(f"/studies/{key_b}/prs.xml")
+
+    assert (tmp_path / "index.png").stat().st_size > 10_000
+    assert all(url.startswith("file://") for url in requested), "the report must not touch the network"
+
+
+def test_rejected_inputs_duplicates_and_hostile_text(tmp_path):
+    """Entries without a study, two entries with one key, and markup in the data: every entry
+    gets its own page, nothing in the data becomes markup, and pages of an older run go."""
+    hostile = '<script>alert("x")</script> {{ 7*7 }}'
+    study = {
+        "identifiers": [{"kind": "org_study_id", "value": "A-1"}],
+        "brief_title": hostile,
+        "arms": [{"label": "a"}],
+        "provenance": {"source": "in/a.txt", "layout": "text-a", "content_hash": "0", "field_sources": {}},
+    }
+    (tmp_path / "studies" / "A-1").mkdir(parents=True)
+    (tmp_path / "studies" / "A-1" / "study.json").write_text(json.dumps(study))
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "old-run.html").write_text("stale")
+    issue = {"severity": "error", "code": "duplicate-identifier", "message": hostile}
+    report = {
+        "run": {"started": "s", "finished": "f", "trialexport_version": "0"},
+        "settings": {"output": str(tmp_path), "templates": None, "fhir_version": "R4"},
+        "totals": {"inputs": 3, "studies": 2, "exported": 1, "rejected": 2},
+        "studies": [
+            {"source": "in/a.txt", "key": "A-1", "identifier": "A-1", "layout": "text-a",
+             "status": "exported", "outputs": ["studies/A-1/study.json"], "issues": []},
+            {"source": "in/b.txt", "key": "A-1", "identifier": "A-1", "layout": "text-a",
+             "status": "rejected", "outputs": [], "issues": [issue]},
+            {"source": "in/<c>.bin", "status": "rejected", "outputs": [],
+             "issues": [{"severity": "error", "code": "input-rejected", "message": "binary file"}]},
+        ],
+    }  # fmt: skip
+    written = write_html_report(tmp_path, report)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
+    assert names == ["index.html", "report/A-1-2.html", "report/A-1.html", "report/c_.bin.html"]
+    assert not (tmp_path / "report" / "old-run.html").exists()
+    for path in written:
+        html = path.read_text()
+        assert "<script>" not in html and 'alert("x")' not in html
+    index = (tmp_path / "index.html").read_text()
+    assert "&lt;script&gt;" in index and "{{ 7*7 }}" in index
+    assert "binary file" in index and "duplicate-identifier" not in index  # messages, not codes
+    assert "duplicate-identifier" in (tmp_path / "report" / "A-1-2.html").read_text()
+
+
+def test_source_lines_are_quoted_only_from_the_unchanged_source(tmp_path):
+    source = tmp_path / "doc.txt"
+    source.write_bytes(
+        "title\r\nsumma\u00c3\u00a9ry\r\n".encode() + b"".join(b"line %d\n" % n for n in range(3, 20))
+    )
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    lines = source_lines(str(source), digest)
+    assert excerpt(lines, "line 2") == [(2, "summaéry")]  # as the reader saw it: repaired
+    assert excerpt(lines, "lines 3-4") == [(3, "line 3"), (4, "line 4")]
+    long = excerpt(lines, "lines 3-19")
+    assert long[-1] == (0, "… 11 more lines") and len(long) == 7
+    assert excerpt(lines, "/protocolSection/statusModule") == excerpt(lines, "line 99") == []
+    source.write_bytes(source.read_bytes() + b"edited\n")
+    assert source_lines(str(source), digest) is None
+    assert source_lines(str(tmp_path / "gone.txt"), digest) is None
