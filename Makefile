@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 # The publish tests' FHIR server (Medplum, Node): reinstalled only when its lock file changes.
 FHIR_SERVER := tests/fhir_server
 NODE_STAMP  := $(FHIR_SERVER)/node_modules/.installed
+# Debian's Chromium for the HTML report's browser test (a missing browser fails that test).
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint bench lock definitions clean
 
@@ -22,7 +25,10 @@ $(NODE_STAMP): $(FHIR_SERVER)/package-lock.json
 run: $(STAMP)
 	$(BIN)/trialexport run seeds/ --output output/
 
-test: $(STAMP) $(NODE_STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -39,9 +45,10 @@ lock:
 	{ head -2 requirements.lock; .lockenv/bin/python -m pip freeze --exclude-editable; echo setuptools==65.5.0; echo wheel==0.48.0; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockenv
 
-# Re-extract validation/definitions/r4.json from the official FHIR package (needs npm).
+# Re-extract validation/definitions/r4.json and r5.json from the official FHIR packages (needs npm).
 definitions: $(STAMP)
-	$(BIN)/python -m validation.definitions.build
+	$(BIN)/python -m validation.definitions.build R4
+	$(BIN)/python -m validation.definitions.build R5
 
 clean:
-	rm -rf $(VENV) output/*/ output/*.json output/*.ndjson
+	rm -rf $(VENV) output/*/ output/*.json output/*.ndjson output/index.html

@@ -3,11 +3,18 @@
 Exit codes (numbered, so schedulers can branch on them):
 0 every input exported · 1 unexpected failure · 2 usage error (bad option, missing input:
 checked before the flow starts) · 3 run finished but some inputs or studies were rejected
-(see run-report.json).
+(see run-report.json) · 4 publishing finished but some studies are not confirmed on the FHIR
+server (their reasons are in run-report.json's ``publish`` sections; ``trialexport publish``
+on the same output sends only those). When both 3 and 4 apply, ``run --fhir-url`` exits 4.
+
+FHIR credentials are never options (shell history, process listings): ``TRIALEXPORT_FHIR_TOKEN``
+(bearer) or ``TRIALEXPORT_FHIR_USER`` / ``TRIALEXPORT_FHIR_PASSWORD`` (basic), or
+``--secret-block`` naming a Prefect Secret block.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +23,13 @@ from rich.console import Console
 
 import flows  # noqa: F401  (sets Prefect defaults before Prefect is imported)
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS, EXIT_PUBLISH = 0, 1, 2, 3, 4
+
+
+class FhirVersion(StrEnum):
+    R4 = "R4"
+    R5 = "R5"
+
 
 app = typer.Typer(
     add_completion=False,
@@ -43,25 +56,31 @@ def run(
             help="directory of templates that override the shipped ones", exists=True, file_okay=False
         ),
     ] = None,
-    fhir_version: Annotated[str, typer.Option("--fhir-version", help="FHIR version of the bundles")] = "R4",
+    fhir_version: Annotated[
+        FhirVersion, typer.Option("--fhir-version", case_sensitive=False, help="FHIR version of the bundles")
+    ] = FhirVersion.R4,
     prs_org_name: Annotated[
         str | None, typer.Option(help="PRS organisation name [env: TRIALEXPORT_PRS_ORG_NAME]")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
+    fhir_url: Annotated[
+        str | None,
+        typer.Option(
+            "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
+        ),
+    ] = None,
 ) -> None:
     """Read INPUTS, write FHIR bundles, PRS/public XML, NDJSON and run-report.json to OUTPUT."""
     from flows.export import export_trials
 
-    if fhir_version.upper() != "R4":
-        console.print(f"[red]unsupported FHIR version {fhir_version}: R4 is supported[/red]")
-        raise typer.Exit(EXIT_USAGE)
     report = export_trials(
         inputs=[str(p) for p in inputs],
         output=str(output),
         templates=str(templates) if templates else None,
-        fhir_version="R4",
+        fhir_version=fhir_version.value,
         prs_org_name=prs_org_name,
         batch_size=batch_size,
+        fhir_url=fhir_url,
     )
     totals = report["totals"]
     colour = "red" if totals["rejected"] else "default"
@@ -81,7 +100,72 @@ def run(
             if e["status"] == "rejected"
         ]
         console.print(f"[red]rejected:[/red] {'; '.join(rejected)}", soft_wrap=True)
+    if fhir_url and _print_publish(report):
+        raise typer.Exit(EXIT_PUBLISH)
+    if totals["rejected"]:
         raise typer.Exit(EXIT_REJECTS)
+
+
+def _print_publish(report: dict) -> int:
+    """The publish summary line (and the studies left behind); returns how many failed."""
+    section = report["publish"]
+    totals = section["totals"]
+    colour = "red" if totals["failed"] else "default"
+    console.print(
+        f"{totals['studies']} studies: [green]{totals['published']} published[/green] "
+        f"({totals['sent']} sent, {totals['unchanged']} unchanged), "
+        f"[{colour}]{totals['failed']} failed[/{colour}] on {section['server']}",
+        soft_wrap=True,
+    )
+    failed = [
+        f"{e['key']} ({e['publish'].get('reason', '')})"
+        for e in report["studies"]
+        if e.get("publish", {}).get("status") == "failed"
+    ]
+    if failed:
+        console.print(f"[red]not published:[/red] {'; '.join(failed)}", soft_wrap=True)
+    return totals["failed"]
+
+
+@app.command()
+def publish(
+    output: Annotated[
+        Path, typer.Argument(help="output directory of an earlier run", exists=True, file_okay=False)
+    ],
+    fhir_url: Annotated[str, typer.Option("--fhir-url", envvar="TRIALEXPORT_FHIR_URL", help="FHIR base URL")],
+    concurrency: Annotated[int | None, typer.Option(min=1, help="bundles in flight at once")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
+    rate_limit: Annotated[float | None, typer.Option(min=0.001, help="at most this many bundles/s")] = None,
+    attempts: Annotated[int | None, typer.Option(min=1, help="tries per request")] = None,
+    max_delay: Annotated[float | None, typer.Option(min=0, help="longest wait between tries, s")] = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="PEM file of CAs to trust", exists=True, dir_okay=False)
+    ] = None,
+    secret_block: Annotated[
+        str | None, typer.Option(help="Prefect Secret block holding the FHIR credentials")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="send every bundle, ignoring the publish ledger")] = False,
+) -> None:
+    """Upload the FHIR bundles of OUTPUT (an earlier run) to --fhir-url; resumes where it stopped."""
+    from flows.publish.flow import publish_bundles
+
+    if not (output / "run-report.json").is_file():
+        console.print(f"[red]no run-report.json in {output}: run `trialexport run` first[/red]")
+        raise typer.Exit(EXIT_USAGE)
+    report = publish_bundles(
+        output=str(output),
+        fhir_url=fhir_url,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        rate_limit=rate_limit,
+        attempts=attempts,
+        max_delay=max_delay,
+        ca_bundle=str(ca_bundle) if ca_bundle else None,
+        secret_block=secret_block,
+        force=force or None,
+    )
+    if _print_publish(report):
+        raise typer.Exit(EXIT_PUBLISH)
 
 
 def main() -> None:

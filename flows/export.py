@@ -23,6 +23,7 @@ from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
 
 from flows.output import NdjsonWriter, write_atomic, write_report
+from flows.report import write_html_report
 from flows.settings import UNCONFIGURED_ORG, ExportSettings
 from mappers.export import StudyExport, export_study
 from mappers.model import Issue
@@ -198,8 +199,13 @@ def export_trials(
     fhir_version: str = "R4",
     prs_org_name: str | None = None,
     batch_size: int | None = None,
+    fhir_url: str | None = None,
 ) -> dict:
-    """Export every study in ``inputs`` (files and directories) to ``output``; returns the run report."""
+    """Export every study in ``inputs`` (files and directories) to ``output``; returns the run report.
+
+    With ``fhir_url`` the bundles are then published there (``flows.publish.flow``, settings from
+    ``TRIALEXPORT_FHIR_*``) and the report returned carries the ``publish`` sections.
+    """
     logger = get_run_logger()
     overrides = {"output": output, "templates": templates, "fhir_version": fhir_version}
     overrides |= {k: v for k, v in {"prs_org_name": prs_org_name, "batch_size": batch_size}.items() if v}
@@ -251,6 +257,8 @@ def export_trials(
             "prs_org_name is not configured (TRIALEXPORT_PRS_ORG_NAME): PRS XML says UNCONFIGURED"
         ]
     write_report(root / REPORT_NAME, report)
+    pages = write_html_report(root, report)
+    logger.info("HTML report: %s (%d study pages)", root / "index.html", len(pages) - 1)
     create_markdown_artifact(
         key="trialexport-run", markdown=_summary_markdown(report), description="export summary"
     )
@@ -261,4 +269,8 @@ def export_trials(
         report["totals"]["rejected"],
         root,
     )
+    if fhir_url:
+        from flows.publish.flow import publish_bundles
+
+        report = publish_bundles(output=settings.output, fhir_url=fhir_url)
     return report

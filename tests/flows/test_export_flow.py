@@ -114,3 +114,13 @@ def test_duplicate_identifier_is_rejected_not_overwritten(tmp_path):
     statuses = [e["status"] for e in report["studies"]]
     assert statuses == ["exported", "rejected"]
     assert report["studies"][1]["issues"][-1]["code"] == "duplicate-identifier"
+
+
+def test_r5_run_writes_r5_bundles(tmp_path):
+    report = run([SEEDS], tmp_path, fhir_version="R5")
+    assert report["totals"]["exported"] == 2
+    for entry in report["studies"]:
+        [bundle_path] = [p for p in entry["outputs"] if p.endswith("bundle.json")]
+        assert bundle_path.endswith("fhir-r5-bundle.json")
+        study = json.loads((tmp_path / bundle_path).read_text())["entry"][0]["resource"]
+        assert study["status"] == "unknown" and "descriptionSummary" in study  # R5 elements
