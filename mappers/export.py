@@ -41,20 +41,15 @@ class StudyExport:
         self.issues.append(Issue(severity="error", code=code, message=message, field=fld))
 
 
+_KEY_PREFERENCE = ("nct", "org_study_id", "local", "secondary")
+
+
 def study_key(study: Study) -> str:
     """A file-system-safe folder name from the study's business identifier."""
-    ident = next(
-        iter(
-            sorted(
-                study.identifiers, key=lambda i: ("nct", "org_study_id", "local", "secondary").index(i.kind)
-            )
-        )
-    )
+    if not study.identifiers:
+        return "study"
+    ident = min(study.identifiers, key=lambda i: _KEY_PREFERENCE.index(i.kind))
     return re.sub(r"[^A-Za-z0-9._-]+", "_", ident.value).strip("._") or "study"
-
-
-def _rendered(template: str, context: dict, templates: str | None) -> str:
-    return render(template, context, templates)
 
 
 def export_study(
@@ -65,14 +60,14 @@ def export_study(
     try:
         context = build_context(study, settings)
         bundle_template = FHIR_TEMPLATES[settings.fhir_version]
-        bundle = finish_json(_rendered(bundle_template, context, templates), bundle_template)
+        bundle = finish_json(render(bundle_template, context, templates), bundle_template)
         fhir_issues = validate_bundle(bundle, settings.fhir_version)
-        prs = finish_xml(_rendered(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+        prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
         prs_errors = validate_xml(prs, "prs")
         public = None
         gaps = public_record_gaps(study) if study.nct_id else []
         if study.nct_id and not gaps:
-            public = finish_xml(_rendered(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
+            public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
