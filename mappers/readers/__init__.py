@@ -6,12 +6,15 @@ Layouts are recognised by content, tried in ``READERS`` order (most specific fir
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+from itertools import chain, islice
 from pathlib import PurePath
 
 from pydantic import ValidationError
 
 from mappers.model import Issue, Provenance, Study
-from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_csv import CtgovCsv
 from mappers.readers.ctgov_json import CtgovJson
 from mappers.readers.ctgov_json_v1 import CtgovJsonV1
@@ -22,11 +25,13 @@ from mappers.text import UndecodableInput, decode, looks_binary, repair
 
 READERS: tuple[Reader, ...] = (CtgovJsonV1(), CtgovJson(), CtgovXml(), CtgovCsv(), TextB(), TextA())
 
-__all__ = ["READERS", "Draft", "Reader", "RejectedInput", "read_document"]
+__all__ = ["READERS", "Draft", "Reader", "RejectedInput", "RejectedRecord", "iter_document", "read_document"]
 
 
-def read_document(data: bytes, source: str) -> list[Study]:
-    """Every study in one input. Raises RejectedInput when nothing in it can be read."""
+def iter_document(data: bytes, source: str) -> Iterator[Study | RejectedRecord]:
+    """Every study in one input, one at a time, with a RejectedRecord in place of each record
+    that cannot be read. Raises RejectedInput (possibly after some studies) when the input as a
+    whole cannot be read."""
     if not data.strip():
         raise RejectedInput("empty file")
     if looks_binary(data):
@@ -52,20 +57,38 @@ def read_document(data: bytes, source: str) -> list[Study]:
             + ", ".join(r.layout for r in READERS)
         )
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        drafts = reader.read(text, source)
-    except RecursionError as exc:  # json.loads on thousands of nested brackets: hostile, not a bug
-        raise RejectedInput(f"{reader.layout}: document nested too deeply to read") from exc
-    studies = []
-    for position, draft in enumerate(drafts, 1):
-        record = position if len(drafts) > 1 else None
+    items = _guarded(reader, text, source)
+    head = list(islice(items, 2))  # one look ahead: a single-record input has no record numbers
+    multi = len(head) > 1
+    for position, item in enumerate(chain(head, items), 1):
+        record = position if multi else None
+        if isinstance(item, RejectedRecord):
+            yield replace(item, record=record)
+            continue
         provenance = Provenance(source=source, record=record, layout=reader.layout, content_hash=digest)
         try:
-            studies.append(draft.build(provenance, issues))
+            yield item.build(provenance, issues)
         except ValidationError as exc:
             where = f" (record {record})" if record else ""
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            raise RejectedInput(
-                f"{reader.layout} reader could not build a valid study{where}: {problems}"
-            ) from exc
+            yield RejectedRecord(
+                f"{reader.layout} reader could not build a valid study{where}: {problems}", record
+            )
+
+
+def _guarded(reader: Reader, text: str, source: str) -> Iterator[Draft | RejectedRecord]:
+    try:
+        yield from reader.read(text, source)
+    except RecursionError as exc:  # json.loads on thousands of nested brackets: hostile, not a bug
+        raise RejectedInput(f"{reader.layout}: document nested too deeply to read") from exc
+
+
+def read_document(data: bytes, source: str) -> list[Study]:
+    """Every study in one input; raises RejectedInput when the input, or any record of it, cannot
+    be read (``iter_document`` keeps the readable records of a partly bad input)."""
+    studies = []
+    for item in iter_document(data, source):
+        if isinstance(item, RejectedRecord):
+            raise RejectedInput(item.reason)
+        studies.append(item)
     return studies

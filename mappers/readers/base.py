@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mappers.model import Issue, Provenance, Study
@@ -15,6 +16,17 @@ class RejectedInput(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.issues = issues or []
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """One record of a many-record input that cannot be read; its siblings still can.
+
+    Readers yield it in place of a ``Draft`` (a list page's malformed study, a CSV row that
+    breaks the model), so that one bad record costs that record only."""
+
+    reason: str
+    record: int | None = None  # 1-based position in the input, set by read_document
 
 
 @dataclass
@@ -53,5 +65,7 @@ class Reader(ABC):
         """Whether ``text`` is in this layout; decided by content, never by file name."""
 
     @abstractmethod
-    def read(self, text: str, source: str) -> list[Draft]:
-        """Read every study in ``text``; raise RejectedInput for a document that is unreadable."""
+    def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
+        """Every study in ``text``, in order (a generator for many-record inputs, so that a large
+        export is mapped row by row); raise RejectedInput when the document as a whole is
+        unreadable, yield a RejectedRecord for a single bad record."""

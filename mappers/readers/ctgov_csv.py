@@ -20,8 +20,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 
-from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
 from mappers.readers.fields import (
     parse_design,
@@ -75,7 +76,7 @@ class CtgovCsv(Reader):
         header = text[: text.find("\n")] if "\n" in text else text[:4096]
         return "NCT Number" in header and header.count(",") >= 2
 
-    def read(self, text: str, source: str) -> list[Draft]:
+    def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         rows = csv.reader(io.StringIO(text))
         try:
             header = [h.strip() for h in next(rows)]
@@ -89,7 +90,11 @@ class CtgovCsv(Reader):
         if missing:
             kind = "legacy" if legacy else "current"
             raise RejectedInput(f"CSV export ({kind} layout) lacks required column(s): {', '.join(missing)}")
-        drafts = []
+        return self._rows(rows, columns, bool(legacy))
+
+    def _rows(self, rows, columns: dict[str, int], legacy: bool) -> Iterator[Draft | RejectedRecord]:
+        """One draft per row, read as the rows come: a large export is never held whole."""
+        count = 0
         try:
             for number, row in enumerate(rows, 2):
                 if not any(cell.strip() for cell in row):
@@ -99,12 +104,12 @@ class CtgovCsv(Reader):
                     for name, index in columns.items()
                     if index < len(row) and (cell := row[index].strip()) and cell != "null"
                 }
-                drafts.append(read_row(cells, number, bool(legacy)))
+                count += 1
+                yield read_row(cells, number, legacy)
         except csv.Error as exc:
             raise RejectedInput(f"malformed CSV at line {rows.line_num}: {exc}") from exc
-        if not drafts:
+        if not count:
             raise RejectedInput("the CSV export has a header but no rows")
-        return drafts
 
 
 def _code(draft: Draft, vocabulary: str, value: str | None, field: str, where: str) -> str | None:

@@ -15,8 +15,9 @@ into drafts one study at a time; nothing outside the one input file is held.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 
-from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
 from mappers.readers.fields import intervention_type
 
@@ -30,7 +31,7 @@ class CtgovJson(Reader):
         head = text[:_SNIFF].lstrip()
         return head.startswith("{") and ('"protocolSection"' in head or '"studies"' in head)
 
-    def read(self, text: str, source: str) -> list[Draft]:
+    def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -47,21 +48,23 @@ class CtgovJson(Reader):
             studies, base = document["studies"], "/studies/"
         else:
             raise RejectedInput("JSON object has neither protocolSection nor a studies list")
-        drafts = []
+        if not studies:
+            raise RejectedInput("the list page holds no studies")
+        return self._drafts(studies, base)
+
+    def _drafts(self, studies: list, base: str) -> Iterator[Draft | RejectedRecord]:
         for index, study in enumerate(studies):
             where = f"{base}{index}" if base else ""
             if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
-                raise RejectedInput(f"study at {where or '/'} has no protocolSection object")
+                yield RejectedRecord(f"study at {where or '/'} has no protocolSection object")
+                continue
             try:
-                drafts.append(read_study(study, where))
+                yield read_study(study, where)
             except (AttributeError, TypeError, KeyError, IndexError) as exc:  # a value of the wrong JSON type
-                raise RejectedInput(
+                yield RejectedRecord(
                     f"study at {where or '/'} does not have the API v2 record shape: "
                     f"{type(exc).__name__}: {exc}"
-                ) from exc
-        if not drafts:
-            raise RejectedInput("the list page holds no studies")
-        return drafts
+                )
 
 
 def _get(data: dict, path: str):

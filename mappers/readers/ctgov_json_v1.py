@@ -11,8 +11,9 @@ display strings; the provenance layout says which API the file came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 
-from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_json import read_study
 from mappers.text import parse_count
 
@@ -26,7 +27,7 @@ class CtgovJsonV1(Reader):
         head = text[:_SNIFF].lstrip()
         return head.startswith("{") and '"FullStudiesResponse"' in head
 
-    def read(self, text: str, source: str) -> list[Draft]:
+    def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -39,20 +40,22 @@ class CtgovJsonV1(Reader):
         entries = full.get("FullStudies") if isinstance(full, dict) else None
         if not isinstance(entries, list) or not entries:
             raise RejectedInput("classic API (v1) response holds no FullStudies")
-        drafts = []
+        return self._drafts(entries)
+
+    def _drafts(self, entries: list) -> Iterator[Draft | RejectedRecord]:
         for index, entry in enumerate(entries):
             study = entry.get("Study") if isinstance(entry, dict) else None
             if not isinstance(study, dict) or not isinstance(study.get("ProtocolSection"), dict):
-                raise RejectedInput(f"FullStudies[{index}] has no Study.ProtocolSection object")
+                yield RejectedRecord(f"FullStudies[{index}] has no Study.ProtocolSection object")
+                continue
             where = f"/FullStudiesResponse/FullStudies/{index}/Study"
             try:
-                drafts.append(read_study(to_v2(study), where))
+                yield read_study(to_v2(study), where)
             except (AttributeError, TypeError, KeyError, IndexError) as exc:  # a value of the wrong JSON type
-                raise RejectedInput(
+                yield RejectedRecord(
                     f"study at {where} does not have the classic API record shape: "
                     f"{type(exc).__name__}: {exc}"
-                ) from exc
-        return drafts
+                )
 
 
 def _dig(data, *keys):
