@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ FHIR_JSON = "application/fhir+json"
 # Connection-level failures worth another attempt: the server may be restarting or a proxy may
 # have dropped an idle keep-alive connection.
 TRANSIENT_ERRORS = (httpx.TransportError,)
+
+
+def _untrusted(error: object) -> bool:
+    """A TLS verification failure: a configuration problem (wrong CA bundle), not a passing one."""
+    text = str(error or "")
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
 
 
 def is_retryable_status(status: int) -> bool:
@@ -140,7 +147,7 @@ class Attempted:
     def transient(self) -> bool:
         """Failed for a reason that may pass: worth another try in a later run or task retry."""
         if self.response is None:
-            return True
+            return not _untrusted(self.error)
         return is_retryable_status(self.response.status_code)
 
 
@@ -174,7 +181,7 @@ class FhirClient:
         self.http = httpx.Client(
             base_url=self.base_url + "/",
             auth=auth,
-            verify=ca_bundle if ca_bundle else True,
+            verify=ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True,
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"Accept": FHIR_JSON},
@@ -200,6 +207,8 @@ class FhirClient:
                 response = self.http.request(method, url, **kwargs)
             except TRANSIENT_ERRORS as exc:
                 response, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _untrusted(exc):  # the certificate will not be trusted on the next try either
+                    return Attempted(None, attempt, error, waited, [*history, error])
             else:
                 if not is_retryable_status(response.status_code):
                     return Attempted(response, attempt, None, waited, history)
