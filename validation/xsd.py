@@ -28,8 +28,18 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
-@cache
+_COMPILING = threading.Lock()
+
+
 def _compiled(name: SchemaName) -> tuple[etree.XMLSchema, threading.Lock]:
+    # Batches run in threads: two first calls compiling at once made libxml2 fail to parse the
+    # schema now and then, so compilation is serialised (and happens once).
+    with _COMPILING:
+        return _compile(name)
+
+
+@cache
+def _compile(name: SchemaName) -> tuple[etree.XMLSchema, threading.Lock]:
     """The schema and a lock: an XMLSchema keeps its error log on the object, so one validation
     at a time per schema keeps each caller's errors its own."""
     path = SCHEMA_DIR / SCHEMA_FILES[name]
