@@ -35,8 +35,10 @@ test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Registry scale: bare mappers, the flow, an incremental rerun (`make bench STUDIES=2000` for a quick
+# look). Per-stage and per-format breakdown: `$(BIN)/python -m benchmarks.bench`.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.scale $(if $(STUDIES),--studies $(STUDIES))
 
 # Re-resolve the pinned set from pyproject.toml's ranges (needs the registry).
 lock:

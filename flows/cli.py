@@ -14,6 +14,7 @@ FHIR credentials are never options (shell history, process listings): ``TRIALEXP
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +45,43 @@ def _root() -> None:
     """Export clinical-trial records to FHIR and ClinicalTrials.gov XML."""
 
 
+DaskAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        envvar="TRIALEXPORT_DASK_ADDRESS",
+        help="map the batches on this existing Dask scheduler (tcp://host:8786)",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        envvar="TRIALEXPORT_WORKERS",
+        help="map the batches in N worker processes (a local Dask cluster) instead of threads",
+    ),
+]
+
+
+Full = Annotated[
+    bool,
+    typer.Option(
+        "--full", help="export every input, even those unchanged since the last run (export-ledger.json)"
+    ),
+]
+
+
+def _export_flow(dask_address: str | None, workers: int | None):
+    """The export flow on the runner these options ask for; Dask is imported only then."""
+    from flows.export import export_trials
+
+    if not (dask_address or workers):
+        return export_trials
+    from flows.runners import with_runner
+
+    return with_runner(export_trials, dask_address, workers)
+
+
 @app.command()
 def run(
     inputs: Annotated[
@@ -69,11 +107,12 @@ def run(
             "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
         ),
     ] = None,
+    dask_address: DaskAddress = None,
+    workers: Workers = None,
+    full: Full = False,
 ) -> None:
     """Read INPUTS, write FHIR bundles, PRS/public XML, NDJSON and run-report.json to OUTPUT."""
-    from flows.export import export_trials
-
-    report = export_trials(
+    report = _export_flow(dask_address, workers)(
         inputs=[str(p) for p in inputs],
         output=str(output),
         templates=str(templates) if templates else None,
@@ -81,6 +120,7 @@ def run(
         prs_org_name=prs_org_name,
         batch_size=batch_size,
         fhir_url=fhir_url,
+        full=full,
     )
     totals = report["totals"]
     colour = "red" if totals["rejected"] else "default"
@@ -166,6 +206,69 @@ def publish(
     )
     if _print_publish(report):
         raise typer.Exit(EXIT_PUBLISH)
+
+
+@app.command()
+def serve(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="files and directories to export", exists=True, metavar="INPUT...")
+    ],
+    cron: Annotated[str, typer.Option(help='when to run, a cron expression such as "0 2 * * *" (UTC)')],
+    output: Annotated[Path, typer.Option("--output", "-o", help="output directory")] = Path("output"),
+    name: Annotated[str, typer.Option(help="deployment name")] = "scheduled",
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            help="directory of templates that override the shipped ones", exists=True, file_okay=False
+        ),
+    ] = None,
+    fhir_version: Annotated[
+        FhirVersion, typer.Option("--fhir-version", case_sensitive=False, help="FHIR version of the bundles")
+    ] = FhirVersion.R4,
+    fhir_url: Annotated[
+        str | None, typer.Option("--fhir-url", help="publish each run's bundles to this FHIR base URL")
+    ] = None,
+    secret_block: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefect Secret block holding the FHIR credentials [env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
+        ),
+    ] = None,
+    dask_address: DaskAddress = None,
+    workers: Workers = None,
+    full: Full = False,
+) -> None:
+    """Serve the export as a Prefect deployment that runs on CRON until stopped (Ctrl-C).
+
+    The options become the deployment's parameters, so a run started from the Prefect UI or API
+    can override them. Needs a Prefect server (PREFECT_API_URL): the embedded one lives only as
+    long as this process and has no UI.
+    """
+    from prefect.schedules import Cron
+
+    try:
+        schedule = Cron(cron, timezone="UTC")
+    except ValueError as exc:
+        console.print(f"[red]invalid --cron {cron!r}: {exc}[/red]")
+        raise typer.Exit(EXIT_USAGE) from None
+    if secret_block:  # read by the publish settings inside every flow run this process starts
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    parameters = {
+        # absolute: a run started from the UI must not depend on where the server was started
+        "inputs": [str(p.resolve()) for p in inputs],
+        "output": str(output.resolve()),
+        "templates": str(templates.resolve()) if templates else None,
+        "fhir_version": fhir_version.value,
+        "fhir_url": fhir_url,
+        "full": full,
+    }
+    _export_flow(dask_address, workers).serve(
+        name=name,
+        schedules=[schedule],
+        parameters=parameters,
+        limit=1,  # two runs writing one output directory at once would interleave their files
+        tags=["trialexport"],
+    )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ redoing the mapping.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -16,18 +17,22 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+import orjson
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
 
+from flows.incremental import ExportLedger, fingerprint, unchanged
 from flows.output import NdjsonWriter, write_atomic, write_report
 from flows.report import write_html_report
 from flows.settings import UNCONFIGURED_ORG, ExportSettings
+from mappers.context import MappingSettings
 from mappers.export import StudyExport, export_study
 from mappers.model import Issue
-from mappers.readers import RejectedInput, read_document
+from mappers.readers import RejectedInput, RejectedRecord, iter_document
 
 REPORT_NAME = "run-report.json"
 NDJSON_DIR = "ndjson"
@@ -45,11 +50,12 @@ class InputNotFound(FileNotFoundError):
 
 @dataclass
 class RejectedSource:
-    """An input of which nothing could be read."""
+    """An input of which nothing could be read, or one record of it (``record``) that could not."""
 
     source: str
     reason: str
     issues: list[Issue] = field(default_factory=list)
+    record: int | None = None
 
 
 def discover(inputs: Iterable[str]) -> list[str]:
@@ -77,50 +83,135 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+@dataclass
+class InputResult:
+    """What one input gave: its run-report entries, and per entry the files and NDJSON resources.
+
+    Entries are as the input alone gives them; duplicates across the run are settled afterwards
+    (``_claim``). ``sha256`` is None when the outcome must not be reused (the file could not be
+    read, or a bug stopped it), so the ledger does not record it.
+    """
+
+    source: str
+    sha256: str | None
+    entries: list[dict]
+    files: list[dict[str, bytes]]
+    resources: list[dict[str, list[dict]]]
+    skipped: bool = False
+    lost: list[int] = field(default_factory=list)  # skipped: entries that lost their key last time
+
+
+def _from_results(source: str, sha256: str | None, results: list) -> InputResult:
+    files = [r.files if isinstance(r, StudyExport) else {} for r in results]
+    resources = [r.resources if isinstance(r, StudyExport) else {} for r in results]
+    return InputResult(source, sha256, [_entry(r) for r in results], files, resources)
+
+
+def _reuse(source: str, previous: dict, root: Path) -> InputResult:
+    """An unchanged input from the ledger: its entries as recorded, its NDJSON resources read back
+    from the bundles on disk, so the run's NDJSON equals a full run's."""
+    resources = []
+    for entry in previous["entries"]:
+        grouped: dict[str, list[dict]] = {}
+        bundle = next((o for o in entry["outputs"] if o.endswith("-bundle.json")), None)
+        if entry["status"] == "exported" and bundle is not None:
+            for item in orjson.loads((root / bundle).read_bytes()).get("entry", []):
+                grouped.setdefault(item["resource"]["resourceType"], []).append(item["resource"])
+        resources.append(grouped)
+    entries = previous["entries"]
+    files = [{}] * len(entries)
+    return InputResult(
+        source, previous["sha256"], entries, files, resources, skipped=True, lost=previous.get("lost", [])
+    )
+
+
+def _export_input(
+    path: str, settings: ExportSettings, mapping: MappingSettings, fp: str, previous: dict | None, full: bool
+) -> InputResult:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return _from_results(path, None, [RejectedSource(path, f"cannot read file: {exc.strerror or exc}")])
+    digest = hashlib.sha256(data).hexdigest()
+    if not full and unchanged(previous, digest, fp, Path(settings.output)):
+        try:
+            return _reuse(path, previous, Path(settings.output))
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            pass  # an output edited or damaged since: export the input again
+    results: list[StudyExport | RejectedSource] = []
+    try:  # studies come one at a time: a large export is mapped as it is read
+        for item in iter_document(data, path):
+            if isinstance(item, RejectedRecord):
+                results.append(RejectedSource(path, item.reason, record=item.record))
+            else:
+                results.append(export_study(item, mapping, settings.templates))
+    except RejectedInput as exc:  # the rest of the input is unreadable; what was read stands
+        results.append(RejectedSource(path, exc.reason, exc.issues))
+    return _from_results(path, digest, results)
+
+
+def _export_or_report(path: str, *args, logger) -> InputResult:
+    try:
+        return _export_input(path, *args)
+    except Exception as exc:  # a bug must cost one input, not the batch: report it and go on
+        logger.error(
+            "internal error on %s: %s: %s",
+            path,
+            type(exc).__name__,
+            exc,
+            exc_info=logger.isEnabledFor(10),
+        )
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return _from_results(path, None, [RejectedSource(path, reason)])
+
+
 @task(name="export-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
-def export_batch(paths: list[str], settings: ExportSettings) -> list[StudyExport | RejectedSource]:
-    """Read and map one batch; retried as a whole because reading is I/O and mapping is pure."""
+def export_batch(
+    paths: list[str],
+    settings: ExportSettings,
+    fp: str = "",
+    previous: dict[str, dict] | None = None,
+    full: bool = True,
+) -> list[InputResult]:
+    """Read and map one batch; retried as a whole because reading is I/O and mapping is pure.
+
+    An input whose bytes and fingerprint ``fp`` match its ``previous`` ledger record is not
+    mapped again. The check is made here, per input, rather than by Prefect's task cache: hashing
+    an input costs microseconds, a cached task run tens of milliseconds.
+    """
     logger = get_run_logger()
     started = time.perf_counter()
     mapping = settings.mapping()
-    results: list[StudyExport | RejectedSource] = []
-    for path in paths:
-        try:
-            studies = read_document(Path(path).read_bytes(), path)
-            results.extend(export_study(study, mapping, settings.templates) for study in studies)
-        except RejectedInput as exc:
-            results.append(RejectedSource(path, exc.reason, exc.issues))
-        except OSError as exc:
-            results.append(RejectedSource(path, f"cannot read file: {exc.strerror or exc}"))
-        except Exception as exc:  # a bug must cost one input, not the batch: report it and go on
-            logger.error(
-                "internal error on %s: %s: %s",
-                path,
-                type(exc).__name__,
-                exc,
-                exc_info=logger.isEnabledFor(10),
-            )
-            results.append(RejectedSource(path, f"internal error: {type(exc).__name__}: {exc}"))
-    exports = [r for r in results if isinstance(r, StudyExport)]
+    previous = previous or {}
+    results = [
+        _export_or_report(path, settings, mapping, fp, previous.get(path), full, logger=logger)
+        for path in paths
+    ]
+    entries = [e for r in results for e in r.entries]
+    studies = sum("key" in e for e in entries)
+    exported = sum(e["status"] == "exported" for e in entries)
+    skipped = sum(r.skipped for r in results)
     elapsed = time.perf_counter() - started
     logger.info(
-        "mapped %d inputs: %d studies, %d exported, %d rejected in %.2f s (%.0f studies/s)",
+        "mapped %d inputs (%d unchanged, skipped): %d studies, %d exported, %d rejected in %.2f s"
+        " (%.0f studies/s)",
         len(paths),
-        len(exports),
-        sum(e.status == "exported" for e in exports),
-        len(results) - sum(e.status == "exported" for e in exports),
+        skipped,
+        studies,
+        exported,
+        len(entries) - exported,
         elapsed,
-        len(exports) / elapsed if elapsed else 0,
+        studies / elapsed if elapsed else 0,
     )
     return results
 
 
 @task(name="write-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
-def write_batch(exports: list[StudyExport], output: str) -> int:
+def write_batch(files: list[dict[str, bytes]], output: str) -> int:
     root = Path(output)
     count = 0
-    for export in exports:
-        for relative, data in export.files.items():
+    for study_files in files:
+        for relative, data in study_files.items():
             write_atomic(root / relative, data)
             count += 1
     return count
@@ -135,6 +226,7 @@ def _entry(result: StudyExport | RejectedSource) -> dict:
         issue = Issue(severity="error", code="input-rejected", message=result.reason)
         return {
             "source": result.source,
+            **({"record": result.record} if result.record is not None else {}),
             "status": "rejected",
             "outputs": [],
             "issues": _issue_dicts([*result.issues, issue]),
@@ -153,22 +245,28 @@ def _entry(result: StudyExport | RejectedSource) -> dict:
     }
 
 
-def _claim_keys(results: list, seen: dict[str, str]) -> None:
+def _claim(entry: dict, seen: dict[str, str]) -> dict:
     """Two records with one business identifier would overwrite each other's files and server
     resources: the first keeps it, later ones are rejected with the reason."""
-    for result in results:
-        if not isinstance(result, StudyExport) or result.status != "exported":
-            continue
-        source = result.study.provenance.source
-        if result.key in seen:
-            result.reject(
-                "duplicate-identifier",
-                f"identifier '{result.key}' was already exported from {seen[result.key]}",
-            )
-            result.files.clear()
-            result.resources.clear()
-        else:
-            seen[result.key] = source
+    if entry["status"] != "exported":
+        return entry
+    key = entry["key"]
+    if key not in seen:
+        seen[key] = entry["source"]
+        return entry
+    issue = Issue(
+        severity="error",
+        code="duplicate-identifier",
+        message=f"identifier '{key}' was already exported from {seen[key]}",
+    )
+    issues = [*entry["issues"], *_issue_dicts([issue])]
+    return {**entry, "status": "rejected", "outputs": [], "issues": issues}
+
+
+def _losers(entries: list[dict], seen: dict[str, str]) -> list[int]:
+    """Which of an input's entries would lose their identifier to an earlier input."""
+    trial = dict(seen)
+    return [number for number, entry in enumerate(entries) if _claim(entry, trial) is not entry]
 
 
 def _summary_markdown(report: dict) -> str:
@@ -200,11 +298,14 @@ def export_trials(
     prs_org_name: str | None = None,
     batch_size: int | None = None,
     fhir_url: str | None = None,
+    full: bool = False,
 ) -> dict:
     """Export every study in ``inputs`` (files and directories) to ``output``; returns the run report.
 
-    With ``fhir_url`` the bundles are then published there (``flows.publish.flow``, settings from
-    ``TRIALEXPORT_FHIR_*``) and the report returned carries the ``publish`` sections.
+    Inputs unchanged since they were last exported to ``output`` (``export-ledger.json``) are not
+    exported again; ``full`` exports everything. With ``fhir_url`` the bundles are then published
+    there (``flows.publish.flow``, settings from ``TRIALEXPORT_FHIR_*``) and the report returned
+    carries the ``publish`` sections.
     """
     logger = get_run_logger()
     overrides = {"output": output, "templates": templates, "fhir_version": fhir_version}
@@ -212,29 +313,76 @@ def export_trials(
     settings = ExportSettings(**overrides)
     started = datetime.now(UTC)
     paths = discover(inputs)
-    logger.info("%d inputs, batches of %d", len(paths), settings.batch_size)
     root = Path(settings.output)
+    ledger = ExportLedger.in_output(root)
+    fp = fingerprint(settings.mapping(), settings.templates)
+    current = set(paths)
+    removed = [
+        {"source": source, "outputs": ledger.get(source)["outputs"]}
+        for source in ledger.sources()
+        if source not in current
+    ]
+    logger.info(
+        "%d inputs, batches of %d, %s; %d inputs of the last run are gone",
+        len(paths),
+        settings.batch_size,
+        "everything exported (full)" if full else "unchanged inputs skipped",
+        len(removed),
+    )
     ndjson = NdjsonWriter(root / NDJSON_DIR)
     ndjson.start()
     seen: dict[str, str] = {}
     entries: list[dict] = []
+    skipped = 0
 
     def collect(future) -> None:  # in submission order, so outputs and report are deterministic
-        results = future.result()
-        _claim_keys(results, seen)
-        exported = [r for r in results if isinstance(r, StudyExport) and r.status == "exported"]
-        write_batch(exported, settings.output)
-        for export in exported:
-            ndjson.append(export.resources)
-        entries.extend(_entry(r) for r in results)
+        nonlocal skipped
+        results: list[InputResult] = future.result()
+        files, resources, lost = [], [], {}
+        for index, result in enumerate(results):
+            if result.skipped and _losers(result.entries, seen) != result.lost:
+                # a study that lost its identifier last time now keeps it, or the other way round:
+                # its files on disk are another input's, so export it again (rare: not worth a task)
+                again = (settings, mapping, fp, None, True)
+                result = results[index] = _export_or_report(result.source, *again, logger=logger)
+            skipped += result.skipped
+            lost[result.source] = []
+            for number, (entry, study_files, study_resources) in enumerate(
+                zip(result.entries, result.files, result.resources, strict=True)
+            ):
+                claimed = _claim(entry, seen)
+                if claimed["status"] == "exported":
+                    files.append(study_files)
+                    resources.append(study_resources)
+                elif claimed is not entry:
+                    lost[result.source].append(number)
+                entries.append(claimed)
+        write_batch(files, settings.output)
+        for study_resources in resources:
+            ndjson.append(study_resources)
+        for result in results:  # only once its files are on disk
+            if result.sha256 is None:
+                ledger.forget(result.source)
+            elif not result.skipped or lost[result.source] != result.lost:
+                ledger.record(result.source, result.sha256, fp, result.entries, lost[result.source])
+        ledger.flush()
+
+    mapping = settings.mapping()
+
+    def previous(batch: list[str]) -> dict[str, dict]:
+        return {path: ledger.get(path) for path in batch if ledger.get(path) is not None}
 
     in_flight: deque = deque()  # bounded, so memory does not grow with the corpus
-    for batch in _chunks(paths, settings.batch_size):
-        in_flight.append(export_batch.submit(batch, settings))
-        if len(in_flight) > MAX_BATCHES_IN_FLIGHT:
+    try:
+        for batch in _chunks(paths, settings.batch_size):
+            # quote(): Prefect need not walk the ledger records looking for futures
+            in_flight.append(export_batch.submit(batch, settings, fp, quote(previous(batch)), full))
+            if len(in_flight) > MAX_BATCHES_IN_FLIGHT:
+                collect(in_flight.popleft())
+        while in_flight:
             collect(in_flight.popleft())
-    while in_flight:
-        collect(in_flight.popleft())
+    finally:  # what was written so far is not exported again by the next run
+        ledger.flush(force=True)
     ndjson_files = [str(p.relative_to(root)) for p in ndjson.finish()]
     report = {
         "run": {
@@ -248,25 +396,32 @@ def export_trials(
             "studies": sum(1 for e in entries if "key" in e),
             "exported": sum(e["status"] == "exported" for e in entries),
             "rejected": sum(e["status"] == "rejected" for e in entries),
+            "skipped": skipped,
+            "removed": len(removed),
         },
         "bulk": ndjson_files,
         "studies": entries,
+        "removed": removed,
     }
     if settings.prs_org_name == UNCONFIGURED_ORG:
         report["warnings"] = [
             "prs_org_name is not configured (TRIALEXPORT_PRS_ORG_NAME): PRS XML says UNCONFIGURED"
         ]
     write_report(root / REPORT_NAME, report)
+    for gone in removed:
+        ledger.forget(gone["source"])
+    ledger.flush(force=True)
     pages = write_html_report(root, report)
     logger.info("HTML report: %s (%d study pages)", root / "index.html", len(pages) - 1)
     create_markdown_artifact(
         key="trialexport-run", markdown=_summary_markdown(report), description="export summary"
     )
     logger.info(
-        "%d studies read, %d exported, %d rejected; outputs in %s",
+        "%d studies read, %d exported, %d rejected, %d inputs unchanged (skipped); outputs in %s",
         report["totals"]["studies"],
         report["totals"]["exported"],
         report["totals"]["rejected"],
+        skipped,
         root,
     )
     if fhir_url:

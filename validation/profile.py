@@ -23,8 +23,9 @@ extensions, periods and codings thousands of times.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import fhirpathpy
@@ -128,9 +129,21 @@ def _evaluate(expression: str, version: str, node: dict, type_name: str, context
     return _holds(_compiled(expression, version)(ResourceNode.create_node(node, type_name), context))
 
 
-@lru_cache(maxsize=65536)
-def _memoised(expression: str, version: str, type_name: str, node_json: bytes) -> bool:
-    return _evaluate(expression, version, orjson.loads(node_json), type_name, {})
+_MEMO: dict[tuple[str, str, str, bytes], bool] = {}
+_MEMO_LIMIT = 65536
+
+
+def _memoised(expression: str, version: str, type_name: str, node: dict) -> bool:
+    """Keyed by a 16-byte digest of the node, not the node: keeping whole nodes as keys made the
+    cache hold tens of MB of JSON; cleared when full (hits come from recurring small nodes)."""
+    digest = hashlib.blake2b(orjson.dumps(node, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+    key = (expression, version, type_name, digest)
+    found = _MEMO.get(key)
+    if found is None:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        found = _MEMO[key] = _evaluate(expression, version, node, type_name, {})
+    return found
 
 
 def _holds(result: list) -> bool:
@@ -215,8 +228,7 @@ class _Walk:
                 context = {"resource": resource, "rootResource": root}
                 ok = _evaluate(expression, self.version, node, type_name, context)
             else:
-                node_json = orjson.dumps(node, option=orjson.OPT_SORT_KEYS)
-                ok = _memoised(expression, self.version, type_name, node_json)
+                ok = _memoised(expression, self.version, type_name, node)
         except Exception as exc:  # an engine gap must not pass silently, nor stop the run
             self.issues.append(
                 Issue(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flows.export import export_trials
-from tests.conftest import SEED_A, SEED_B, SEEDS
+from tests.conftest import ROOT, SEED_A, SEED_B, SEEDS
 
 
 def run(inputs, output, **kwargs) -> dict:
@@ -27,7 +27,14 @@ def seeds_run(tmp_path_factory):
 
 def test_seeds_are_exported(seeds_run):
     report, out = seeds_run
-    assert report["totals"] == {"inputs": 2, "studies": 2, "exported": 2, "rejected": 0}
+    assert report["totals"] == {
+        "inputs": 2,
+        "studies": 2,
+        "exported": 2,
+        "rejected": 0,
+        "skipped": 0,
+        "removed": 0,
+    }
     on_disk = json.loads((out / "run-report.json").read_text())
     assert on_disk["totals"] == report["totals"]
     for entry in report["studies"]:
@@ -124,3 +131,17 @@ def test_r5_run_writes_r5_bundles(tmp_path):
         assert bundle_path.endswith("fhir-r5-bundle.json")
         study = json.loads((tmp_path / bundle_path).read_text())["entry"][0]["resource"]
         assert study["status"] == "unknown" and "descriptionSummary" in study  # R5 elements
+
+
+def test_one_bad_record_of_a_list_page_is_rejected_alone(tmp_path):
+    page_file = ROOT / "tests" / "fixtures" / "ctgov" / "json" / "list" / "studies_page_KRAS_10.json"
+    page = json.loads(page_file.read_text())
+    page["studies"][2]["protocolSection"] = []  # not an object
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "page.json").write_text(json.dumps(page))
+    report = run([tmp_path / "in"], tmp_path / "out")
+    statuses = [(e.get("record"), e["status"]) for e in report["studies"]]
+    assert len(statuses) == len(page["studies"])
+    assert [r for r, status in statuses if status == "rejected"] == [3]
+    [rejected] = [e for e in report["studies"] if e["status"] == "rejected"]
+    assert "protocolSection" in rejected["issues"][-1]["message"]

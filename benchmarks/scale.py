@@ -1,0 +1,195 @@
+"""Registry-scale throughput: bare mappers, the flow, and an incremental rerun, on N generated studies.
+
+    python -m benchmarks.scale [--studies 100000] [--batch-size N] [--changed 0.01] [--keep DIR]
+
+The corpus is copies of the seeds and of the single-study ClinicalTrials.gov fixtures (legacy
+XML, API v2 and classic JSON) with their NCT ids, org study ids and titles rewritten, so that
+every copy is a study of its own (own key, own resource ids), not a duplicate the flow rejects.
+
+Each stage runs in a process of its own so that its peak RSS (``getrusage``'s high-water mark,
+which never goes down) is its own. The flow stages first run once on the seeds, which starts
+Prefect's temporary server (a separate process, not counted): a scheduled deployment has its
+server running already. Prints figures; asserts nothing: speed is read by people, not enforced
+by flaky timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+CTGOV = ROOT / "tests" / "fixtures" / "ctgov"
+TEMPLATE_GLOBS = ("json/v2/*.json", "json/v1/*.json", "xml/*.xml", "*.xml")
+_NCT = re.compile(rb"NCT\d{8}")
+# (pattern, replacement) applied once each; \g<1> keeps the field's opening, then the copy's mark
+_FIELDS = [
+    (re.compile(rb'("orgStudyId": *")'), rb"\g<1>S{n}-"),
+    (re.compile(rb'("OrgStudyId": *")'), rb"\g<1>S{n}-"),
+    (re.compile(rb"(<org_study_id>)"), rb"\g<1>S{n}-"),
+    (re.compile(rb'("briefTitle": *")'), rb"\g<1>Copy {n}: "),
+    (re.compile(rb'("BriefTitle": *")'), rb"\g<1>Copy {n}: "),
+    (re.compile(rb"(<brief_title>)"), rb"\g<1>Copy {n}: "),
+]
+
+
+def _templates() -> list[tuple[str, bytes]]:
+    found = [(p.suffix, p.read_bytes()) for p in sorted(SEEDS.glob("*.txt"))]
+    for pattern in TEMPLATE_GLOBS:
+        found += [(p.suffix, p.read_bytes()) for p in sorted(CTGOV.glob(pattern))]
+    return found
+
+
+def vary(suffix: str, data: bytes, n: int) -> bytes:
+    """Copy ``n`` of a document: a study of its own, as far as every identifier goes."""
+    if suffix == ".txt":  # free text: the first line is the title, the file name the identifier
+        return f"Copy {n}: ".encode() + data
+    data = _NCT.sub(f"NCT{90_000_000 + n:08d}".encode(), data)
+    for pattern, replacement in _FIELDS:
+        data = pattern.sub(replacement.replace(b"{n}", str(n).encode()), data, count=1)
+    return data
+
+
+def make_corpus(directory: Path, count: int) -> list[Path]:
+    """``count`` inputs, 1,000 to a folder (file systems and people cope better)."""
+    templates = _templates()
+    paths = []
+    for n in range(count):
+        suffix, data = templates[n % len(templates)]
+        path = directory / f"{n // 1000:04d}" / f"doc-{n:07d}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(vary(suffix, data, n))
+        paths.append(path)
+    return paths
+
+
+def change(paths: list[Path], share: float) -> int:
+    """Edit ``share`` of the inputs, spread over the corpus, as a daily change set would be."""
+    step = max(1, round(1 / share))
+    changed = paths[::step]
+    for path in changed:
+        data = path.read_bytes()
+        path.write_bytes(b"Revised: " + data if path.suffix == ".txt" else data + b"\n")
+    return len(changed)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# ---- stages, each in its own process -------------------------------------------------------
+
+
+def stage_bare(corpus: Path) -> dict:
+    from flows.export import discover
+    from flows.settings import ExportSettings
+    from mappers.export import export_study
+    from mappers.readers import RejectedInput, read_document
+
+    mapping = ExportSettings().mapping()
+    paths = discover([str(corpus)])
+    warm = next(iter(read_document(Path(paths[0]).read_bytes(), paths[0])))
+    export_study(warm, mapping)  # compile templates and schemas, as a long-lived worker has
+    studies = exported = 0
+    started = time.perf_counter()
+    for path in paths:
+        try:
+            for study in read_document(Path(path).read_bytes(), path):
+                studies += 1
+                exported += export_study(study, mapping).status == "exported"
+        except RejectedInput:
+            pass
+    seconds = time.perf_counter() - started
+    return {"studies": studies, "exported": exported, "seconds": seconds}
+
+
+def stage_flow(corpus: Path, output: Path, batch_size: int | None, warm_up: Path) -> dict:
+    import flows  # noqa: F401  (Prefect defaults)
+    from flows.export import export_trials
+
+    export_trials(inputs=[str(SEEDS)], output=str(warm_up))
+    started = time.perf_counter()
+    report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    totals = report["totals"]
+    return {
+        "studies": totals["studies"],
+        "exported": totals["exported"],
+        "skipped": totals["skipped"],
+        "seconds": seconds,
+    }
+
+
+def _run_stage(name: str, args: list[str], log: Path) -> dict:
+    command = [sys.executable, "-m", "benchmarks.scale", "--stage", name, *args]
+    with log.open("ab") as sink:
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=sink, check=True)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def _line(label: str, figures: dict, bare_rate: float | None) -> str:
+    rate = figures["studies"] / figures["seconds"]
+    ratio = f"{rate / bare_rate:6.2f}" if bare_rate else "  1.00"
+    extra = f", {figures['skipped']} inputs skipped" if figures.get("skipped") else ""
+    return (
+        f"{label:<26} {rate:8.0f} studies/s  {figures['seconds']:8.1f} s  "
+        f"peak RSS {figures['peak_rss_mb']:6.0f} MB  ratio to bare {ratio}  "
+        f"({figures['studies']} studies, {figures['exported']} exported{extra})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the setting's")
+    parser.add_argument("--changed", type=float, default=0.01, help="share changed before the rerun")
+    parser.add_argument("--keep", type=Path, help="work here and keep corpus and outputs")
+    parser.add_argument("--stage", choices=("bare", "flow"), help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        if args.stage == "bare":
+            figures = stage_bare(args.corpus)
+        else:
+            warm_up = args.output.parent / "warm-up"
+            figures = stage_flow(args.corpus, args.output, args.batch_size, warm_up)
+        print(json.dumps(figures | {"peak_rss_mb": _peak_rss_mb()}))
+        return
+    with tempfile.TemporaryDirectory(prefix="trialexport-scale-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        corpus, output, log = work / "corpus", work / "out", work / "stages.log"
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+            f"stage logs in {log}"
+        )
+        started = time.perf_counter()
+        paths = make_corpus(corpus, args.studies)
+        print(f"corpus: {len(paths)} inputs generated in {time.perf_counter() - started:.1f} s")
+        common = ["--corpus", str(corpus), "--output", str(output)]
+        if args.batch_size:
+            common += ["--batch-size", str(args.batch_size)]
+        bare = _run_stage("bare", common, log)
+        bare_rate = bare["studies"] / bare["seconds"]
+        print(_line("bare mappers (1 process)", bare, None), flush=True)
+        full = _run_stage("flow", common, log)
+        print(_line("flow, default runner", full, bare_rate), flush=True)
+        changed = change(paths, args.changed)
+        rerun = _run_stage("flow", common, log)
+        print(_line(f"incremental ({changed} changed)", rerun, bare_rate))
+        print(f"incremental run {full['seconds'] / rerun['seconds']:.1f}x faster than the full run")
+
+
+if __name__ == "__main__":
+    main()
