@@ -63,6 +63,18 @@ Workers = Annotated[
 ]
 
 
+# Options shared by the commands that export.
+Inputs = Annotated[
+    list[Path], typer.Argument(help="files and directories to export", exists=True, metavar="INPUT...")
+]
+Output = Annotated[Path, typer.Option("--output", "-o", help="output directory")]
+Templates = Annotated[
+    Path | None,
+    typer.Option(help="directory of templates that override the shipped ones", exists=True, file_okay=False),
+]
+Version = Annotated[
+    FhirVersion, typer.Option("--fhir-version", case_sensitive=False, help="FHIR version of the bundles")
+]
 Full = Annotated[
     bool,
     typer.Option(
@@ -84,19 +96,10 @@ def _export_flow(dask_address: str | None, workers: int | None):
 
 @app.command()
 def run(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="files and directories to export", exists=True, metavar="INPUT...")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="output directory")] = Path("output"),
-    templates: Annotated[
-        Path | None,
-        typer.Option(
-            help="directory of templates that override the shipped ones", exists=True, file_okay=False
-        ),
-    ] = None,
-    fhir_version: Annotated[
-        FhirVersion, typer.Option("--fhir-version", case_sensitive=False, help="FHIR version of the bundles")
-    ] = FhirVersion.R4,
+    inputs: Inputs,
+    output: Output = Path("output"),
+    templates: Templates = None,
+    fhir_version: Version = FhirVersion.R4,
     prs_org_name: Annotated[
         str | None, typer.Option(help="PRS organisation name [env: TRIALEXPORT_PRS_ORG_NAME]")
     ] = None,
@@ -210,21 +213,12 @@ def publish(
 
 @app.command()
 def serve(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="files and directories to export", exists=True, metavar="INPUT...")
-    ],
+    inputs: Inputs,
     cron: Annotated[str, typer.Option(help='when to run, a cron expression such as "0 2 * * *" (UTC)')],
-    output: Annotated[Path, typer.Option("--output", "-o", help="output directory")] = Path("output"),
+    output: Output = Path("output"),
     name: Annotated[str, typer.Option(help="deployment name")] = "scheduled",
-    templates: Annotated[
-        Path | None,
-        typer.Option(
-            help="directory of templates that override the shipped ones", exists=True, file_okay=False
-        ),
-    ] = None,
-    fhir_version: Annotated[
-        FhirVersion, typer.Option("--fhir-version", case_sensitive=False, help="FHIR version of the bundles")
-    ] = FhirVersion.R4,
+    templates: Templates = None,
+    fhir_version: Version = FhirVersion.R4,
     fhir_url: Annotated[
         str | None, typer.Option("--fhir-url", help="publish each run's bundles to this FHIR base URL")
     ] = None,

@@ -24,6 +24,18 @@ from mappers.readers.fields import intervention_type
 _SNIFF = 65536  # recognition looks at the start of a file only: a 50 MB file is not scanned
 
 
+def load_json(text: str):
+    """The parsed document, or a rejection saying where the JSON breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RejectedInput(
+            f"invalid or truncated JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise RejectedInput(f"unreadable JSON: {exc}") from exc
+
+
 class CtgovJson(Reader):
     layout = "ctgov-json-v2"
 
@@ -32,14 +44,7 @@ class CtgovJson(Reader):
         return head.startswith("{") and ('"protocolSection"' in head or '"studies"' in head)
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RejectedInput(
-                f"invalid or truncated JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-            ) from exc
-        except ValueError as exc:  # a number of more than 4,300 digits
-            raise RejectedInput(f"unreadable JSON: {exc}") from exc
+        document = load_json(text)
         if not isinstance(document, dict):
             raise RejectedInput("JSON document is not an object")
         if "protocolSection" in document:

@@ -10,11 +10,10 @@ display strings; the provenance layout says which API the file came from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
-from mappers.readers.ctgov_json import read_study
+from mappers.readers.ctgov_json import load_json, read_study
 from mappers.text import parse_count
 
 _SNIFF = 65536
@@ -28,14 +27,7 @@ class CtgovJsonV1(Reader):
         return head.startswith("{") and '"FullStudiesResponse"' in head
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RejectedInput(
-                f"invalid or truncated JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-            ) from exc
-        except ValueError as exc:  # a number of more than 4,300 digits
-            raise RejectedInput(f"unreadable JSON: {exc}") from exc
+        document = load_json(text)
         full = document.get("FullStudiesResponse") if isinstance(document, dict) else None
         entries = full.get("FullStudies") if isinstance(full, dict) else None
         if not isinstance(entries, list) or not entries:
