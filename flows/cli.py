@@ -265,5 +265,29 @@ def serve(
     )
 
 
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="bundles (.json) and XML records, or directories of them", exists=True),
+    ],
+    fhir_version: Version = FhirVersion.R4,
+) -> None:
+    """Check written bundles and XML files with the export's validators; exit 3 on any error."""
+    from flows.validate import files_to_check, validate_file
+
+    errors = 0
+    for path in files_to_check(paths):
+        issues = validate_file(path, fhir_version.value)
+        errors += sum(i.severity == "error" for i in issues)
+        mark = "[red]invalid[/red]" if any(i.severity == "error" for i in issues) else "[green]valid[/green]"
+        console.print(f"{mark} {path}", soft_wrap=True)
+        for issue in issues:
+            where = f" ({issue.field or issue.location})" if issue.field or issue.location else ""
+            console.print(f"  {issue.severity} {issue.code}{where}: {issue.message}", soft_wrap=True)
+    if errors:
+        raise typer.Exit(EXIT_REJECTS)
+
+
 def main() -> None:
     app()

@@ -356,6 +356,8 @@ def export_trials(
                     resources.append(study_resources)
                 elif claimed is not entry:
                     lost[result.source].append(number)
+                else:  # rejected by validation: its outputs go to rejected/<key>/ for inspection
+                    files.append(study_files)
                 entries.append(claimed)
         write_batch(files, settings.output)
         for study_resources in resources:

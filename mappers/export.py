@@ -1,8 +1,9 @@
 """One study -> every output file, validated. Pure: no I/O, so it runs anywhere a batch runs.
 
-A study whose outputs fail validation is *rejected*: nothing of it is written, and the reasons
-go to the run report. Values a format cannot hold are listed as ``not-mapped`` issues, so the
-report says where every source field went.
+A study whose outputs fail validation is *rejected*: its outputs go to ``rejected/<key>/`` for
+inspection (never to ``studies/`` or the NDJSON files), and the reasons to the run report.
+Values a format cannot hold are listed as ``not-mapped`` issues, so the report says where every
+source field went.
 """
 
 from __future__ import annotations
@@ -104,14 +105,16 @@ def export_study(
             )
             for path in untraced(study, values)
         ]
-    if out.status == "rejected":
-        return out
+    if out.status == "rejected":  # kept for inspection, outside studies/ and the NDJSON
+        base = f"rejected/{out.key}"
     version = settings.fhir_version.lower()
     out.files[f"{base}/fhir-{version}-bundle.json"] = dump_json(bundle)
     out.files[f"{base}/prs.xml"] = prs
     if public is not None:
         out.files[f"{base}/public.xml"] = public
     out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+    if out.status == "rejected":
+        return out
     for entry in bundle.get("entry", []):
         resource = entry["resource"]
         out.resources.setdefault(resource["resourceType"], []).append(resource)

@@ -145,3 +145,19 @@ def test_one_bad_record_of_a_list_page_is_rejected_alone(tmp_path):
     assert [r for r, status in statuses if status == "rejected"] == [3]
     [rejected] = [e for e in report["studies"] if e["status"] == "rejected"]
     assert "protocolSection" in rejected["issues"][-1]["message"]
+
+
+def test_a_study_failing_validation_keeps_its_outputs_under_rejected(tmp_path):
+    overlay = tmp_path / "templates" / "ctgov"
+    overlay.mkdir(parents=True)
+    (overlay / "prs.xml.j2").write_text(
+        '<prs:study_collection xmlns:prs="http://clinicaltrials.gov/prs"><bogus/></prs:study_collection>'
+    )
+    out = tmp_path / "out"
+    report = run([SEED_A], out, templates=str(tmp_path / "templates"))
+    [entry] = report["studies"]
+    errors = [i["message"] for i in entry["issues"] if i["severity"] == "error"]
+    assert entry["status"] == "rejected" and any("PRS XML invalid" in m for m in errors)
+    assert entry["outputs"] and all(p.startswith("rejected/") for p in entry["outputs"])
+    assert all((out / p).is_file() for p in entry["outputs"])
+    assert not (out / "studies").exists() and report["bulk"] == []

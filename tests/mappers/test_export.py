@@ -95,7 +95,12 @@ def test_invalid_output_rejects_the_study_with_the_validators_reason(tmp_path):
         '<prs:study_collection xmlns:prs="http://clinicaltrials.gov/prs"><bogus/></prs:study_collection>'
     )
     result = export(SEED_A, templates=str(tmp_path))
-    assert result.status == "rejected" and result.files == {}
+    assert result.status == "rejected" and result.resources == {}  # nothing for the NDJSON files
+    assert sorted(result.files) == [  # kept for inspection, outside studies/
+        f"rejected/{result.key}/fhir-r4-bundle.json",
+        f"rejected/{result.key}/prs.xml",
+        f"rejected/{result.key}/study.json",
+    ]
     [error] = [i for i in result.issues if i.severity == "error"]
     assert error.message.startswith("PRS XML invalid:") and "bogus" in error.message
 

@@ -17,11 +17,12 @@ def test_the_fixture_set_is_representative():
     assert len(with_results) >= 8
 
 
+@pytest.mark.parametrize("version", ["R4", "R5"])
 @pytest.mark.parametrize("path", ALL_FILES, ids=ident)
-def test_every_study_of_every_fixture_exports(path):
+def test_every_study_of_every_fixture_exports(path, version):
     found = studies(path)
     assert found
-    settings = MappingSettings()
+    settings = MappingSettings(fhir_version=version)
     for study in found:
         assert study.provenance.layout == (
             "ctgov-json-v1" if path.parent.name == "v1" else LAYOUT[path.suffix]
@@ -31,7 +32,8 @@ def test_every_study_of_every_fixture_exports(path):
         out = export_study(study, settings)
         errors = [i.message for i in out.issues if i.severity == "error"]
         assert out.status == "exported", (study.nct_id, errors[:3])
-        assert "fhir-r4-bundle.json" in " ".join(out.files) and "prs.xml" in " ".join(out.files)
+        names = " ".join(out.files)
+        assert f"fhir-{version.lower()}-bundle.json" in names and "prs.xml" in names
 
 
 def test_list_page_gives_one_study_per_entry_with_its_record_number():
