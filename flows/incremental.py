@@ -22,9 +22,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-import orjson
-
-from flows.output import write_atomic
+from flows.output import read_ledger, write_atomic
 from mappers.context import MappingSettings
 from mappers.finish import dump_json
 from mappers.render import SHIPPED_TEMPLATES
@@ -72,14 +70,9 @@ class ExportLedger:
     def __init__(self, path: Path, flush_seconds: float = 5.0):
         self.path = path
         self.flush_seconds = flush_seconds
-        self._inputs: dict[str, dict] = {}
+        self._inputs: dict[str, dict] = read_ledger(path, FORMAT, "inputs")
         self._dirty = False
         self._last_flush = time.monotonic()
-        if path.is_file():
-            data = orjson.loads(path.read_bytes())
-            if data.get("format") != FORMAT:
-                raise ValueError(f"{path}: unknown ledger format {data.get('format')!r}")
-            self._inputs = data.get("inputs", {})
 
     @classmethod
     def in_output(cls, output: str | Path) -> ExportLedger:

@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import orjson
+
 from mappers.finish import dump_json, dump_json_line
 
 
@@ -66,3 +68,16 @@ class NdjsonWriter:
 
 def write_report(path: Path, report: dict) -> None:
     write_atomic(path, dump_json(report), durable=True)
+
+
+def read_ledger(path: Path, fmt: int, section: str) -> dict:
+    """One section of a versioned JSON ledger (export or publish), empty when there is none yet.
+
+    A ledger of another format is refused rather than guessed at: its records decide what is
+    skipped or not re-sent."""
+    if not path.is_file():
+        return {}
+    data = orjson.loads(path.read_bytes())
+    if data.get("format") != fmt:
+        raise ValueError(f"{path}: unknown ledger format {data.get('format')!r}")
+    return data.get(section, {})

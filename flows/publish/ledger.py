@@ -14,13 +14,12 @@ again, which the conditional PUTs make harmless.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.output import write_atomic
+from flows.output import read_ledger, write_atomic
 from mappers.finish import dump_json
 
 LEDGER_NAME = "publish-ledger.json"
@@ -37,12 +36,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._dirty = 0
         self._last_flush = time.monotonic()
-        self._servers: dict[str, dict[str, dict]] = {}
-        if path.is_file():
-            data = json.loads(path.read_bytes())
-            if data.get("format") != FORMAT:
-                raise ValueError(f"{path}: unknown ledger format {data.get('format')!r}")
-            self._servers = data.get("servers", {})
+        self._servers: dict[str, dict[str, dict]] = read_ledger(path, FORMAT, "servers")
 
     @classmethod
     def in_output(cls, output: str | Path) -> Ledger:
