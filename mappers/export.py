@@ -19,7 +19,7 @@ from mappers.ctgov_xml import public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
 from mappers.model import Issue, Study
 from mappers.render import render
-from mappers.trace import json_values, untraced, xml_values
+from mappers.trace import json_values, traced_values, untraced, xml_values
 from validation.fhir import validate_bundle
 from validation.xsd import validate_xml
 
@@ -95,6 +95,7 @@ def export_study(
     outputs = {f"FHIR {settings.fhir_version} bundle": json_values(bundle), "PRS XML": xml_values(prs)}
     if public is not None:
         outputs["public XML"] = xml_values(public)
+    traced = traced_values(study)
     for output, values in outputs.items():
         out.issues += [
             Issue(
@@ -103,7 +104,7 @@ def export_study(
                 field=path,
                 message=f"{output} has no element for {path}",
             )
-            for path in untraced(study, values)
+            for path in untraced(study, values, traced)
         ]
     if out.status == "rejected":  # kept for inspection, outside studies/ and the NDJSON
         base = f"rejected/{out.key}"

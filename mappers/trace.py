@@ -108,12 +108,17 @@ def xml_values(document: bytes) -> Iterator[str]:
             yield text.strip()
 
 
-def untraced(study: Study, output_values: Iterable[str]) -> list[str]:
-    """Paths of the study's values that appear nowhere in one output's values."""
+def untraced(
+    study: Study, output_values: Iterable[str], traced: list[tuple[str, str, bool]] | None = None
+) -> list[str]:
+    """Paths of the study's values that appear nowhere in one output's values.
+
+    ``traced`` is ``traced_values(study)`` when the caller checks several outputs of one study:
+    dumping and walking the study once instead of once per output."""
     values = set(output_values)
     blob = "\n".join(values)
     missing = []
-    for path, value, is_name in traced_values(study):
+    for path, value, is_name in traced_values(study) if traced is None else traced:
         if value in values or value in blob:
             continue
         if is_name and (last := split_name(value)["last"]) and last in values:

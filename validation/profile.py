@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -146,6 +147,26 @@ def _memoised(expression: str, version: str, type_name: str, node: dict) -> bool
     return found
 
 
+# What a Bundle's and a Bundle entry's invariants (bdl-*, R4 and R5) read of an entry's resource:
+# whether it is there, its type, id and meta.versionId. Each resource's own invariants are
+# checked when the walk reaches it; evaluating bdl-* over a shell of the bundle, instead of the
+# whole of it, took a millisecond off every study.
+_SHELL_KEYS = ("resourceType", "id", "meta")
+
+
+# Invariants that only say what contained resources may not have ("contained.X.empty()", joined
+# by "and"): they hold on every resource without contained ones, which is most of them.
+_ABOUT_CONTAINED = re.compile(r"contained\.[\w.]+\.empty\(\)(?: and contained\.[\w.]+\.empty\(\))*")
+
+
+def _bundle_shell(node: dict, type_name: str) -> dict:
+    if type_name == "Bundle" and isinstance(node.get("entry"), list):
+        return {**node, "entry": [_bundle_shell(e, "Bundle.entry") for e in node["entry"]]}
+    if type_name == "Bundle.entry" and isinstance(node, dict) and isinstance(node.get("resource"), dict):
+        return {**node, "resource": {k: node["resource"][k] for k in _SHELL_KEYS if k in node["resource"]}}
+    return node
+
+
 def _holds(result: list) -> bool:
     return not result or result == [True]  # an empty result does not violate an invariant
 
@@ -169,10 +190,12 @@ class _Walk:
         spec = self.types.get(type_name)
         if spec is None:
             return
+        subject = _bundle_shell(node, type_name)
         for constraint in spec["constraints"]:
             native = (NATIVE_R5 if self.version == "R5" else NATIVE).get(constraint["key"], _fhirpath)
             if native is _fhirpath:
-                self.invariant(constraint, node, type_name, where, resource, root)
+                shell_resource = subject if resource is node else resource
+                self.invariant(constraint, subject, type_name, where, shell_resource, root)
             elif native is not None and not native(node):
                 self.issues.append(
                     _error("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
@@ -223,6 +246,8 @@ class _Walk:
 
     def invariant(self, constraint: dict, node: dict, type_name: str, where: str, resource: dict, root: dict):
         expression = constraint["expression"]
+        if "contained" not in node and _ABOUT_CONTAINED.fullmatch(expression):
+            return  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
         try:
             if "%resource" in expression or "%rootResource" in expression:
                 context = {"resource": resource, "rootResource": root}

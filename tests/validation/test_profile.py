@@ -78,6 +78,31 @@ def test_bundle_level_invariants_and_bindings(bundle):
     assert any("bdl-1" in i.message for i in check_resource(broken))
 
 
+def test_bundle_invariants_read_the_entries_resources_through_the_shell(bundle):
+    """bdl-* run on a shell of the bundle (each resource cut to its type, id and meta): what they
+    read of a resource must still be there."""
+    broken = copy.deepcopy(bundle)
+    broken["type"] = "history"  # bdl-3/bdl-4: history entries need a request and a response
+    found = {i.message.split(" violated")[0].rsplit(" ", 1)[-1] for i in check_resource(broken)}
+    assert {"bdl-4"} <= found
+    broken = copy.deepcopy(bundle)
+    broken["type"] = "document"  # bdl-11: a document starts with a Composition
+    assert any("bdl-11" in i.message for i in check_resource(broken))
+    broken = copy.deepcopy(bundle)
+    broken["type"] = "searchset"
+    del broken["entry"][0]["resource"]
+    del broken["entry"][0]["request"]  # bdl-5: an entry has a resource, request or response
+    assert any("bdl-5" in i.message for i in check_resource(broken))
+
+
+def test_contained_resources_may_not_carry_their_own_version(bundle):
+    """dom-4/dom-5 are skipped on resources without contained ones, and hold on those with."""
+    broken = copy.deepcopy(bundle)
+    broken["entry"][0]["resource"]["contained"][0]["meta"] = {"versionId": "3", "security": [{"code": "x"}]}
+    messages = [i.message for i in check_resource(broken)]
+    assert any("dom-4" in m for m in messages) and any("dom-5" in m for m in messages)
+
+
 def test_definitions_come_from_the_official_package():
     data = json.loads(DEFINITIONS["R4"].read_text())
     assert data["package"] == "hl7.fhir.r4b.core@4.3.0"
