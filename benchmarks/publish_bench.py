@@ -4,7 +4,9 @@ Prints figures, asserts nothing. The bare loop reads, prepares and POSTs each bu
 same client and no retries, ledger, Prefect or report: the gap between it and the flow at
 concurrency 1 is the cost of the machinery; the flow at higher concurrency shows what bundles
 in flight buy back. The server's repository is emptied before every measurement so each one
-does the same work (creates), after one unmeasured warm-up pass. Needs `npm ci --prefix tests/fhir_server`.
+does the same work (creates), after one unmeasured warm-up pass. The split row puts a request
+size limit on the server that no whole bundle fits, so every study goes as one request per
+resource: what a 413-limited server costs. Needs `npm ci --prefix tests/fhir_server`.
 
     python -m benchmarks.publish_bench [--studies 300] [--concurrency 4] [--repeat 2]
 """
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 import flows  # noqa: F401  (Prefect defaults)
-from flows.publish.bundles import prepare
+from flows.publish.bundles import one_entry_transaction, prepare, prepared
 from flows.publish.client import FhirClient, RetryPolicy
 from flows.publish.flow import jobs_from_report, publish_bundles
 
@@ -50,6 +52,18 @@ def bare_loop(output: Path, base_url: str) -> float:
             attempted = client.post_bundle(prepare((output / job.bundle).read_bytes()))
             assert attempted.ok, attempted.response.text if attempted.response else attempted.error
         return len(jobs) / (time.perf_counter() - started)
+
+
+def largest_piece(output: Path) -> int:
+    """Bytes of the largest one-resource request of the export: a limit every piece fits under."""
+    import json
+
+    report = json.loads((output / "run-report.json").read_bytes())
+    return max(
+        len(one_entry_transaction(entry, {}))
+        for job in jobs_from_report(report)
+        for entry in prepared((output / job.bundle).read_bytes())["entry"]
+    )
 
 
 def flow_rate(output: Path, base_url: str, **options) -> tuple[float, dict]:
@@ -93,11 +107,22 @@ def main() -> None:
                 rate, totals = flow_rate(output, server.base_url, concurrency=concurrency)
                 return rate, f"{totals['sent']} sent"
 
+            def split(concurrency: int) -> tuple[float, str]:
+                server.reset()
+                server.faults(maxBodyBytes=largest_piece(output))
+                ledger.unlink(missing_ok=True)
+                rate, totals = flow_rate(output, server.base_url, concurrency=concurrency)
+                server.faults(maxBodyBytes=0)
+                return rate, f"{totals['split']} split, {server.stats()['tooLarge']} refused (413)"
+
             measures = [("bare loop of POSTs, 1 connection", bare)]
             measures += [
                 (f"publish flow, concurrency {c}", lambda c=c: through_flow(c))
                 for c in sorted({1, args.concurrency})
             ]
+            measures.append(
+                (f"publish flow, concurrency {args.concurrency}, 413: split", lambda: split(args.concurrency))
+            )
             rows = [(name, *best_of(args.repeat, measure)) for name, measure in measures]
             rate, totals = flow_rate(output, server.base_url, concurrency=args.concurrency)
             rows.append(("publish flow, rerun (ledger: unchanged)", rate, f"{totals['unchanged']} unchanged"))

@@ -44,12 +44,27 @@ class PublishSettings(BaseSettings):
     url: str = Field(description="FHIR base URL the transaction bundles are POSTed to")
     concurrency: int = Field(4, ge=1, description="bundles in flight at once")
     batch_size: int = Field(50, ge=1, description="studies per Prefect task")
-    rate_limit: float | None = Field(None, gt=0, description="at most this many bundles per second")
+    rate_limit: float | None = Field(
+        None, gt=0, description="at most this many requests per second (bundles, or parts of a split one)"
+    )
     attempts: int = Field(5, ge=1, description="tries per request, the first included")
     max_delay: float = Field(30.0, ge=0, description="ceiling for one wait between tries, seconds")
     base_delay: float = Field(0.5, ge=0, description="first backoff, seconds; doubles each try")
     timeout: float = Field(60.0, gt=0, description="seconds for each of connect / read / write")
     task_retries: int = Field(2, ge=0, description="Prefect retries of a batch that still has failures")
+    preflight_attempts: int = Field(
+        3,
+        ge=0,
+        description="tries of a GET [base]/metadata before anything is sent (short waits, connect "
+        "timeout at most 10 s); if none gets an answer, nothing is sent and every study is reported "
+        "'server unreachable'; 0 skips the check",
+    )
+    unreachable_after: int = Field(
+        3,
+        ge=0,
+        description="requests in a row that get no answer at all (refused, reset, timed out) after all "
+        "their tries before the run stops sending and reports the rest 'server unreachable'; 0 never stops",
+    )
     ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS stays verified)")
     secret_block: str | None = Field(None, description="Prefect Secret block holding the credentials")
     force: bool = Field(False, description="send every bundle, even those the ledger says the server has")

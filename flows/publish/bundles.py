@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from graphlib import CycleError, TopologicalSorter
 
 import httpx
 
@@ -15,6 +17,11 @@ def sha256(data: bytes) -> str:
 
 
 def prepare(bundle_bytes: bytes) -> bytes:
+    """The bundle as sent: see :func:`prepared`."""
+    return dump_json_line(prepared(bundle_bytes))
+
+
+def prepared(bundle_bytes: bytes) -> dict:
     """The bundle as sent: without ``resource.id`` on conditional PUT entries.
 
     The ids in an exported bundle are the deterministic local ids (NDJSON and fullUrls use
@@ -28,7 +35,7 @@ def prepare(bundle_bytes: bytes) -> bytes:
         request = entry.get("request", {})
         if request.get("method") == "PUT" and "?" in request.get("url", ""):
             entry.get("resource", {}).pop("id", None)
-    return dump_json_line(bundle)
+    return bundle
 
 
 def _location(location: str) -> tuple[str | None, str | None, str | None]:
@@ -80,8 +87,60 @@ def outcome_text(outcome: dict | None, limit: int = 500) -> str:
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
-TOO_LARGE_REASON = (
-    "the server refused the bundle as too large (HTTP 413); a study's bundle is already the smallest "
-    "unit that keeps its ResearchStudy and PlanDefinition in one transaction, so it cannot be split: "
-    "raise the server's request size limit"
-)
+class CannotSplit(ValueError):
+    """The entries reference each other in a cycle: none can go first."""
+
+
+def _strings(value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def split_order(bundle: dict) -> list[int]:
+    """The entries' indexes, each after the entries its resource references by ``fullUrl``.
+
+    Sent one by one, an entry's references to the others must already resolve on the server:
+    they are rewritten to the server ids the earlier requests returned.
+    """
+    entries = bundle.get("entry", [])
+    by_url = {entry["fullUrl"]: i for i, entry in enumerate(entries) if entry.get("fullUrl")}
+    graph = {
+        i: {by_url[text] for text in _strings(entry.get("resource")) if by_url.get(text, i) != i}
+        for i, entry in enumerate(entries)
+    }
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise CannotSplit(f"entries {sorted(exc.args[1][:-1])} reference each other") from None
+
+
+def resolve_local(value, resolved: dict[str, str]):
+    """``value`` with each string that is a resolved ``fullUrl`` replaced by its server reference."""
+    if isinstance(value, str):
+        return resolved.get(value, value)
+    if isinstance(value, dict):
+        return {key: resolve_local(item, resolved) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_local(item, resolved) for item in value]
+    return value
+
+
+def one_entry_transaction(entry: dict, resolved: dict[str, str]) -> bytes:
+    """A transaction of one entry: the same conditional PUT, so a repeat still updates rather
+    than duplicates, and the same transaction-response to read the server id from."""
+    entry = {**entry, "resource": resolve_local(entry.get("resource"), resolved)}
+    return dump_json_line({"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+
+
+def too_large_reason(resource_type: str, size: int) -> str:
+    return (
+        f"the server refused the {resource_type} alone ({size} bytes) as too large (HTTP 413): "
+        "one resource is the smallest request there is, so the server's request size limit must "
+        "be raised"
+    )

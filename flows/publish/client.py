@@ -11,9 +11,10 @@ import json
 import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -27,6 +28,16 @@ FHIR_JSON = "application/fhir+json"
 # Connection-level failures worth another attempt: the server may be restarting or a proxy may
 # have dropped an idle keep-alive connection.
 TRANSIENT_ERRORS = (httpx.TransportError,)
+
+# A TCP connect that has not completed in this long will not: the preflight gives up on it instead
+# of waiting out the (read-sized) request timeout on a host that drops packets.
+PREFLIGHT_CONNECT_TIMEOUT = 10.0
+# The preflight is a "are you there" check, not a request whose outcome matters: short waits.
+PREFLIGHT_MAX_DELAY = 2.0
+
+
+def tries(count: int) -> str:
+    return f"{count} {'try' if count == 1 else 'tries'}"
 
 
 def _untrusted(error: object) -> bool:
@@ -176,6 +187,7 @@ class FhirClient:
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.http = httpx.Client(
@@ -197,11 +209,17 @@ class FhirClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, url: str, **kwargs) -> Attempted:
-        """Send with retries; returns the final response (any status) or the last transport error."""
+    def request(
+        self, method: str, url: str, policy: RetryPolicy | None = None, retry_statuses: bool = True, **kwargs
+    ) -> Attempted:
+        """Send with retries; returns the final response (any status) or the last transport error.
+
+        retry_statuses: False when only getting an answer matters, so a 5xx or 429 ends it.
+        """
+        policy = policy or self.policy
         waited = 0.0
         history: list[str] = []
-        for attempt in range(1, self.policy.attempts + 1):
+        for attempt in range(1, policy.attempts + 1):
             retry_after = None
             try:
                 response = self.http.request(method, url, **kwargs)
@@ -210,14 +228,14 @@ class FhirClient:
                 if _untrusted(exc):  # the certificate will not be trusted on the next try either
                     return Attempted(None, attempt, error, waited, [*history, error])
             else:
-                if not is_retryable_status(response.status_code):
+                if not (retry_statuses and is_retryable_status(response.status_code)):
                     return Attempted(response, attempt, None, waited, history)
                 error = f"HTTP {response.status_code}"
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             history.append(error)
-            if attempt == self.policy.attempts:
+            if attempt == policy.attempts:
                 return Attempted(response, attempt, error, waited, history)
-            pause = self.policy.delay(attempt, retry_after)
+            pause = policy.delay(attempt, retry_after)
             waited += pause
             self.sleep(pause)
         raise AssertionError("unreachable")
@@ -227,6 +245,19 @@ class FhirClient:
         conditional PUT on the business identifier: a repeat updates, it does not duplicate."""
         return self.request("POST", "", content=body, headers={"Content-Type": FHIR_JSON})
 
+    def preflight(self, attempts: int = 3) -> Attempted:
+        """``GET [base]/metadata`` with this client's auth and TLS settings and a short retry.
+
+        Run before any bundle is sent, so that a wrong URL, a server that is down or an untrusted
+        certificate costs seconds, not every study's full retry schedule. Any HTTP answer (even
+        401 or 404: not every server serves its CapabilityStatement to everyone) shows the
+        server is there; only no answer at all is a failed preflight.
+        """
+        max_delay = min(self.policy.max_delay, PREFLIGHT_MAX_DELAY)
+        policy = replace(self.policy, attempts=attempts, max_delay=max_delay)
+        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT))
+        return self.request("GET", "metadata", policy=policy, retry_statuses=False, timeout=timeout)
+
     def search(self, resource_type: str, **params) -> dict:
         """One search page as a Bundle (for read-back checks); raises on a final failure."""
         attempted = self.request("GET", resource_type, params=params)
@@ -234,3 +265,51 @@ class FhirClient:
             raise httpx.ConnectError(attempted.error or "no response")
         attempted.response.raise_for_status()
         return attempted.response.json()
+
+
+UNREACHABLE = "server unreachable"
+
+
+class Breaker:
+    """Stops a run sending to a server that no longer answers.
+
+    Each request already retries on its own, so a server restarting under a run is ridden out
+    there; when whole requests keep ending without any answer, the server is gone for longer
+    than a retry schedule, and sending the remaining studies one by one would only repeat that
+    schedule for each. Once open, the breaker stays open for the run: the studies it holds back
+    are reported, and the next ``trialexport publish`` sends them.
+
+    threshold: requests in a row that got no answer at all (connection refused or reset,
+        timeout) after all of their tries, before it opens; 0 never opens it. Any HTTP
+        answer, even an error status, resets the count: the server is there.
+    """
+
+    def __init__(self, threshold: int):
+        self.threshold = threshold
+        self.reason: str | None = None
+        self.transient = True
+        self._silent = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        return self.reason is not None
+
+    def record(self, attempted: Attempted) -> None:
+        with self._lock:
+            if attempted.response is not None:
+                self._silent = 0
+                return
+            self._silent += 1
+            if self.threshold and self._silent >= self.threshold and self.reason is None:
+                self.reason = (
+                    f"{UNREACHABLE}: not sent, {self._silent} requests in a row got no answer "
+                    f"(last: {attempted.error})"
+                )
+                self.transient = attempted.transient
+
+    def trip(self, reason: str, transient: bool = True) -> None:
+        """Open at once, e.g. on a failed preflight."""
+        with self._lock:
+            if self.reason is None:
+                self.reason, self.transient = reason, transient

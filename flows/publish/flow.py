@@ -5,7 +5,12 @@ inside a batch a thread pool keeps ``concurrency`` bundles in flight. A request 
 HTTP client; a batch that still has studies failing for a passing reason (connection, 429, 5xx)
 is retried by Prefect, and that retry sends only those studies: the others are settled in the
 run's state and in the ledger. Whatever is left after the last try is reported per study, and
-the next ``trialexport publish`` picks it up.
+the next ``trialexport publish`` picks it up. A bundle the server refuses as too large is sent
+in parts (:mod:`flows.publish.study`).
+
+A server that does not answer at all stops the run early rather than costing every study its
+full retry schedule: a preflight ``GET metadata`` before the first bundle, and a breaker that
+holds back the remaining studies after a few requests in a row got no answer.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ from prefect.logging import get_run_logger
 from prefect.runtime import task_run
 
 from flows.output import write_report
-from flows.publish.bundles import (
-    TOO_LARGE_REASON,
-    outcome_of,
-    outcome_text,
-    prepare,
-    server_resources,
-    sha256,
+from flows.publish.client import (
+    UNREACHABLE,
+    Attempted,
+    Breaker,
+    FhirClient,
+    RetryPolicy,
+    resolve_auth,
+    tries,
 )
-from flows.publish.client import FhirClient, RetryPolicy, resolve_auth
 from flows.publish.ledger import Ledger
+from flows.publish.study import SizeMemory, publish_one
 from flows.settings import PublishSettings
 
 REPORT_NAME = "run-report.json"
@@ -85,48 +91,30 @@ class PublishRun:
         self.client = client
         self.ledger = ledger
         self.limiter = RateLimiter(settings.rate_limit)
+        self.breaker = Breaker(settings.unreachable_after)
+        self.sizes = SizeMemory()
         self.results: dict[str, dict] = {}
 
     def settled(self, key: str) -> bool:
         result = self.results.get(key)
         return result is not None and not result.get("transient", False)
 
+    def send(self, body: bytes) -> Attempted | None:
+        """POST one transaction; None, without sending, once the breaker has opened."""
+        if self.breaker.open:
+            return None
+        self.limiter.wait()
+        attempted = self.client.post_bundle(body)
+        self.breaker.record(attempted)
+        return attempted
 
-def publish_one(job: Job, run: PublishRun) -> dict:
-    """Send one study's bundle unless the ledger says the server already has these bytes."""
-    raw = (run.output / job.bundle).read_bytes()
-    digest = sha256(raw)
-    if not run.settings.force and run.ledger.is_current(run.server, job.key, digest):
-        entry = run.ledger.get(run.server, job.key)
-        return {"status": "published", "sent": False, "resources": entry["resources"]}
-    run.limiter.wait()
-    attempted = run.client.post_bundle(prepare(raw))
-    base = {"attempts": attempted.attempts}
-    if attempted.ok:
-        resources = server_resources(attempted.response.json())
-        if not resources:  # "confirmed" means the server named what it stored
-            status = attempted.response.status_code
-            reason = f"HTTP {status} without a transaction-response naming the stored resources"
-            return {"status": "failed", "transient": False, "reason": reason, "http_status": status, **base}
-        run.ledger.record(run.server, job.key, digest, job.content_hash, resources)
-        return {"status": "published", "sent": True, "resources": resources, **base}
-    response = attempted.response
-    if response is None:
-        reason = f"no answer from the server after {attempted.attempts} tries: {attempted.error}"
-        return {"status": "failed", "transient": True, "reason": reason, **base}
-    outcome = outcome_of(response)
-    if response.status_code == 413:
-        reason = TOO_LARGE_REASON
-    else:
-        detail = outcome_text(outcome) or response.text[:300]
-        reason = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
-        if attempted.transient:
-            reason += f" (after {attempted.attempts} tries)"
-    result = {"status": "failed", "transient": attempted.transient, "reason": reason, **base}
-    result["http_status"] = response.status_code
-    if outcome:
-        result["outcome"] = outcome
-    return result
+
+def guarded(job: Job, run: PublishRun) -> tuple[str, dict]:
+    """A bug or an unreadable bundle costs one study, not the batch."""
+    try:
+        return job.key, publish_one(job, run)
+    except Exception as exc:
+        return job.key, {"status": "failed", "reason": f"internal error: {type(exc).__name__}: {exc}"}
 
 
 @task(name="publish-batch", cache_policy=NO_CACHE)
@@ -135,15 +123,8 @@ def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
     logger = get_run_logger()
     started = time.perf_counter()
     todo = [job for job in jobs if not run.settled(job.key)]
-
-    def guarded(job: Job) -> tuple[str, dict]:
-        try:
-            return job.key, publish_one(job, run)
-        except Exception as exc:  # a bug or an unreadable bundle costs one study, not the batch
-            return job.key, {"status": "failed", "reason": f"internal error: {type(exc).__name__}: {exc}"}
-
     with ThreadPoolExecutor(max_workers=run.settings.concurrency) as pool:
-        for key, result in pool.map(guarded, todo):
+        for key, result in pool.map(guarded, todo, [run] * len(todo)):
             run.results[key] = result
     run.ledger.flush()
     outcomes = [run.results[job.key] for job in todo]
@@ -164,7 +145,9 @@ def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
         elapsed,
         counts["sent"] / elapsed if elapsed else 0.0,
     )
-    if counts["retryable"] and task_run.run_count <= run.settings.task_retries:  # else: report, no traceback
+    # A retry of the batch waits for Prefect, not for the server: pointless once the breaker is open.
+    retry = counts["retryable"] and not run.breaker.open
+    if retry and task_run.run_count <= run.settings.task_retries:  # else: report, no traceback
         raise BatchNotSettled(f"{counts['retryable']} studies of the batch failed for a passing reason")
     return counts
 
@@ -203,10 +186,70 @@ def _artifact_rows(report: dict) -> list[dict]:
                 "status": section.get("status"),
                 "sent": section.get("sent", False),
                 "server resources": resources,
-                "reason": section.get("reason", ""),
+                "reason": section.get("reason") or section.get("note", ""),
             }
         )
     return rows
+
+
+def preflight(run: PublishRun) -> dict | None:
+    """Check the server answers before any bundle goes out; a silent one opens the breaker."""
+    if not run.settings.preflight_attempts:
+        return None
+    attempted = run.client.preflight(run.settings.preflight_attempts)
+    answered = attempted.response is not None
+    record = {
+        "url": f"{run.server}/metadata",
+        "answered": answered,
+        "attempts": attempted.attempts,
+        "http_status": attempted.response.status_code if answered else None,
+    }
+    if not answered:
+        record["error"] = attempted.error
+        what = UNREACHABLE if attempted.transient else "server not trusted (TLS)"
+        silent = f"GET metadata got no answer after {tries(attempted.attempts)} ({attempted.error})"
+        run.breaker.trip(f"{what}: not sent, {silent}", attempted.transient)
+    return record
+
+
+def publish_batches(jobs: list[Job], run: PublishRun, logger) -> None:
+    """Every job gets a result: from a batch task, or, once the breaker is open, without sending
+    (the ledger still knows which studies need nothing sent)."""
+    batch_task = publish_batch.with_options(
+        retries=run.settings.task_retries, retry_delay_seconds=min(run.settings.max_delay, 2.0)
+    )
+    warned = False
+    for start in range(0, len(jobs), run.settings.batch_size):
+        batch = jobs[start : start + run.settings.batch_size]
+        if run.breaker.open:
+            if not warned:
+                logger.warning("%s; the studies left are reported, not sent", run.breaker.reason)
+                warned = True
+            for job in batch:
+                run.results[job.key] = guarded(job, run)[1]
+            continue
+        state = batch_task(batch, run, return_state=True)
+        if state.is_failed():
+            for job in batch:  # a crashed batch leaves its unsettled studies to the next run
+                run.results.setdefault(
+                    job.key,
+                    {"status": "failed", "transient": True, "reason": f"batch failed: {state.message}"},
+                )
+    if run.breaker.open and not warned:
+        logger.warning("%s", run.breaker.reason)
+
+
+def _totals(results: list[dict]) -> dict:
+    failed = [r for r in results if r["status"] == "failed"]
+    return {
+        "studies": len(results),
+        "published": sum(r["status"] == "published" for r in results),
+        "sent": sum(bool(r.get("sent")) for r in results),
+        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in results),
+        "failed": len(failed),
+        "split": sum(r["status"] == "published" and bool(r.get("split")) for r in results),
+        "not_sent": sum(r.get("attempts") == 0 for r in failed),
+    }
 
 
 @flow(name="publish-bundles")
@@ -214,8 +257,9 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
     """Publish the bundles of the export in ``output`` to ``fhir_url``; returns the updated run report.
 
     ``options`` are :class:`flows.settings.PublishSettings` fields (concurrency, batch_size,
-    rate_limit, attempts, base_delay, max_delay, timeout, task_retries, ca_bundle, secret_block,
-    force); unset or None ones come from ``TRIALEXPORT_FHIR_*`` or the defaults.
+    rate_limit, attempts, base_delay, max_delay, timeout, task_retries, preflight_attempts,
+    unreachable_after, ca_bundle, secret_block, force); unset or None ones come from
+    ``TRIALEXPORT_FHIR_*`` or the defaults.
     """
     logger = get_run_logger()
     settings = PublishSettings(url=fhir_url, **{k: v for k, v in options.items() if v is not None})
@@ -233,38 +277,23 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
     )
     run = PublishRun(root, settings, client, Ledger.in_output(root))
     logger.info("%d studies to publish to %s, batches of %d", len(jobs), run.server, settings.batch_size)
-    batch_task = publish_batch.with_options(
-        retries=settings.task_retries, retry_delay_seconds=min(settings.max_delay, 2.0)
-    )
     with client:
-        for start in range(0, len(jobs), settings.batch_size):
-            batch = jobs[start : start + settings.batch_size]
-            state = batch_task(batch, run, return_state=True)
-            if state.is_failed():
-                for job in batch:  # a crashed batch leaves its unsettled studies to the next run
-                    run.results.setdefault(
-                        job.key,
-                        {"status": "failed", "transient": True, "reason": f"batch failed: {state.message}"},
-                    )
+        checked = preflight(run)
+        publish_batches(jobs, run, logger)
     run.ledger.flush()
     keys = {job.key for job in jobs}
     for entry in report.get("studies", []):
         exported = entry.get("status") == "exported" and entry.get("key") in keys
         result = run.results.get(entry["key"]) if exported else None
         entry["publish"] = _publish_entry(result, run.server)
-    statuses = [run.results[job.key] for job in jobs]
-    totals = {
-        "studies": len(jobs),
-        "published": sum(r["status"] == "published" for r in statuses),
-        "sent": sum(bool(r.get("sent")) for r in statuses),
-        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in statuses),
-        "failed": sum(r["status"] == "failed" for r in statuses),
-    }
+    totals = _totals([run.results[job.key] for job in jobs])
     report["publish"] = {
         "server": run.server,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings.model_dump(),
+        "preflight": checked,
+        "unreachable": run.breaker.reason,
         "totals": totals,
     }
     write_report(report_path, report)
@@ -272,10 +301,11 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
         key="trialexport-publish", table=_artifact_rows(report), description=f"publish to {run.server}"
     )
     logger.info(
-        "%d studies: %d published (%d sent, %d unchanged), %d failed; details in %s",
+        "%d studies: %d published (%d sent, %d split, %d unchanged), %d failed; details in %s",
         totals["studies"],
         totals["published"],
         totals["sent"],
+        totals["split"],
         totals["unchanged"],
         totals["failed"],
         report_path,

@@ -18,6 +18,9 @@
 // - /admin/* are test switches, outside the FHIR base: faults to inject (500 for the next N
 //   requests, 429 with a Retry-After, connections dropped before or after the write, 413, the
 //   process exiting after N writes), counters of what was received, and a reset.
+// - Size limits as real servers and their proxies set them (maxBodyBytes: a request body larger
+//   than N bytes; maxEntries: a Bundle of more than N entries) answer 413 with an
+//   OperationOutcome and store nothing; 0 switches a limit off.
 // PATCH bodies are not validated (the publisher never sends one).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -107,8 +110,18 @@ function exclusive(fn) {
   writeChain = run.catch(() => undefined);
   return run;
 }
-const faults = { status500: 0, status429: 0, retryAfter: '1', drop: 0, dropAfterWrite: 0, status413: 0, exitAfterWrites: -1 };
-const fresh = () => ({ requests: 0, transactions: 0, writes: 0, rejected: 0, authorized: 0, maxInFlight: 0 });
+const faults = {
+  status500: 0,
+  status429: 0,
+  retryAfter: '1',
+  drop: 0,
+  dropAfterWrite: 0,
+  status413: 0,
+  exitAfterWrites: -1,
+  maxBodyBytes: 0,
+  maxEntries: 0,
+};
+const fresh = () => ({ requests: 0, transactions: 0, writes: 0, rejected: 0, tooLarge: 0, authorized: 0, maxInFlight: 0 });
 const stats = fresh();
 let inFlight = 0;
 
@@ -196,6 +209,22 @@ function injectFault(req, res) {
   return false;
 }
 
+// The configured size limits; returns true when the request was refused as too large.
+function refuseTooLarge(res, text, body) {
+  const bytes = Buffer.byteLength(text);
+  const entries = body?.resourceType === 'Bundle' ? (body.entry ?? []).length : 0;
+  let why;
+  if (faults.maxBodyBytes > 0 && bytes > faults.maxBodyBytes) {
+    why = `request body of ${bytes} bytes exceeds the limit of ${faults.maxBodyBytes} bytes`;
+  } else if (faults.maxEntries > 0 && entries > faults.maxEntries) {
+    why = `bundle of ${entries} entries exceeds the limit of ${faults.maxEntries} entries`;
+  }
+  if (!why) return false;
+  stats.tooLarge += 1;
+  send(res, 413, outcome('too-costly', why));
+  return true;
+}
+
 async function handleFhir(req, res, url) {
   stats.requests += 1;
   if (req.headers.authorization) stats.authorized += 1; // counted, never stored or printed
@@ -212,6 +241,7 @@ async function handleFhir(req, res, url) {
   } catch {
     return send(res, 400, outcome('structure', 'request body is not JSON'));
   }
+  if (refuseTooLarge(res, text, body)) return;
   const pathname = url.pathname.slice(BASE.length) || '/';
   const invalid = validationFailure(writtenResources(req.method, pathname, body));
   if (invalid) {

@@ -118,6 +118,8 @@ class FhirServer:
             status413=0,
             exitAfterWrites=-1,
             retryAfter="1",
+            maxBodyBytes=0,
+            maxEntries=0,
         )
 
     def search(self, resource_type: str, **params) -> list[dict]:

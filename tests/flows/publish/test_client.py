@@ -7,9 +7,11 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from flows.publish.bundles import prepare, server_resources
+from flows.publish.bundles import CannotSplit, one_entry_transaction, prepare, server_resources, split_order
 from flows.publish.client import (
+    Attempted,
     BearerAuth,
+    Breaker,
     FhirClient,
     RetryPolicy,
     is_retryable_status,
@@ -201,3 +203,66 @@ def test_credentials_from_a_prefect_secret_block():
     assert isinstance(resolve_auth("trialexport-test-basic", env={}), httpx.BasicAuth)
     # the environment wins over the block
     assert isinstance(resolve_auth("trialexport-test-basic", env={"TRIALEXPORT_FHIR_TOKEN": "t"}), BearerAuth)
+
+
+def test_the_preflight_asks_for_metadata_with_a_short_retry_and_any_answer_will_do():
+    transport, seen = scripted(httpx.ConnectError("refused"), httpx.Response(503))
+    sleeps = []
+    attempted = client(transport, sleeps, attempts=9).preflight(attempts=3)
+    assert attempted.response.status_code == 503 and attempted.attempts == 2  # answered: not retried
+    assert [r.url.path for r in seen] == ["/fhir/metadata"] * 2 and [r.method for r in seen] == ["GET"] * 2
+    assert seen[0].extensions["timeout"]["connect"] == 10.0  # not the request timeout of 60 s
+
+    transport, seen = scripted(*[httpx.ConnectError("refused")] * 5)
+    attempted = client(transport, [], attempts=9).preflight(attempts=3)
+    assert attempted.response is None and attempted.attempts == 3 and len(seen) == 3
+
+
+def silent(error="ConnectError: refused") -> Attempted:
+    return Attempted(None, 2, error)
+
+
+def test_the_breaker_opens_after_n_silent_requests_in_a_row():
+    breaker = Breaker(3)
+    for answered in (silent(), silent(), Attempted(httpx.Response(500), 2, "HTTP 500"), silent(), silent()):
+        breaker.record(answered)
+    assert not breaker.open  # an HTTP answer, even a 500, reset the count
+    breaker.record(silent("ReadTimeout: slow"))
+    assert breaker.open and breaker.transient
+    assert breaker.reason == (
+        "server unreachable: not sent, 3 requests in a row got no answer (last: ReadTimeout: slow)"
+    )
+    never = Breaker(0)
+    for _ in range(100):
+        never.record(silent())
+    assert not never.open
+
+
+def test_split_order_puts_referenced_entries_first_and_refuses_a_cycle():
+    def entry(url, *refs):
+        return {"fullUrl": url, "resource": {"resourceType": "Basic", "x": [{"reference": r} for r in refs]}}
+
+    bundle = {
+        "entry": [entry("urn:a", "urn:b", "Patient/9"), entry("urn:b", "urn:c"), entry("urn:c", "urn:c")]
+    }
+    assert split_order(bundle) == [2, 1, 0]
+    with pytest.raises(CannotSplit, match="reference each other"):
+        split_order({"entry": [entry("urn:a", "urn:b"), entry("urn:b", "urn:a")]})
+
+
+def test_a_one_entry_transaction_points_at_the_server_ids():
+    entry = {
+        "fullUrl": "urn:uuid:s",
+        "resource": {
+            "resourceType": "ResearchStudy",
+            "protocol": [{"reference": "urn:uuid:p"}],
+            "title": "urn:uuid:p",
+        },
+        "request": {"method": "PUT", "url": "ResearchStudy?identifier=s|1"},
+    }
+    sent = json.loads(one_entry_transaction(entry, {"urn:uuid:p": "PlanDefinition/42"}))
+    assert sent["type"] == "transaction" and sent["entry"][0]["request"] == entry["request"]
+    resource = sent["entry"][0]["resource"]
+    assert resource["protocol"] == [{"reference": "PlanDefinition/42"}]
+    assert resource["title"] == "PlanDefinition/42"  # any element holding exactly the fullUrl (uri too)
+    assert entry["resource"]["protocol"] == [{"reference": "urn:uuid:p"}]  # the input is left alone

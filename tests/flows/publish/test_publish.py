@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from flows.publish.bundles import TOO_LARGE_REASON
+from flows.publish.bundles import prepare
 from flows.publish.flow import publish_bundles
 
 FAST = {"base_delay": 0.01, "max_delay": 1.0}
@@ -23,6 +23,11 @@ def exported_bundles(output: Path) -> dict[str, dict]:
         for e in report["studies"]
         if e["status"] == "exported"
     }
+
+
+def sent_size(output: Path, key: str) -> int:
+    """Bytes of the study's bundle as POSTed."""
+    return len(prepare((output / "studies" / key / "fhir-r4-bundle.json").read_bytes()))
 
 
 def identifier_of(resource: dict) -> str:
@@ -57,9 +62,19 @@ def test_seed_bundles_read_back_with_the_bundle_values(server, seeds_output):
         "sent": 2,
         "unchanged": 0,
         "failed": 0,
+        "split": 0,
+        "not_sent": 0,
     }
+    assert report["publish"]["preflight"]["answered"] and report["publish"]["unreachable"] is None
+    assert not any("split" in e["publish"] for e in report["studies"])
+    assert_stored_as_sent(server, seeds_output, report)
+
+
+def assert_stored_as_sent(server, output: Path, report: dict) -> None:
+    """Each study's resources read back equal to what the bundle holds, references resolved to
+    the server's ids, and the report names those ids and versions."""
     entries = {e["key"]: e for e in report["studies"]}
-    for key, bundle in exported_bundles(seeds_output).items():
+    for key, bundle in exported_bundles(output).items():
         found = on_server(server, bundle)
         [study], [plan] = found["ResearchStudy"], found["PlanDefinition"]
         by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
@@ -139,13 +154,20 @@ def latest_table_artifact(key: str) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
-def test_a_413_is_reported_with_its_reason_and_not_retried(server, seeds_output):
-    server.faults(status413=1)
+def test_a_413_sends_that_study_split_and_it_is_stored_as_one_bundle_would_be(server, seeds_output):
+    server.faults(status413=1)  # the first POST only, whatever its size
     report = publish(seeds_output, server, concurrency=1)
-    failed = [e["publish"] for e in report["studies"] if e["publish"]["status"] == "failed"]
-    assert len(failed) == 1
-    assert failed[0]["reason"] == TOO_LARGE_REASON and failed[0]["http_status"] == 413
-    assert failed[0]["attempts"] == 1 and failed[0]["retry"] is False
+    assert report["publish"]["totals"]["published"] == 2
+    (first_key, first), (second_key, second) = ((e["key"], e["publish"]) for e in report["studies"])
+    assert first["split"] is True and "refused the whole bundle" in first["note"]
+    assert first["attempts"] == 3  # the refused bundle, then one request per resource
+    if sent_size(seeds_output, second_key) >= sent_size(seeds_output, first_key):
+        assert second["split"] is True and "earlier" in second["note"] and second["attempts"] == 2
+    else:  # smaller than what was refused: tried whole, and nothing refuses it
+        assert "split" not in second and second["attempts"] == 1
+    assert report["publish"]["totals"]["split"] == 1 + bool(second.get("split"))
+    assert_stored_as_sent(server, seeds_output, report)
+    assert_each_study_once(server, seeds_output)
 
 
 def test_the_launcher_rolls_back_a_failed_transaction(server, seeds_output):

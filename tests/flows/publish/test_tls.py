@@ -58,3 +58,16 @@ def test_an_untrusted_certificate_fails_without_retries(https_server):
     assert not attempted.ok and attempted.response is None
     assert "CERTIFICATE_VERIFY_FAILED" in attempted.error
     assert attempted.attempts == 1 and waits == [] and not attempted.transient
+
+
+def test_an_untrusted_server_is_found_by_the_preflight_and_nothing_is_sent(https_server, seeds_output):
+    from flows.publish.flow import publish_bundles
+
+    url, _ = https_server
+    report = publish_bundles(output=str(seeds_output), fhir_url=url, base_delay=0.01)
+    assert report["publish"]["preflight"]["attempts"] == 1  # a certificate is not retried
+    for entry in report["studies"]:
+        section = entry["publish"]
+        assert section["status"] == "failed" and section["retry"] is False and section["attempts"] == 0
+        assert section["reason"].startswith("server not trusted (TLS): not sent, GET metadata got no answer")
+        assert "CERTIFICATE_VERIFY_FAILED" in section["reason"]
