@@ -1,6 +1,6 @@
-"""Registry-scale throughput: bare mappers, the flow, and an incremental rerun, on N generated studies.
+"""Registry-scale throughput: bare mappers, the flow (threads, then Dask processes), an incremental rerun.
 
-    python -m benchmarks.scale [--studies 100000] [--batch-size N] [--changed 0.01] [--keep DIR]
+    python -m benchmarks.scale [--studies 100000] [--batch-size N] [--workers N] [--changed 0.01] [--keep DIR]
 
 The corpus is copies of the seeds and of the single-study ClinicalTrials.gov fixtures (legacy
 XML, API v2 and classic JSON) with their NCT ids, org study ids and titles rewritten, so that
@@ -113,11 +113,19 @@ def stage_bare(corpus: Path) -> dict:
     return {"studies": studies, "exported": exported, "seconds": seconds}
 
 
-def stage_flow(corpus: Path, output: Path, batch_size: int | None, warm_up: Path) -> dict:
+def stage_flow(
+    corpus: Path, output: Path, batch_size: int | None, warm_up: Path, workers: int | None = None
+) -> dict:
+    """The flow as ``trialexport run`` runs it: threads, or ``workers`` Dask worker processes
+    (their RSS is theirs; the figure printed is the flow process's)."""
     import flows  # noqa: F401  (Prefect defaults)
     from flows.export import export_trials
 
     export_trials(inputs=[str(SEEDS)], output=str(warm_up))
+    if workers:
+        from flows.runners import with_runner
+
+        export_trials = with_runner(export_trials, workers=workers)
     started = time.perf_counter()
     report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
     seconds = time.perf_counter() - started
@@ -154,7 +162,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the setting's")
     parser.add_argument("--changed", type=float, default=0.01, help="share changed before the rerun")
     parser.add_argument("--keep", type=Path, help="work here and keep corpus and outputs")
-    parser.add_argument("--stage", choices=("bare", "flow"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Dask worker processes")
+    parser.add_argument("--stage", choices=("bare", "flow", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,7 +172,8 @@ def main() -> None:
             figures = stage_bare(args.corpus)
         else:
             warm_up = args.output.parent / "warm-up"
-            figures = stage_flow(args.corpus, args.output, args.batch_size, warm_up)
+            workers = args.workers if args.stage == "dask" else None
+            figures = stage_flow(args.corpus, args.output, args.batch_size, warm_up, workers)
         print(json.dumps(figures | {"peak_rss_mb": _peak_rss_mb()}))
         return
     with tempfile.TemporaryDirectory(prefix="trialexport-scale-") as tmp:
@@ -185,6 +195,9 @@ def main() -> None:
         print(_line("bare mappers (1 process)", bare, None), flush=True)
         full = _run_stage("flow", common, log)
         print(_line("flow, default runner", full, bare_rate), flush=True)
+        dask_output = ["--output", str(work / "out-dask"), "--workers", str(args.workers)]
+        dask = _run_stage("dask", [*common[:2], *dask_output, *common[4:]], log)
+        print(_line(f"flow, Dask, {args.workers} processes", dask, bare_rate), flush=True)
         changed = change(paths, args.changed)
         rerun = _run_stage("flow", common, log)
         print(_line(f"incremental ({changed} changed)", rerun, bare_rate))

@@ -10,21 +10,37 @@ on the same output sends only those). When both 3 and 4 apply, ``run --fhir-url`
 FHIR credentials are never options (shell history, process listings): ``TRIALEXPORT_FHIR_TOKEN``
 (bearer) or ``TRIALEXPORT_FHIR_USER`` / ``TRIALEXPORT_FHIR_PASSWORD`` (basic), or
 ``--secret-block`` naming a Prefect Secret block.
+
+For scripts, ``--json`` puts one JSON object on stdout (stdout carries nothing else, ever: logs
+and messages go to stderr) and ``--quiet`` leaves stderr to errors. A progress bar is drawn on
+stderr only for runs long enough to want one, and only on a terminal, so logs piped to a file
+stay plain lines.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import flows  # noqa: F401  (sets Prefect defaults before Prefect is imported)
+from flows import progress
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS, EXIT_PUBLISH = 0, 1, 2, 3, 4
+MAX_KEYS_SHOWN = 10  # studies named on one console line; run-report.json names them all
+# From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
+# start (workers import and warm up) and pays back only on runs of a few minutes.
+AUTO_WORKERS_INPUTS = 5000
 
 
 class FhirVersion(StrEnum):
@@ -56,9 +72,10 @@ DaskAddress = Annotated[
 Workers = Annotated[
     int | None,
     typer.Option(
-        min=1,
+        min=0,
         envvar="TRIALEXPORT_WORKERS",
-        help="map the batches in N worker processes (a local Dask cluster) instead of threads",
+        help="map the batches in N worker processes (a local Dask cluster); 0: threads in this "
+        f"process. `run` default: one per CPU from {AUTO_WORKERS_INPUTS} inputs on, else threads",
     ),
 ]
 
@@ -78,9 +95,177 @@ Version = Annotated[
 Full = Annotated[
     bool,
     typer.Option(
-        "--full", help="export every input, even those unchanged since the last run (export-ledger.json)"
+        "--full", help="export every input, even those unchanged since the last run (export-ledger.sqlite)"
     ),
 ]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="print nothing but errors (exit codes say the rest)")
+]
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="print the summary as one JSON object on stdout, and nothing else there"),
+]
+
+# Below this many inputs a run takes seconds, and a bar would only flicker.
+PROGRESS_MIN_INPUTS = 200
+_CONSOLE_HANDLER_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+
+
+def _prefect_console_handlers() -> list[logging.Handler]:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
+    found = {id(h): h for lg in loggers for h in lg.handlers if isinstance(h, PrefectConsoleHandler)}
+    return list(found.values())
+
+
+def _quiet_prefect() -> None:
+    """Prefect's console logs down to errors; its API logs (the UI's run logs) keep every level.
+
+    The environment variable reaches logging set up later (Prefect configures it on import, and
+    its temporary server is a child process); the handlers already configured are set here."""
+    os.environ[_CONSOLE_HANDLER_LEVEL] = "ERROR"
+    if "prefect" in sys.modules:
+        for handler in _prefect_console_handlers():
+            handler.setLevel(logging.ERROR)
+
+
+class _ProgressBar:
+    """``flows.progress`` listener: a bar of inputs done (and studies read) on stderr.
+
+    While it is drawn, Prefect's console logs are held to warnings: its handler writes to the
+    terminal directly and each INFO line would tear the bar; the per-batch lines it hides are
+    still in the Prefect UI's run logs."""
+
+    def __init__(self, console: Console, enabled: bool):
+        self.console = console
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        self.studies = 0
+        self._levels: list[tuple[logging.Handler, int]] = []
+
+    def start(self, total_inputs: int) -> None:
+        if not self.enabled or total_inputs <= PROGRESS_MIN_INPUTS or not self.console.is_terminal:
+            return
+        self.bar = Progress(
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("inputs, {task.fields[studies]} studies"),
+            TimeElapsedColumn(),
+            console=self.console,
+            redirect_stdout=False,  # stdout may be carrying --json
+        )
+        self.task = self.bar.add_task("export", total=total_inputs, studies=0)
+        self._levels = [(h, h.level) for h in _prefect_console_handlers()]
+        for handler, level in self._levels:
+            handler.setLevel(max(level, logging.WARNING))
+        self.bar.start()
+
+    def advance(self, inputs: int, studies: int) -> None:
+        if self.bar is not None:
+            self.studies += studies
+            self.bar.update(self.task, advance=inputs, studies=self.studies)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        for handler, level in self._levels:
+            handler.setLevel(level)
+        self._levels = []
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C says what it left instead of a traceback; it exits 1 as it did.
+
+    Prefect may raise something else while it records the interrupted run (the cause stays in
+    ``__context__``), so the chain is searched, not the exception alone."""
+    try:
+        yield
+    except BaseException as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        console.print(
+            "[red]interrupted[/red]: every file written is whole; the next run into the same"
+            " output continues from them",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _print_json(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _error_reasons(entry: dict) -> str:
+    return "; ".join(i["message"] for i in entry["issues"] if i["severity"] == "error")
+
+
+def _rejected(report: dict, output: Path) -> list[dict]:
+    """The rejected entries; read back from ``run-report.json`` (only when there are some) when
+    the flow returned its report without the entries, which a large run keeps on disk."""
+    if not report["totals"]["rejected"]:
+        return []
+    if "studies" in report:
+        studies = report["studies"]
+    else:
+        from flows.run_report import read_studies
+
+        studies = read_studies(output / "run-report.json")
+    return [e for e in studies if e["status"] == "rejected"]
+
+
+def _run_summary(report: dict, output: Path) -> dict:
+    """``--json``'s object: run-report.json's totals, where everything is, what was rejected."""
+    summary = {
+        "totals": report["totals"],
+        "output": str(output),
+        "report": str(output / "run-report.json"),
+        "html": str(output / "index.html"),
+        "bulk": [str(output / p) for p in report.get("bulk", [])],
+        "rejected": [
+            {
+                "source": e["source"],
+                **({"record": e["record"]} if "record" in e else {}),
+                **({"key": e["key"]} if e.get("key") else {}),
+                "reason": _error_reasons(e),
+            }
+            for e in _rejected(report, output)
+        ],
+        "warnings": report.get("warnings", []),
+    }
+    if "publish" in report:
+        summary["publish"] = _publish_summary(report)
+    return summary
+
+
+def _publish_summary(report: dict) -> dict:
+    section = report["publish"]
+    return {
+        "server": section["server"],
+        "totals": section["totals"],
+        "failed": [
+            {"key": e["key"], "reason": e["publish"].get("reason", ""), "retry": e["publish"].get("retry")}
+            for e in report["studies"]
+            if e.get("publish", {}).get("status") == "failed"
+        ],
+    }
+
+
+def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | None) -> int | None:
+    """Mapping is CPU-bound: a large run uses every core unless told otherwise."""
+    cpus = os.cpu_count() or 1
+    if workers is not None or dask_address or cpus < 2:
+        return workers
+    from flows.export import discover
+
+    return cpus if len(discover([str(p) for p in inputs])) >= AUTO_WORKERS_INPUTS else None
 
 
 def _export_flow(dask_address: str | None, workers: int | None):
@@ -113,60 +298,82 @@ def run(
     dask_address: DaskAddress = None,
     workers: Workers = None,
     full: Full = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Read INPUTS, write FHIR bundles, PRS/public XML, NDJSON and run-report.json to OUTPUT."""
-    report = _export_flow(dask_address, workers)(
-        inputs=[str(p) for p in inputs],
-        output=str(output),
-        templates=str(templates) if templates else None,
-        fhir_version=fhir_version.value,
-        prs_org_name=prs_org_name,
-        batch_size=batch_size,
-        fhir_url=fhir_url,
-        full=full,
-    )
+    if quiet:
+        _quiet_prefect()
+    bar = _ProgressBar(console, enabled=not quiet)
+    with _interruptible():
+        try:
+            with progress.listening(bar):
+                workers = _auto_workers(inputs, workers, dask_address)
+                report = _export_flow(dask_address, workers)(
+                    inputs=[str(p) for p in inputs],
+                    output=str(output),
+                    templates=str(templates) if templates else None,
+                    fhir_version=fhir_version.value,
+                    prs_org_name=prs_org_name,
+                    batch_size=batch_size,
+                    fhir_url=fhir_url,
+                    full=full,
+                )
+        finally:  # before anything else is printed
+            bar.close()
     totals = report["totals"]
-    colour = "red" if totals["rejected"] else "default"
-    console.print(
-        f"{totals['studies']} studies read from {totals['inputs']} inputs: "
-        f"[green]{totals['exported']} exported[/green], [{colour}]{totals['rejected']} rejected[/{colour}]. "
-        f"Outputs in {output}/ (run-report.json)",
-        soft_wrap=True,
-    )
-    for warning in report.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
-    if totals["rejected"]:
+    if as_json:
+        _print_json(_run_summary(report, output))
+    elif not quiet:
+        colour = "red" if totals["rejected"] else "default"
+        console.print(
+            f"{totals['studies']} studies read from {totals['inputs']} inputs: "
+            f"[green]{totals['exported']} exported[/green], "
+            f"[{colour}]{totals['rejected']} rejected[/{colour}]. "
+            f"Outputs in {output}/ (run-report.json)",
+            soft_wrap=True,
+        )
+        for warning in report.get("warnings", []):
+            console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    if totals["rejected"] and not as_json:
         rejected = [
-            f"{e['source']}{'#' + str(e['record']) if 'record' in e else ''} "
-            f"({'; '.join(i['message'] for i in e['issues'] if i['severity'] == 'error')})"
-            for e in report["studies"]
-            if e["status"] == "rejected"
+            f"{e['source']}{'#' + str(e['record']) if 'record' in e else ''} ({_error_reasons(e)})"
+            for e in _rejected(report, output)
         ]
         console.print(f"[red]rejected:[/red] {'; '.join(rejected)}", soft_wrap=True)
-    if fhir_url and _print_publish(report):
+    if fhir_url and _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
         raise typer.Exit(EXIT_PUBLISH)
     if totals["rejected"]:
         raise typer.Exit(EXIT_REJECTS)
 
 
-def _print_publish(report: dict) -> int:
+def _print_publish(report: dict, summary: bool = True, failures: bool = True) -> int:
     """The publish summary line (and the studies left behind); returns how many failed."""
     section = report["publish"]
     totals = section["totals"]
     colour = "red" if totals["failed"] else "default"
-    console.print(
-        f"{totals['studies']} studies: [green]{totals['published']} published[/green] "
-        f"({totals['sent']} sent, {totals['unchanged']} unchanged), "
-        f"[{colour}]{totals['failed']} failed[/{colour}] on {section['server']}",
-        soft_wrap=True,
-    )
-    failed = [
-        f"{e['key']} ({e['publish'].get('reason', '')})"
-        for e in report["studies"]
-        if e.get("publish", {}).get("status") == "failed"
-    ]
-    if failed:
-        console.print(f"[red]not published:[/red] {'; '.join(failed)}", soft_wrap=True)
+    if summary:
+        split = f"{totals['split']} split, " if totals.get("split") else ""
+        console.print(
+            f"{totals['studies']} studies: [green]{totals['published']} published[/green] "
+            f"({totals['sent']} sent, {split}{totals['unchanged']} unchanged), "
+            f"[{colour}]{totals['failed']} failed[/{colour}] on {section['server']}",
+            soft_wrap=True,
+        )
+    failed = [e for e in report["studies"] if e.get("publish", {}).get("status") == "failed"]
+    not_sent = [e for e in failed if e["publish"].get("attempts") == 0]
+    tried = [f"{e['key']} ({e['publish'].get('reason', '')})" for e in failed if e not in not_sent]
+    if tried and failures:
+        console.print(f"[red]not published:[/red] {'; '.join(tried)}", soft_wrap=True)
+    if not_sent and failures:  # one reason for all of them: said once, not once a study
+        keys = ", ".join(e["key"] for e in not_sent[:MAX_KEYS_SHOWN])
+        more = f" and {len(not_sent) - MAX_KEYS_SHOWN} more" if len(not_sent) > MAX_KEYS_SHOWN else ""
+        console.print(
+            f"[red]not sent:[/red] {len(not_sent)} studies ({keys}{more}): "
+            f"{not_sent[0]['publish'].get('reason', '')}. `trialexport publish` on the same output "
+            "sends them.",
+            soft_wrap=True,
+        )
     return totals["failed"]
 
 
@@ -188,26 +395,33 @@ def publish(
         str | None, typer.Option(help="Prefect Secret block holding the FHIR credentials")
     ] = None,
     force: Annotated[bool, typer.Option(help="send every bundle, ignoring the publish ledger")] = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Upload the FHIR bundles of OUTPUT (an earlier run) to --fhir-url; resumes where it stopped."""
+    if quiet:
+        _quiet_prefect()
     from flows.publish.flow import publish_bundles
 
     if not (output / "run-report.json").is_file():
         console.print(f"[red]no run-report.json in {output}: run `trialexport run` first[/red]")
         raise typer.Exit(EXIT_USAGE)
-    report = publish_bundles(
-        output=str(output),
-        fhir_url=fhir_url,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        rate_limit=rate_limit,
-        attempts=attempts,
-        max_delay=max_delay,
-        ca_bundle=str(ca_bundle) if ca_bundle else None,
-        secret_block=secret_block,
-        force=force or None,
-    )
-    if _print_publish(report):
+    with _interruptible():
+        report = publish_bundles(
+            output=str(output),
+            fhir_url=fhir_url,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            rate_limit=rate_limit,
+            attempts=attempts,
+            max_delay=max_delay,
+            ca_bundle=str(ca_bundle) if ca_bundle else None,
+            secret_block=secret_block,
+            force=force or None,
+        )
+    if as_json:
+        _print_json({**_publish_summary(report), "report": str(output / "run-report.json")})
+    if _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
         raise typer.Exit(EXIT_PUBLISH)
 
 
@@ -272,19 +486,36 @@ def validate(
         typer.Argument(help="bundles (.json) and XML records, or directories of them", exists=True),
     ],
     fhir_version: Version = FhirVersion.R4,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the invalid files")] = False,
+    as_json: Json = False,
 ) -> None:
     """Check written bundles and XML files with the export's validators; exit 3 on any error."""
     from flows.validate import files_to_check, validate_file
 
     errors = 0
+    checked = []
     for path in files_to_check(paths):
         issues = validate_file(path, fhir_version.value)
+        invalid = any(i.severity == "error" for i in issues)
         errors += sum(i.severity == "error" for i in issues)
-        mark = "[red]invalid[/red]" if any(i.severity == "error" for i in issues) else "[green]valid[/green]"
+        checked.append(
+            {
+                "path": str(path),
+                "valid": not invalid,
+                "issues": [i.model_dump(exclude_none=True) for i in issues],
+            }
+        )
+        if as_json or (quiet and not invalid):
+            continue
+        mark = "[red]invalid[/red]" if invalid else "[green]valid[/green]"
         console.print(f"{mark} {path}", soft_wrap=True)
         for issue in issues:
+            if quiet and issue.severity != "error":
+                continue
             where = f" ({issue.field or issue.location})" if issue.field or issue.location else ""
             console.print(f"  {issue.severity} {issue.code}{where}: {issue.message}", soft_wrap=True)
+    if as_json:
+        _print_json({"files": len(checked), "errors": errors, "checked": checked})
     if errors:
         raise typer.Exit(EXIT_REJECTS)
 

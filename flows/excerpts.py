@@ -43,6 +43,11 @@ def source_lines(source: str | None, content_hash: str | None) -> list[str] | No
     return text.split("\n")
 
 
+def names_lines(where: str) -> bool:
+    """Whether a location is one ``excerpt`` can quote (a line or lines, not an element path)."""
+    return _LINES.match(where.strip()) is not None
+
+
 def excerpt(lines: list[str] | None, where: str) -> Excerpt:
     """The source lines a location names ("line 3", "lines 5-9"), shortened for a table cell."""
     match = _LINES.match(where.strip()) if lines else None

@@ -9,6 +9,7 @@ redoing the mapping.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -21,22 +22,26 @@ import orjson
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
+from flows import progress
 from flows.incremental import ExportLedger, fingerprint, unchanged
-from flows.output import NdjsonWriter, write_atomic, write_report
-from flows.report import write_html_report
+from flows.output import NdjsonWriter, write_atomic
+from flows.report import PageSlugs, page_from_disk, render_study_page, study_view, write_index
+from flows.run_report import StudySpool, write_run_report
 from flows.settings import UNCONFIGURED_ORG, ExportSettings
 from mappers.context import MappingSettings
 from mappers.export import StudyExport, export_study
+from mappers.finish import dump_json_line
 from mappers.model import Issue
-from mappers.readers import RejectedInput, RejectedRecord, iter_document
+from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
 
 REPORT_NAME = "run-report.json"
 NDJSON_DIR = "ndjson"
-MAX_BATCHES_IN_FLIGHT = 4
 _IO_RETRIES = {
     "retries": 3,
     "retry_delay_seconds": exponential_backoff(backoff_factor=0.5),
@@ -96,15 +101,22 @@ class InputResult:
     sha256: str | None
     entries: list[dict]
     files: list[dict[str, bytes]]
-    resources: list[dict[str, list[dict]]]
+    resources: list[dict[str, list[bytes]]]  # per entry its NDJSON lines by resource type
     skipped: bool = False
     lost: list[int] = field(default_factory=list)  # skipped: entries that lost their key last time
+    pages: list[bytes] = field(default_factory=list)  # per entry its report page (not when skipped)
 
 
 def _from_results(source: str, sha256: str | None, results: list) -> InputResult:
     files = [r.files if isinstance(r, StudyExport) else {} for r in results]
-    resources = [r.resources if isinstance(r, StudyExport) else {} for r in results]
+    resources = [_lines(r.resources) if isinstance(r, StudyExport) else {} for r in results]
     return InputResult(source, sha256, [_entry(r) for r in results], files, resources)
+
+
+def _lines(resources: dict[str, list[dict]]) -> dict[str, list[bytes]]:
+    """NDJSON lines, serialised where the batch runs: bytes cost a fifth of the memory of the
+    dicts while they wait for the flow process, which then only appends them."""
+    return {rtype: [dump_json_line(r) for r in items] for rtype, items in resources.items()}
 
 
 def _reuse(source: str, previous: dict, root: Path) -> InputResult:
@@ -116,7 +128,8 @@ def _reuse(source: str, previous: dict, root: Path) -> InputResult:
         bundle = next((o for o in entry["outputs"] if o.endswith("-bundle.json")), None)
         if entry["status"] == "exported" and bundle is not None:
             for item in orjson.loads((root / bundle).read_bytes()).get("entry", []):
-                grouped.setdefault(item["resource"]["resourceType"], []).append(item["resource"])
+                line = dump_json_line(item["resource"])
+                grouped.setdefault(item["resource"]["resourceType"], []).append(line)
         resources.append(grouped)
     entries = previous["entries"]
     files = [{}] * len(entries)
@@ -128,10 +141,21 @@ def _reuse(source: str, previous: dict, root: Path) -> InputResult:
 def _export_input(
     path: str, settings: ExportSettings, mapping: MappingSettings, fp: str, previous: dict | None, full: bool
 ) -> InputResult:
+    limit = settings.max_file_bytes
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:  # sized before a byte is read: a huge file costs nothing
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > limit else handle.read(size + 1)  # +1: one growing meanwhile
+            if size < len(data) <= limit:  # it did grow: the rest, still bounded (read(n) allocates n)
+                data += handle.read(limit + 1 - len(data))
     except OSError as exc:
         return _from_results(path, None, [RejectedSource(path, f"cannot read file: {exc.strerror or exc}")])
+    if size > limit or len(data) > limit:
+        reason = (
+            f"file too large: {max(size, len(data))} bytes, over the limit of {limit} bytes"
+            " (max_file_bytes, TRIALEXPORT_MAX_FILE_BYTES)"
+        )
+        return _from_results(path, None, [RejectedSource(path, reason)])
     digest = hashlib.sha256(data).hexdigest()
     if not full and unchanged(previous, digest, fp, Path(settings.output)):
         try:
@@ -140,11 +164,14 @@ def _export_input(
             pass  # an output edited or damaged since: export the input again
     results: list[StudyExport | RejectedSource] = []
     try:  # studies come one at a time: a large export is mapped as it is read
-        for item in iter_document(data, path):
+        for item in iter_document(data, path, max_studies=settings.max_studies_per_file):
             if isinstance(item, RejectedRecord):
                 results.append(RejectedSource(path, item.reason, record=item.record))
             else:
                 results.append(export_study(item, mapping, settings.templates))
+    except TooManyStudies as exc:  # not recorded in the ledger: under a raised limit it reads anew
+        reason = f"{exc.reason} (max_studies_per_file, TRIALEXPORT_MAX_STUDIES_PER_FILE)"
+        return _from_results(path, None, [*results, RejectedSource(path, reason)])
     except RejectedInput as exc:  # the rest of the input is unreadable; what was read stands
         results.append(RejectedSource(path, exc.reason, exc.issues))
     return _from_results(path, digest, results)
@@ -163,6 +190,22 @@ def _export_or_report(path: str, *args, logger) -> InputResult:
         )
         reason = f"internal error: {type(exc).__name__}: {exc}"
         return _from_results(path, None, [RejectedSource(path, reason)])
+
+
+def _with_pages(result: InputResult, templates: str | None) -> InputResult:
+    """Render each entry's report page where its study is still in memory: in the batch's worker,
+    beside the mapping, rather than re-reading ``study.json`` in the flow process at the end."""
+    if not result.skipped:
+        result.pages = [
+            render_study_page(study_view(entry, _study_of(files)), templates)
+            for entry, files in zip(result.entries, result.files, strict=True)
+        ]
+    return result
+
+
+def _study_of(files: dict[str, bytes]) -> dict | None:
+    data = next((data for name, data in files.items() if name.endswith("/study.json")), None)
+    return None if data is None else orjson.loads(data)
 
 
 @task(name="export-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -184,7 +227,10 @@ def export_batch(
     mapping = settings.mapping()
     previous = previous or {}
     results = [
-        _export_or_report(path, settings, mapping, fp, previous.get(path), full, logger=logger)
+        _with_pages(
+            _export_or_report(path, settings, mapping, fp, previous.get(path), full, logger=logger),
+            settings.templates,
+        )
         for path in paths
     ]
     entries = [e for r in results for e in r.entries]
@@ -231,12 +277,15 @@ def _entry(result: StudyExport | RejectedSource) -> dict:
             "outputs": [],
             "issues": _issue_dicts([*result.issues, issue]),
         }
-    prov = result.study.provenance
+    study = result.study
+    prov = study.provenance
     return {
         "source": prov.source,
         **({"record": prov.record} if prov.record is not None else {}),
         "key": result.key,
-        "identifier": result.study.identifiers[0].value if result.study.identifiers else None,
+        "identifier": study.identifiers[0].value if study.identifiers else None,
+        **({"title": title} if (title := study.brief_title or study.official_title) else {}),
+        "counts": {"arms": len(study.arms), "outcomes": len(study.outcomes), "sites": len(study.sites)},
         "layout": prov.layout,
         "content_hash": prov.content_hash,
         "status": result.status,
@@ -269,7 +318,10 @@ def _losers(entries: list[dict], seen: dict[str, str]) -> list[int]:
     return [number for number, entry in enumerate(entries) if _claim(entry, trial) is not entry]
 
 
-def _summary_markdown(report: dict) -> str:
+MAX_ARTIFACT_REJECTS = 100  # the artifact is read in the Prefect UI; the report file has them all
+
+
+def _summary_markdown(report: dict, rejected: list[dict]) -> str:
     totals = report["totals"]
     lines = [
         "# trialexport run",
@@ -280,13 +332,25 @@ def _summary_markdown(report: dict) -> str:
         "",
         f"Outputs: `{report['settings']['output']}`",
     ]
-    rejected = [s for s in report["studies"] if s["status"] == "rejected"]
     if rejected:
         lines += ["", "## Rejected", "", "| source | reason |", "|---|---|"]
         for entry in rejected:
             reason = "; ".join(i["message"] for i in entry["issues"] if i["severity"] == "error")
             lines.append(f"| {entry['source']} | {reason.replace('|', '/')} |")
+        if totals["rejected"] > len(rejected):
+            lines.append(f"| … | {totals['rejected'] - len(rejected)} more in {REPORT_NAME} |")
     return "\n".join(lines) + "\n"
+
+
+def _batches_in_flight() -> int:
+    """Enough batches submitted ahead to keep every worker busy, and no more: each finished batch
+    waiting to be collected holds its files in the flow process. Threads share one core (the
+    GIL): one batch mapping while the flow writes the last one is all they can use."""
+    try:
+        nthreads = get_run_context().task_runner.client.nthreads()  # a Dask runner's workers
+    except (AttributeError, RuntimeError, MissingContextError):
+        return 2
+    return max(2, sum(nthreads.values()) + 1)
 
 
 @flow(name="export-trials")
@@ -300,9 +364,11 @@ def export_trials(
     fhir_url: str | None = None,
     full: bool = False,
 ) -> dict:
-    """Export every study in ``inputs`` (files and directories) to ``output``; returns the run report.
+    """Export every study in ``inputs`` (files and directories) to ``output``; returns the run
+    report without its ``studies``, which are in ``run-report.json`` only (a registry-sized run's
+    entries would not fit in memory; ``flows.run_report.read_studies`` loads them).
 
-    Inputs unchanged since they were last exported to ``output`` (``export-ledger.json``) are not
+    Inputs unchanged since they were last exported to ``output`` (``export-ledger.sqlite``) are not
     exported again; ``full`` exports everything. With ``fhir_url`` the bundles are then published
     there (``flows.publish.flow``, settings from ``TRIALEXPORT_FHIR_*``) and the report returned
     carries the ``publish`` sections.
@@ -313,6 +379,7 @@ def export_trials(
     settings = ExportSettings(**overrides)
     started = datetime.now(UTC)
     paths = discover(inputs)
+    progress.start(len(paths))
     root = Path(settings.output)
     ledger = ExportLedger.in_output(root)
     fp = fingerprint(settings.mapping(), settings.templates)
@@ -331,60 +398,88 @@ def export_trials(
     )
     ndjson = NdjsonWriter(root / NDJSON_DIR)
     ndjson.start()
+    spool = StudySpool(root)  # the run's entries wait on disk, not in memory
+    slugs = PageSlugs()
+    totals = dict.fromkeys(("studies", "exported", "rejected"), 0)
+    rejected: list[dict] = []  # the first few, for the Prefect artifact
     seen: dict[str, str] = {}
-    entries: list[dict] = []
     skipped = 0
+
+    def settle(result: InputResult, number: int, out: dict[str, bytes]) -> tuple[dict, bool]:
+        """One entry's final form in this run (its identifier claimed, its page named), with the
+        files to write for it in ``out``; says whether it lost its identifier to an earlier input."""
+        entry = result.entries[number]
+        page = slugs.page(entry)
+        renamed = entry.get("page") != page
+        entry["page"] = page  # recorded so: an unchanged input's page is found again by name
+        claimed = _claim(entry, seen)
+        if claimed["status"] == "exported" or claimed is entry:
+            out.update(result.files[number])  # a rejected study's outputs go to rejected/<key>/
+        if result.skipped and not renamed and (root / page).is_file():
+            pass  # the page an earlier run wrote says all this already
+        elif claimed is not entry:  # lost its identifier: the page says so, without the study
+            out[page] = render_study_page(study_view(claimed, None), settings.templates)
+        elif not result.skipped:
+            out[page] = result.pages[number]
+        else:
+            out[page] = page_from_disk(root, claimed, settings.templates)
+        totals["studies"] += "key" in claimed
+        totals[claimed["status"]] += 1
+        if claimed["status"] == "rejected" and len(rejected) < MAX_ARTIFACT_REJECTS:
+            rejected.append(claimed)
+        spool.append(claimed)
+        return claimed, renamed
 
     def collect(future) -> None:  # in submission order, so outputs and report are deterministic
         nonlocal skipped
         results: list[InputResult] = future.result()
-        files, resources, lost = [], [], {}
+        files, resources, lost, changed = [], [], {}, set()
         for index, result in enumerate(results):
             if result.skipped and _losers(result.entries, seen) != result.lost:
                 # a study that lost its identifier last time now keeps it, or the other way round:
                 # its files on disk are another input's, so export it again (rare: not worth a task)
                 again = (settings, mapping, fp, None, True)
-                result = results[index] = _export_or_report(result.source, *again, logger=logger)
+                result = _export_or_report(result.source, *again, logger=logger)
+                results[index] = result = _with_pages(result, settings.templates)
             skipped += result.skipped
             lost[result.source] = []
-            for number, (entry, study_files, study_resources) in enumerate(
-                zip(result.entries, result.files, result.resources, strict=True)
-            ):
-                claimed = _claim(entry, seen)
+            for number in range(len(result.entries)):
+                out: dict[str, bytes] = {}
+                claimed, renamed = settle(result, number, out)
+                files.append(out)
                 if claimed["status"] == "exported":
-                    files.append(study_files)
-                    resources.append(study_resources)
-                elif claimed is not entry:
+                    resources.append(result.resources[number])
+                elif claimed is not result.entries[number]:
                     lost[result.source].append(number)
-                else:  # rejected by validation: its outputs go to rejected/<key>/ for inspection
-                    files.append(study_files)
-                entries.append(claimed)
+                if renamed:
+                    changed.add(result.source)
         write_batch(files, settings.output)
         for study_resources in resources:
             ndjson.append(study_resources)
         for result in results:  # only once its files are on disk
             if result.sha256 is None:
                 ledger.forget(result.source)
-            elif not result.skipped or lost[result.source] != result.lost:
+            elif not result.skipped or lost[result.source] != result.lost or result.source in changed:
                 ledger.record(result.source, result.sha256, fp, result.entries, lost[result.source])
         ledger.flush()
+        progress.advance(len(results), sum("key" in e for r in results for e in r.entries))
 
     mapping = settings.mapping()
 
-    def previous(batch: list[str]) -> dict[str, dict]:
-        return {path: ledger.get(path) for path in batch if ledger.get(path) is not None}
-
     in_flight: deque = deque()  # bounded, so memory does not grow with the corpus
+    slots = _batches_in_flight()
     try:
         for batch in _chunks(paths, settings.batch_size):
             # quote(): Prefect need not walk the ledger records looking for futures
-            in_flight.append(export_batch.submit(batch, settings, fp, quote(previous(batch)), full))
-            if len(in_flight) > MAX_BATCHES_IN_FLIGHT:
+            previous = ledger.get_many(batch)
+            in_flight.append(export_batch.submit(batch, settings, fp, quote(previous), full))
+            if len(in_flight) >= slots:
                 collect(in_flight.popleft())
         while in_flight:
             collect(in_flight.popleft())
-    finally:  # what was written so far is not exported again by the next run
-        ledger.flush(force=True)
+    except BaseException:  # what was written so far is not exported again by the next run
+        ledger.close()
+        raise
     ndjson_files = [str(p.relative_to(root)) for p in ndjson.finish()]
     report = {
         "run": {
@@ -393,30 +488,26 @@ def export_trials(
             "trialexport_version": version("trialexport"),
         },
         "settings": settings.model_dump(),
-        "totals": {
-            "inputs": len(paths),
-            "studies": sum(1 for e in entries if "key" in e),
-            "exported": sum(e["status"] == "exported" for e in entries),
-            "rejected": sum(e["status"] == "rejected" for e in entries),
-            "skipped": skipped,
-            "removed": len(removed),
-        },
+        "totals": {"inputs": len(paths), **totals, "skipped": skipped, "removed": len(removed)},
         "bulk": ndjson_files,
-        "studies": entries,
+        "studies": None,  # streamed in from the spool, here, by write_run_report
         "removed": removed,
     }
     if settings.prs_org_name == UNCONFIGURED_ORG:
         report["warnings"] = [
             "prs_org_name is not configured (TRIALEXPORT_PRS_ORG_NAME): PRS XML says UNCONFIGURED"
         ]
-    write_report(root / REPORT_NAME, report)
+    write_run_report(root / REPORT_NAME, report, iter(spool))
     for gone in removed:
         ledger.forget(gone["source"])
-    ledger.flush(force=True)
-    pages = write_html_report(root, report)
-    logger.info("HTML report: %s (%d study pages)", root / "index.html", len(pages) - 1)
+    ledger.close()
+    del report["studies"]
+    write_index(root, report, iter(spool))
+    slugs.remove_stale(root)
+    spool.close()
+    logger.info("HTML report: %s (%d study pages)", root / "index.html", spool.count)
     create_markdown_artifact(
-        key="trialexport-run", markdown=_summary_markdown(report), description="export summary"
+        key="trialexport-run", markdown=_summary_markdown(report, rejected), description="export summary"
     )
     logger.info(
         "%d studies read, %d exported, %d rejected, %d inputs unchanged (skipped); outputs in %s",

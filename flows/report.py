@@ -1,22 +1,29 @@
 """The run report as web pages, for people who scan a scheduled run instead of reading JSON.
 
-Pages are built only from what the run already wrote (``run-report.json``'s content and each
-exported study's ``study.json``), so they can never say something the machine-readable report
-does not. They are self-contained (inline CSS, no scripts, no web fonts) so they open from a file
-share or a CI artifact with no network, and hold no clock reading beyond the run's own
-timestamps, so the same run always gives the same bytes.
+Pages are built only from what the run writes (a study's run-report entry and its canonical
+study, as in ``study.json``), so they can never say something the machine-readable report does
+not. They are self-contained (inline CSS, no scripts, no web fonts) so they open from a file
+share or a CI artifact with no network, and hold no clock reading, so the same run always gives
+the same bytes.
+
+At registry scale a page is rendered with its study's export, batch by batch, and only for
+studies the run exported afresh: an unchanged input keeps the page an earlier run wrote. The
+index is streamed from the run's entries at the end.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
 import orjson
 
-from flows.excerpts import Excerpt, excerpt, source_lines
+from flows.excerpts import Excerpt, excerpt, names_lines, source_lines
 from flows.output import write_atomic
+from flows.run_report import atomic_stream
 from mappers.model import Study
 from mappers.render import environment
 
@@ -31,6 +38,9 @@ _NOT_MAPPED = re.compile(r"^(?P<output>.+?) has no element for ")
 # run-report.json leaves out keys it has no value for; templates are strict, so fill them in
 _ENTRY_KEYS = dict.fromkeys(("source", "record", "key", "identifier", "layout", "status"))
 _ISSUE_KEYS = dict.fromkeys(("severity", "code", "message", "field", "location"))
+# What a study page shows of the run: nothing that changes from one run to the next, so the page
+# of a study the run skipped (unchanged input) stays true as it is.
+_PAGE_REPORT = {"run": {"trialexport_version": version("trialexport")}}
 
 
 @dataclass
@@ -139,48 +149,92 @@ def _label(output: str) -> str:
     return f"FHIR {bundle['version'].upper()} bundle" if bundle else _OUTPUT_LABELS.get(name, name)
 
 
-def _view(output_dir: Path, entry: dict, slug: str) -> StudyView:
-    entry = {
+def _normalised(entry: dict) -> dict:
+    return {
         **_ENTRY_KEYS,
         "outputs": [],
         **entry,
         "issues": [{**_ISSUE_KEYS, **issue} for issue in entry.get("issues", [])],
     }
-    view = StudyView(entry=entry, page=f"{STUDY_PAGES}/{slug}.html")
-    view.study = _load_study(output_dir, entry)
-    if view.study is not None:
-        view.title = view.study.get("brief_title") or view.study.get("official_title")
-        view.counts = {k: len(view.study.get(k, [])) for k in ("arms", "outcomes", "sites")}
-        lines = source_lines(entry["source"], entry.get("content_hash"))
-        view.fields, view.empty = _fields(view.study, lines)
-    else:
-        view.counts = dict.fromkeys(("arms", "outcomes", "sites"))
+
+
+def _index_view(entry: dict) -> StudyView:
+    """What the index row shows, from the run-report entry alone: the row of a study exported by
+    an earlier run costs no file read."""
+    entry = _normalised(entry)
+    view = StudyView(entry=entry, page=entry.get("page") or "", title=entry.get("title"))
+    view.counts = {k: (entry.get("counts") or {}).get(k) for k in ("arms", "outcomes", "sites")}
     view.links = [(_label(output), output) for output in entry["outputs"]]
     _classify(view)
     return view
 
 
-def write_html_report(output_dir: Path, report: dict) -> list[Path]:
-    """Write ``index.html`` and one page per run-report entry; returns the files written.
+def study_view(entry: dict, study: dict | None) -> StudyView:
+    """A study page's content: the entry, and the canonical study with its source lines quoted."""
+    view = _index_view(entry)
+    view.study = study
+    if study is not None:
+        wheres = study.get("provenance", {}).get("field_sources", {}).values()
+        # Re-reading and repairing the source costs more than the page: only for line locations
+        quotes = any(names_lines(where) for where in wheres)
+        lines = source_lines(view.entry["source"], view.entry.get("content_hash")) if quotes else None
+        view.fields, view.empty = _fields(study, lines)
+    return view
 
-    Pages of an earlier run that this run did not write are removed, so every page in
-    ``report/`` belongs to the run ``index.html`` describes.
-    """
-    output_dir = Path(output_dir)
+
+def render_study_page(view: StudyView, templates: str | None = None) -> bytes:
+    """One study page; the same bytes wherever it is rendered (a worker, or the flow process)."""
+    template = environment(templates).get_template("report/study.html.j2")
+    return template.render(report=_PAGE_REPORT, view=view, root="../").encode()
+
+
+def page_from_disk(output_dir: Path, entry: dict, templates: str | None = None) -> bytes:
+    """The page of an entry whose study is on disk only (an earlier run's, or a re-render)."""
+    return render_study_page(study_view(entry, _load_study(Path(output_dir), entry)), templates)
+
+
+class PageSlugs:
+    """``report/<slug>.html`` per entry, in run order: the first of two entries that would share a
+    slug keeps it, so the same inputs always give the same page names."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def page(self, entry: dict) -> str:
+        return f"{STUDY_PAGES}/{_slug(entry, self.taken)}.html"
+
+    def remove_stale(self, output_dir: Path) -> None:
+        """Pages of an earlier run that this run did not name: every page in ``report/`` belongs
+        to the run ``index.html`` describes."""
+        pages = Path(output_dir) / STUDY_PAGES
+        for stale in pages.glob("*.html") if pages.is_dir() else ():
+            if stale.stem not in self.taken:
+                stale.unlink()
+
+
+def write_index(output_dir: Path, report: dict, entries: Iterable[dict]) -> Path:
+    """``index.html``, streamed: ``entries`` may be a spool of a registry-sized run."""
     report = {"warnings": [], "bulk": [], **report}
     env = environment(report.get("settings", {}).get("templates"))
-    taken: set[str] = set()
-    views = [_view(output_dir, entry, _slug(entry, taken)) for entry in report.get("studies", [])]
+    views = (_index_view(entry) for entry in entries)
+    path = Path(output_dir) / INDEX_PAGE
+    with atomic_stream(path) as handle:
+        for chunk in env.get_template("report/index.html.j2").generate(report=report, views=views, root=""):
+            handle.write(chunk.encode())
+    return path
+
+
+def write_html_report(output_dir: Path, report: dict) -> list[Path]:
+    """Every page of a report held in memory (``index.html`` and one page per entry), as the flow
+    writes them batch by batch; returns the files written."""
+    output_dir = Path(output_dir)
+    templates = report.get("settings", {}).get("templates")
+    slugs = PageSlugs()
+    entries = [{**entry, "page": slugs.page(entry)} for entry in report.get("studies", [])]
     written = []
-    index = env.get_template("report/index.html.j2").render(report=report, views=views, root="")
-    for view in views:
-        page = env.get_template("report/study.html.j2").render(report=report, view=view, root="../")
-        write_atomic(output_dir / view.page, page.encode())
-        written.append(output_dir / view.page)
-    write_atomic(output_dir / INDEX_PAGE, index.encode())
-    written.append(output_dir / INDEX_PAGE)
-    pages = output_dir / STUDY_PAGES
-    for stale in pages.glob("*.html") if pages.is_dir() else ():
-        if stale not in written:
-            stale.unlink()
+    for entry in entries:
+        write_atomic(output_dir / entry["page"], page_from_disk(output_dir, entry, templates))
+        written.append(output_dir / entry["page"])
+    written.append(write_index(output_dir, report, entries))
+    slugs.remove_stale(output_dir)
     return written

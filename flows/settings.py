@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mappers.context import MappingSettings
+from mappers.readers import MAX_STUDIES_PER_FILE
 
 UNCONFIGURED_ORG = "UNCONFIGURED"
 
@@ -25,6 +26,23 @@ class ExportSettings(BaseSettings):
     )
     # ~200 studies keep a batch's task overhead (60-90 ms) under 10% of its work at ~3 ms a study.
     batch_size: int = Field(200, ge=1)
+    # Input limits, so that a hostile or mistaken input is a rejection, not an out-of-memory.
+    # A file is read whole, then decoded and parsed: measured, that peaks at ~4.3x its size (a
+    # 23 MiB list page of 1,000 API v2 studies: +100 MB) on top of the ~210 MB of a CLI run
+    # itself. 32 MiB keeps reading one file (~140 MB) inside the 400 MB peak target and still
+    # takes that page, the largest real input (16 MiB compact, as the API sends it).
+    max_file_bytes: int = Field(
+        32 * 1024 * 1024, ge=1, description="larger input files are rejected unread (bytes)"
+    )
+    # The studies of one input stay in memory until the input is written (~0.26 MB each for
+    # API v2 records, measured): 1,000, an API v2 page's maximum, is what real inputs need, and
+    # caps that at ~260 MB. An input at both limits still goes over the 400 MB target: the
+    # limits bound memory; only writing an input's studies as they are mapped would meet it.
+    max_studies_per_file: int = Field(
+        MAX_STUDIES_PER_FILE,
+        ge=1,
+        description="records read from one input; past it the rest of the input is rejected",
+    )
 
     def mapping(self) -> MappingSettings:
         return MappingSettings(

@@ -24,14 +24,47 @@ from mappers.readers.text_b import TextB
 from mappers.text import UndecodableInput, decode, looks_binary, repair
 
 READERS: tuple[Reader, ...] = (CtgovJsonV1(), CtgovJson(), CtgovXml(), CtgovCsv(), TextB(), TextA())
+# The largest real input is a ClinicalTrials.gov API v2 list page (at most 1,000 studies). The
+# export flow holds every study of one input until the input is written (~0.26 MB each for API
+# v2 records, measured), so the bound caps that memory too (~260 MB).
+MAX_STUDIES_PER_FILE = 1000
 
-__all__ = ["READERS", "Draft", "Reader", "RejectedInput", "RejectedRecord", "iter_document", "read_document"]
+__all__ = [
+    "MAX_STUDIES_PER_FILE",
+    "READERS",
+    "Draft",
+    "Reader",
+    "RejectedInput",
+    "RejectedRecord",
+    "TooManyStudies",
+    "iter_document",
+    "read_document",
+]
 
 
-def iter_document(data: bytes, source: str) -> Iterator[Study | RejectedRecord]:
+class TooManyStudies(RejectedInput):
+    """An input holding more records than the caller allows; the ones before the limit stand."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"more than {limit} studies in one file: the first {limit} were read, the rest were not"
+        )
+        self.limit = limit
+
+
+def iter_document(
+    data: bytes, source: str, *, max_studies: int | None = MAX_STUDIES_PER_FILE
+) -> Iterator[Study | RejectedRecord]:
     """Every study in one input, one at a time, with a RejectedRecord in place of each record
     that cannot be read. Raises RejectedInput (possibly after some studies) when the input as a
-    whole cannot be read."""
+    whole cannot be read.
+
+    ``max_studies`` bounds the records of one input (``None``: no bound). Past it the input is
+    rejected with ``TooManyStudies`` *after* the records before the limit, not up front: the
+    readers stream (a CSV export row by row), so counting first would mean reading a hostile
+    file twice, and it is the held studies that cost memory, which the bound caps either way.
+    A rejected record counts: it cost as much to read as a study.
+    """
     if not data.strip():
         raise RejectedInput("empty file")
     if looks_binary(data):
@@ -61,6 +94,8 @@ def iter_document(data: bytes, source: str) -> Iterator[Study | RejectedRecord]:
     head = list(islice(items, 2))  # one look ahead: a single-record input has no record numbers
     multi = len(head) > 1
     for position, item in enumerate(chain(head, items), 1):
+        if max_studies is not None and position > max_studies:
+            raise TooManyStudies(max_studies)
         record = position if multi else None
         if isinstance(item, RejectedRecord):
             yield replace(item, record=record)

@@ -11,9 +11,11 @@ from tests.conftest import ROOT, SEEDS
 TRIALEXPORT = Path(sys.executable).with_name("trialexport")
 
 
-def cli(*args: str, cwd: Path, prefect_home: Path, api_url: str | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: Path, prefect_home: Path, api_url: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the command; without ``api_url`` it starts Prefect's embedded server, as a user's would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | (env or {})
     env["PREFECT_HOME"] = str(prefect_home)  # its own database and profile
     env["COLUMNS"] = "200"
     if api_url:
@@ -86,3 +88,19 @@ def test_prefect_api_url_reports_to_that_server(tmp_path):
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["export-trials"])))
     assert any(run.state and run.state.is_completed() for run in runs)
+
+
+def test_large_runs_map_in_a_process_per_cpu_unless_told_otherwise(monkeypatch):
+    from flows import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cli, "AUTO_WORKERS_INPUTS", 2)
+    assert cli._auto_workers([SEEDS], None, None) == 2  # two seed documents: a large run here
+    assert cli._auto_workers([SEEDS], 0, None) == 0  # --workers 0: threads
+    assert cli._auto_workers([SEEDS], 3, None) == 3
+    assert cli._auto_workers([SEEDS], None, "tcp://scheduler:8786") is None  # the cluster's size rules
+    monkeypatch.setattr(cli, "AUTO_WORKERS_INPUTS", 3)
+    assert cli._auto_workers([SEEDS], None, None) is None
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cli, "AUTO_WORKERS_INPUTS", 1)
+    assert cli._auto_workers([SEEDS], None, None) is None

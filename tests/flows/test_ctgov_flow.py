@@ -6,7 +6,7 @@ import io
 import os
 import shutil
 
-from flows.export import export_trials
+from tests.flows.reports import export_and_read
 from tests.mappers.readers.ctgov_fixtures import CSV_FILES, FIXTURES
 
 
@@ -35,11 +35,12 @@ def test_ctgov_formats_and_their_bad_inputs(tmp_path):
             b'<!DOCTYPE clinical_study [<!ENTITY x "y">]><clinical_study>&x;</clinical_study>',
             "DOCTYPE declares entities",
         ),
-        "junk.dat": (os.urandom(50 * 2**20), "binary file"),
+        "junk.dat": (os.urandom(50 * 2**20), "file too large"),  # over max_file_bytes: not read
+        "junk.bin": (os.urandom(2**20), "binary file"),
     }
     for name, (data, _) in bad.items():
         (inputs / name).write_bytes(data)
-    report = export_trials(inputs=[str(inputs)], output=str(tmp_path / "out"))
+    report = export_and_read(inputs=[str(inputs)], output=str(tmp_path / "out"))
     exported = [e for e in report["studies"] if e["status"] == "exported"]
     assert len(exported) == 5  # one JSON study, one XML study, three CSV rows
     assert {e["source"].rsplit("/", 1)[-1] for e in exported} == {"a.json", "b.xml", "c.csv"}

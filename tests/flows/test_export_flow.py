@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.export import export_trials
 from tests.conftest import ROOT, SEED_A, SEED_B, SEEDS
+from tests.flows.reports import export_and_read
 
 
 def run(inputs, output, **kwargs) -> dict:
-    return export_trials(inputs=[str(i) for i in inputs], output=str(output), **kwargs)
+    return export_and_read(inputs=[str(i) for i in inputs], output=str(output), **kwargs)
 
 
 def entry_for(report: dict, name: str) -> dict:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import flows.export
-from flows.export import export_trials
-from flows.incremental import LEDGER_NAME
+from flows.incremental import LEDGER_NAME, ExportLedger
 from tests.conftest import ROOT, SEED_A, SEED_B
+from tests.flows.reports import export_and_read
 
 CTGOV = ROOT / "tests" / "fixtures" / "ctgov"
 # Names order the inputs: b_ and d_ repeat a_ and c_'s NCT ids, so they are rejected as duplicates.
@@ -50,7 +50,7 @@ def mapped(monkeypatch) -> list[str]:
 
 
 def run(inputs: Path, output: Path, **kwargs) -> dict:
-    return export_trials(inputs=[str(inputs)], output=str(output), batch_size=2, **kwargs)
+    return export_and_read(inputs=[str(inputs)], output=str(output), batch_size=2, **kwargs)
 
 
 def outputs(output: Path) -> dict[str, bytes]:
@@ -152,8 +152,9 @@ def test_crash_mid_run_leaves_a_ledger_the_next_run_completes_from(inputs, tmp_p
     monkeypatch.setattr(flows.export, "write_batch", flows.export.write_batch.with_options(retries=0))
     with pytest.raises(OSError, match="No space"):
         run(inputs, tmp_path / "out")
-    ledger = json.loads((tmp_path / "out" / LEDGER_NAME).read_bytes())
-    assert sorted(Path(s).name for s in ledger["inputs"]) == ["a_seed.txt", "a_v2.json"]
+    ledger = ExportLedger(tmp_path / "out" / LEDGER_NAME)
+    assert sorted(Path(s).name for s in ledger.sources()) == ["a_seed.txt", "a_v2.json"]
+    ledger.close()
     monkeypatch.setattr(flows.export, "write_atomic", real)
     mapped.clear()
     report = run(inputs, tmp_path / "out")
@@ -161,3 +162,27 @@ def test_crash_mid_run_leaves_a_ledger_the_next_run_completes_from(inputs, tmp_p
     assert "a_seed.txt" not in mapped and "c_legacy.xml" in mapped
     run(inputs, tmp_path / "fresh")
     assert_same(tmp_path / "out", tmp_path / "fresh")
+
+
+def test_unchanged_studies_keep_their_report_pages(inputs, tmp_path, monkeypatch):
+    """Pages are rendered with a study's export: a skipped input's page is the one on disk, and
+    one deleted since is rendered again from the study's files, to the same bytes."""
+    first = run(inputs, tmp_path / "out")
+    before = outputs(tmp_path / "out")
+    pages = sorted((tmp_path / "out" / "report").glob("*.html"))
+    assert len(pages) == len(first["studies"])  # every entry, duplicates and unreadable inputs too
+    [exported] = [e for e in first["studies"] if e["source"].endswith("a_v2.json")]
+    (tmp_path / "out" / exported["page"]).unlink()
+    rendered: list[str] = []
+    real = flows.export.render_study_page
+
+    def counting(view, *args, **kwargs):
+        rendered.append(view.entry["source"])
+        return real(view, *args, **kwargs)
+
+    monkeypatch.setattr(flows.export, "render_study_page", counting)
+    report = run(inputs, tmp_path / "out")
+    assert report["totals"]["skipped"] == 8
+    assert outputs(tmp_path / "out") == before
+    assert rendered == []  # no page rendered with an export: the deleted one came from its files
+    assert all(entry["page"].startswith("report/") for entry in report["studies"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from flows.excerpts import excerpt, source_lines
-from flows.export import export_trials
 from flows.report import write_html_report
 from tests.conftest import SEED_B, SEEDS
+from tests.flows.reports import export_and_read
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,7 +37,7 @@ def seeds_report(tmp_path_factory):
     the very same bytes (the report is deterministic).
     """
     out = tmp_path_factory.mktemp("report-out")
-    report = export_trials(inputs=[str(SEEDS)], output=str(out))
+    report = export_and_read(inputs=[str(SEEDS)], output=str(out))
     before = (out / "index.html").read_bytes() if (out / "index.html").exists() else None
     written = write_html_report(out, report)
     if before is not None:

@@ -64,8 +64,9 @@ def test_a_closed_port_fails_fast_with_exit_4_and_every_study_listed(seeds_outpu
     assert result.returncode == 4, console
     report = json.loads((seeds_output / "run-report.json").read_bytes())
     keys = [e["key"] for e in report["studies"]]
-    [line] = [ln for ln in console.splitlines() if ln.startswith("not published:")]
-    assert all(f"{key} (server unreachable" in line for key in keys), line
+    [line] = [ln for ln in console.splitlines() if ln.startswith("not sent:")]
+    assert line.startswith(f"not sent: {len(keys)} studies ({', '.join(keys)}): server unreachable"), line
+    assert not [ln for ln in console.splitlines() if ln.startswith("not published:")]
     for section in sections(report):
         assert section["status"] == "failed" and section["retry"] is True and section["attempts"] == 0
         assert section["reason"].startswith(
