@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from mappers.model import Issue
 from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
 
 REPORT_NAME = "run-report.json"
+STAGING = ".staging"
 NDJSON_DIR = "ndjson"
 _IO_RETRIES = {
     "retries": 3,
@@ -88,9 +91,35 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
+class Stage:
+    """Where a batch leaves its studies' files until the flow process settles them.
+
+    The batch's worker writes them (on every core, or every Dask worker) and the flow process only
+    renames them into place, so neither the flow's memory nor its one thread grows with a batch's
+    outputs: an input of a thousand studies costs the flow its entries, not its files. The stage
+    is inside the output directory, so a rename is atomic and costs nothing, and hidden, so what a
+    killed run leaves there is never taken for an output (every run clears it). A Dask cluster's
+    workers therefore need the output directory on a file system they share, as they need the
+    inputs.
+    """
+
+    def __init__(self, output: str):
+        self.directory = Path(output) / STAGING / uuid.uuid4().hex
+        self.count = 0
+
+    def put(self, data: bytes) -> str:
+        if not self.count:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        path = self.directory / str(self.count)
+        path.write_bytes(data)
+        return str(path)
+
+
 @dataclass
 class InputResult:
-    """What one input gave: its run-report entries, and per entry the files and NDJSON resources.
+    """What one input gave: its run-report entries, and per entry its staged files, report page
+    and NDJSON lines (paths in the batch's ``Stage``).
 
     Entries are as the input alone gives them; duplicates across the run are settled afterwards
     (``_claim``). ``sha256`` is None when the outcome must not be reused (the file could not be
@@ -100,47 +129,89 @@ class InputResult:
     source: str
     sha256: str | None
     entries: list[dict]
-    files: list[dict[str, bytes]]
-    resources: list[dict[str, list[bytes]]]  # per entry its NDJSON lines by resource type
+    files: list[dict[str, str]]  # per entry: output path -> staged file
+    resources: list[dict[str, str | bytes]]  # per entry: resource type -> NDJSON lines (or staged)
+    pages: list[str | None]  # per entry its staged report page (None when skipped)
     skipped: bool = False
     lost: list[int] = field(default_factory=list)  # skipped: entries that lost their key last time
-    pages: list[bytes] = field(default_factory=list)  # per entry its report page (not when skipped)
 
 
-def _from_results(source: str, sha256: str | None, results: list) -> InputResult:
-    files = [r.files if isinstance(r, StudyExport) else {} for r in results]
-    resources = [_lines(r.resources) if isinstance(r, StudyExport) else {} for r in results]
-    return InputResult(source, sha256, [_entry(r) for r in results], files, resources)
+@dataclass
+class StagedStudy:
+    entry: dict
+    files: dict[str, str]
+    resources: dict[str, str]
+    page: str
 
 
-def _lines(resources: dict[str, list[dict]]) -> dict[str, list[bytes]]:
-    """NDJSON lines, serialised where the batch runs: bytes cost a fifth of the memory of the
-    dicts while they wait for the flow process, which then only appends them."""
-    return {rtype: [dump_json_line(r) for r in items] for rtype, items in resources.items()}
+def _staged(result: StudyExport | RejectedSource, stage: Stage, templates: str | None) -> StagedStudy:
+    """A study's export, once its files, NDJSON lines and report page are staged: all that is kept
+    of it. The page is rendered here, where the study is still in memory."""
+    entry = _entry(result)
+    if not isinstance(result, StudyExport):
+        return StagedStudy(entry, {}, {}, stage.put(render_study_page(study_view(entry, None), templates)))
+    page = render_study_page(study_view(entry, _study_of(result.files)), templates)
+    files = {relative: stage.put(data) for relative, data in result.files.items()}
+    lines = {
+        rtype: stage.put(b"".join(dump_json_line(r) for r in items))
+        for rtype, items in result.resources.items()
+    }
+    return StagedStudy(entry, files, lines, stage.put(page))
+
+
+def _bytes(data: bytes | str) -> bytes:
+    return data if isinstance(data, bytes) else Path(data).read_bytes()
+
+
+def _from_staged(source: str, sha256: str | None, staged: list[StagedStudy]) -> InputResult:
+    return InputResult(
+        source,
+        sha256,
+        [s.entry for s in staged],
+        [s.files for s in staged],
+        [s.resources for s in staged],
+        [s.page for s in staged],
+    )
 
 
 def _reuse(source: str, previous: dict, root: Path) -> InputResult:
-    """An unchanged input from the ledger: its entries as recorded, its NDJSON resources read back
+    """An unchanged input from the ledger: its entries as recorded, its NDJSON lines read back
     from the bundles on disk, so the run's NDJSON equals a full run's."""
     resources = []
     for entry in previous["entries"]:
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list[bytes]] = {}
         bundle = next((o for o in entry["outputs"] if o.endswith("-bundle.json")), None)
         if entry["status"] == "exported" and bundle is not None:
             for item in orjson.loads((root / bundle).read_bytes()).get("entry", []):
                 line = dump_json_line(item["resource"])
                 grouped.setdefault(item["resource"]["resourceType"], []).append(line)
-        resources.append(grouped)
+        # kept in memory, not staged: a few kB a study, and a small file costs more than its bytes
+        resources.append({rtype: b"".join(lines) for rtype, lines in grouped.items()})
     entries = previous["entries"]
-    files = [{}] * len(entries)
     return InputResult(
-        source, previous["sha256"], entries, files, resources, skipped=True, lost=previous.get("lost", [])
+        source,
+        previous["sha256"],
+        entries,
+        [{}] * len(entries),
+        resources,
+        [None] * len(entries),
+        skipped=True,
+        lost=previous.get("lost", []),
     )
 
 
 def _export_input(
-    path: str, settings: ExportSettings, mapping: MappingSettings, fp: str, previous: dict | None, full: bool
+    path: str,
+    settings: ExportSettings,
+    mapping: MappingSettings,
+    fp: str,
+    previous: dict | None,
+    full: bool,
+    stage: Stage,
 ) -> InputResult:
+    def rejected(reason: str) -> InputResult:
+        return _from_staged(path, None, [_staged(RejectedSource(path, reason), stage, settings.templates)])
+
     limit = settings.max_file_bytes
     try:
         with open(path, "rb") as handle:  # sized before a byte is read: a huge file costs nothing
@@ -149,37 +220,41 @@ def _export_input(
             if size < len(data) <= limit:  # it did grow: the rest, still bounded (read(n) allocates n)
                 data += handle.read(limit + 1 - len(data))
     except OSError as exc:
-        return _from_results(path, None, [RejectedSource(path, f"cannot read file: {exc.strerror or exc}")])
+        return rejected(f"cannot read file: {exc.strerror or exc}")
     if size > limit or len(data) > limit:
         reason = (
             f"file too large: {max(size, len(data))} bytes, over the limit of {limit} bytes"
             " (max_file_bytes, TRIALEXPORT_MAX_FILE_BYTES)"
         )
-        return _from_results(path, None, [RejectedSource(path, reason)])
+        return rejected(reason)
     digest = hashlib.sha256(data).hexdigest()
     if not full and unchanged(previous, digest, fp, Path(settings.output)):
         try:
             return _reuse(path, previous, Path(settings.output))
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             pass  # an output edited or damaged since: export the input again
-    results: list[StudyExport | RejectedSource] = []
-    try:  # studies come one at a time: a large export is mapped as it is read
+    staged: list[StagedStudy] = []
+
+    def keep(result: StudyExport | RejectedSource) -> None:
+        staged.append(_staged(result, stage, settings.templates))
+
+    try:  # studies come one at a time, and are staged as they come: memory holds one at a time
         for item in iter_document(data, path, max_studies=settings.max_studies_per_file):
             if isinstance(item, RejectedRecord):
-                results.append(RejectedSource(path, item.reason, record=item.record))
+                keep(RejectedSource(path, item.reason, record=item.record))
             else:
-                results.append(export_study(item, mapping, settings.templates))
+                keep(export_study(item, mapping, settings.templates))
     except TooManyStudies as exc:  # not recorded in the ledger: under a raised limit it reads anew
-        reason = f"{exc.reason} (max_studies_per_file, TRIALEXPORT_MAX_STUDIES_PER_FILE)"
-        return _from_results(path, None, [*results, RejectedSource(path, reason)])
+        keep(RejectedSource(path, f"{exc.reason} (max_studies_per_file, TRIALEXPORT_MAX_STUDIES_PER_FILE)"))
+        return _from_staged(path, None, staged)
     except RejectedInput as exc:  # the rest of the input is unreadable; what was read stands
-        results.append(RejectedSource(path, exc.reason, exc.issues))
-    return _from_results(path, digest, results)
+        keep(RejectedSource(path, exc.reason, exc.issues))
+    return _from_staged(path, digest, staged)
 
 
-def _export_or_report(path: str, *args, logger) -> InputResult:
+def _export_or_report(path: str, *args, stage: Stage, logger) -> InputResult:
     try:
-        return _export_input(path, *args)
+        return _export_input(path, *args, stage)
     except Exception as exc:  # a bug must cost one input, not the batch: report it and go on
         logger.error(
             "internal error on %s: %s: %s",
@@ -189,18 +264,8 @@ def _export_or_report(path: str, *args, logger) -> InputResult:
             exc_info=logger.isEnabledFor(10),
         )
         reason = f"internal error: {type(exc).__name__}: {exc}"
-        return _from_results(path, None, [RejectedSource(path, reason)])
-
-
-def _with_pages(result: InputResult, templates: str | None) -> InputResult:
-    """Render each entry's report page where its study is still in memory: in the batch's worker,
-    beside the mapping, rather than re-reading ``study.json`` in the flow process at the end."""
-    if not result.skipped:
-        result.pages = [
-            render_study_page(study_view(entry, _study_of(files)), templates)
-            for entry, files in zip(result.entries, result.files, strict=True)
-        ]
-    return result
+        templates = args[0].templates
+        return _from_staged(path, None, [_staged(RejectedSource(path, reason), stage, templates)])
 
 
 def _study_of(files: dict[str, bytes]) -> dict | None:
@@ -226,11 +291,9 @@ def export_batch(
     started = time.perf_counter()
     mapping = settings.mapping()
     previous = previous or {}
+    stage = Stage(settings.output)
     results = [
-        _with_pages(
-            _export_or_report(path, settings, mapping, fp, previous.get(path), full, logger=logger),
-            settings.templates,
-        )
+        _export_or_report(path, settings, mapping, fp, previous.get(path), full, stage=stage, logger=logger)
         for path in paths
     ]
     entries = [e for r in results for e in r.entries]
@@ -253,14 +316,25 @@ def export_batch(
 
 
 @task(name="write-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
-def write_batch(files: list[dict[str, bytes]], output: str) -> int:
+def write_batch(files: list[dict[str, bytes | str]], output: str) -> int:
+    """Each output from its staged file (a rename) or, for the few the flow renders itself, its
+    bytes (an atomic write). A retry skips what the failed try already moved."""
     root = Path(output)
     count = 0
     for study_files in files:
         for relative, data in study_files.items():
-            write_atomic(root / relative, data)
+            place(root / relative, data)
             count += 1
     return count
+
+
+def place(target: Path, data: bytes | str) -> None:
+    """One output into place: ``data`` is its bytes, or the path of its staged file."""
+    if isinstance(data, bytes):
+        write_atomic(target, data)
+    elif Path(data).exists() or not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(data, target)
 
 
 def _issue_dicts(issues: list[Issue]) -> list[dict]:
@@ -396,6 +470,7 @@ def export_trials(
         "everything exported (full)" if full else "unchanged inputs skipped",
         len(removed),
     )
+    shutil.rmtree(root / STAGING, ignore_errors=True)  # a killed run's
     ndjson = NdjsonWriter(root / NDJSON_DIR)
     ndjson.start()
     spool = StudySpool(root)  # the run's entries wait on disk, not in memory
@@ -439,8 +514,8 @@ def export_trials(
                 # a study that lost its identifier last time now keeps it, or the other way round:
                 # its files on disk are another input's, so export it again (rare: not worth a task)
                 again = (settings, mapping, fp, None, True)
-                result = _export_or_report(result.source, *again, logger=logger)
-                results[index] = result = _with_pages(result, settings.templates)
+                stage = Stage(settings.output)
+                results[index] = result = _export_or_report(result.source, *again, stage=stage, logger=logger)
             skipped += result.skipped
             lost[result.source] = []
             for number in range(len(result.entries)):
@@ -455,7 +530,9 @@ def export_trials(
                     changed.add(result.source)
         write_batch(files, settings.output)
         for study_resources in resources:
-            ndjson.append(study_resources)
+            ndjson.append({rtype: [_bytes(lines)] for rtype, lines in study_resources.items()})
+        for staged in {Path(p).parent for r in results for p in r.pages if p}:
+            shutil.rmtree(staged, ignore_errors=True)  # the batch is settled: nothing left is needed
         for result in results:  # only once its files are on disk
             if result.sha256 is None:
                 ledger.forget(result.source)
@@ -505,6 +582,7 @@ def export_trials(
     write_index(root, report, iter(spool))
     slugs.remove_stale(root)
     spool.close()
+    shutil.rmtree(root / STAGING, ignore_errors=True)
     logger.info("HTML report: %s (%d study pages)", root / "index.html", spool.count)
     create_markdown_artifact(
         key="trialexport-run", markdown=_summary_markdown(report, rejected), description="export summary"

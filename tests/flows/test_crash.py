@@ -23,7 +23,7 @@ import orjson
 import pytest
 from lxml import etree
 
-from flows.export import export_trials
+from flows.export import STAGING, export_trials
 from flows.incremental import LEDGER_NAME
 from tests.conftest import SEEDS
 from tests.flows.corpus import build_corpus
@@ -72,6 +72,8 @@ def files(root: Path) -> dict[str, Path]:
 
 def is_temporary(relative: str) -> bool:
     name = Path(relative).name
+    if Path(relative).parts[0] == STAGING:  # a batch's files before they are renamed into place
+        return True
     return (name.startswith(".") and name.endswith(TEMPORARY_SUFFIXES)) or (
         name.startswith(LEDGER_NAME) and name.endswith(JOURNAL_SUFFIXES)
     )

@@ -141,21 +141,21 @@ def test_full_remaps_everything(inputs, tmp_path, mapped):
 
 
 def test_crash_mid_run_leaves_a_ledger_the_next_run_completes_from(inputs, tmp_path, monkeypatch, mapped):
-    real = flows.export.write_atomic
+    real = flows.export.place
 
     def failing(path, data, *args, **kwargs):
         if "NCT00023673" in str(path):  # c_legacy.xml, in the second batch
             raise OSError(28, "No space left on device")
         return real(path, data, *args, **kwargs)
 
-    monkeypatch.setattr(flows.export, "write_atomic", failing)
+    monkeypatch.setattr(flows.export, "place", failing)
     monkeypatch.setattr(flows.export, "write_batch", flows.export.write_batch.with_options(retries=0))
     with pytest.raises(OSError, match="No space"):
         run(inputs, tmp_path / "out")
     ledger = ExportLedger(tmp_path / "out" / LEDGER_NAME)
     assert sorted(Path(s).name for s in ledger.sources()) == ["a_seed.txt", "a_v2.json"]
     ledger.close()
-    monkeypatch.setattr(flows.export, "write_atomic", real)
+    monkeypatch.setattr(flows.export, "place", real)
     mapped.clear()
     report = run(inputs, tmp_path / "out")
     assert report["totals"]["skipped"] == 2

@@ -4,7 +4,7 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
-from flows.export import _export_input
+from flows.export import Stage, _export_input
 from flows.incremental import ExportLedger
 from flows.settings import ExportSettings
 from tests.conftest import ROOT, SEED_A, SEED_B
@@ -78,7 +78,8 @@ def test_the_default_limit_rejects_a_huge_file_by_its_size_unread(tmp_path):
     settings = ExportSettings(output=str(tmp_path / "out"))
     tracemalloc.start()
     try:
-        result = _export_input(str(huge), settings, settings.mapping(), "", None, True)
+        stage = Stage(settings.output)
+        result = _export_input(str(huge), settings, settings.mapping(), "", None, True, stage)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
