@@ -26,9 +26,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.exceptions import MissingContextError
+from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
-from prefect.utilities.annotations import quote
 
 from flows import progress
 from flows.incremental import ExportLedger, fingerprint, unchanged
@@ -136,6 +136,24 @@ class InputResult:
     lost: list[int] = field(default_factory=list)  # skipped: entries that lost their key last time
 
 
+# A window of a rerun holds at most this many batches' worth of inputs (their ledger records wait
+# in memory until it is settled): one export task per thousand inputs at a 1 % change rate.
+WINDOW_BATCHES = 5
+
+
+@dataclass
+class Window:
+    """Consecutive inputs settled together. The flow reuses those unchanged since the last run
+    itself and sends the rest to one export task, so a rerun pays a task (60-90 ms) per window,
+    not per batch of mostly unchanged inputs. A window closes at a batch of inputs to export or
+    at ``WINDOW_BATCHES`` batches of inputs in all: a full run's windows are its batches."""
+
+    paths: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)  # to export, in a task
+    reused: dict[str, dict] = field(default_factory=dict)  # unchanged: path -> its ledger record
+    future: PrefectFuture | None = None
+
+
 @dataclass
 class StagedStudy:
     entry: dict
@@ -200,39 +218,52 @@ def _reuse(source: str, previous: dict, root: Path) -> InputResult:
     )
 
 
-def _export_input(
-    path: str,
-    settings: ExportSettings,
-    mapping: MappingSettings,
-    fp: str,
-    previous: dict | None,
-    full: bool,
-    stage: Stage,
-) -> InputResult:
+def _read_input(path: str, limit: int) -> bytes:
+    """An input's bytes, never more than ``limit`` + 1 of them: sized before a byte is read, so a
+    huge file costs nothing. Raises OSError, or InputTooLarge with the size found."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = b"" if size > limit else handle.read(size + 1)  # +1: one growing meanwhile
+        if size < len(data) <= limit:  # it did grow: the rest, still bounded (read(n) allocates n)
+            data += handle.read(limit + 1 - len(data))
+    if size > limit or len(data) > limit:
+        raise InputTooLarge(max(size, len(data)))
+    return data
+
+
+class InputTooLarge(Exception):
+    def __init__(self, size: int):
+        self.size = size
+
+
+def is_unchanged(path: str, record: dict | None, fp: str, settings: ExportSettings) -> bool:
+    """Whether an input's ledger ``record`` still stands for it: decided in the flow process, so
+    that an unchanged input costs a hash and no share of a task (a task run costs more than
+    reusing a hundred inputs)."""
+    if record is None:
+        return False
+    try:
+        data = _read_input(path, settings.max_file_bytes)
+    except (OSError, InputTooLarge):
+        return False  # the export says why
+    return unchanged(record, hashlib.sha256(data).hexdigest(), fp, Path(settings.output))
+
+
+def _export_input(path: str, settings: ExportSettings, mapping: MappingSettings, stage: Stage) -> InputResult:
     def rejected(reason: str) -> InputResult:
         return _from_staged(path, None, [_staged(RejectedSource(path, reason), stage, settings.templates)])
 
     limit = settings.max_file_bytes
     try:
-        with open(path, "rb") as handle:  # sized before a byte is read: a huge file costs nothing
-            size = os.fstat(handle.fileno()).st_size
-            data = b"" if size > limit else handle.read(size + 1)  # +1: one growing meanwhile
-            if size < len(data) <= limit:  # it did grow: the rest, still bounded (read(n) allocates n)
-                data += handle.read(limit + 1 - len(data))
+        data = _read_input(path, limit)
     except OSError as exc:
         return rejected(f"cannot read file: {exc.strerror or exc}")
-    if size > limit or len(data) > limit:
-        reason = (
-            f"file too large: {max(size, len(data))} bytes, over the limit of {limit} bytes"
+    except InputTooLarge as exc:
+        return rejected(
+            f"file too large: {exc.size} bytes, over the limit of {limit} bytes"
             " (max_file_bytes, TRIALEXPORT_MAX_FILE_BYTES)"
         )
-        return rejected(reason)
     digest = hashlib.sha256(data).hexdigest()
-    if not full and unchanged(previous, digest, fp, Path(settings.output)):
-        try:
-            return _reuse(path, previous, Path(settings.output))
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            pass  # an output edited or damaged since: export the input again
     staged: list[StagedStudy] = []
 
     def keep(result: StudyExport | RejectedSource) -> None:
@@ -274,38 +305,21 @@ def _study_of(files: dict[str, bytes]) -> dict | None:
 
 
 @task(name="export-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
-def export_batch(
-    paths: list[str],
-    settings: ExportSettings,
-    fp: str = "",
-    previous: dict[str, dict] | None = None,
-    full: bool = True,
-) -> list[InputResult]:
-    """Read and map one batch; retried as a whole because reading is I/O and mapping is pure.
-
-    An input whose bytes and fingerprint ``fp`` match its ``previous`` ledger record is not
-    mapped again. The check is made here, per input, rather than by Prefect's task cache: hashing
-    an input costs microseconds, a cached task run tens of milliseconds.
-    """
+def export_batch(paths: list[str], settings: ExportSettings) -> list[InputResult]:
+    """Read and map one batch of inputs to export; retried as a whole because reading is I/O and
+    mapping is pure. Unchanged inputs never get here: the flow reuses them (``is_unchanged``)."""
     logger = get_run_logger()
     started = time.perf_counter()
     mapping = settings.mapping()
-    previous = previous or {}
     stage = Stage(settings.output)
-    results = [
-        _export_or_report(path, settings, mapping, fp, previous.get(path), full, stage=stage, logger=logger)
-        for path in paths
-    ]
+    results = [_export_or_report(path, settings, mapping, stage=stage, logger=logger) for path in paths]
     entries = [e for r in results for e in r.entries]
     studies = sum("key" in e for e in entries)
     exported = sum(e["status"] == "exported" for e in entries)
-    skipped = sum(r.skipped for r in results)
     elapsed = time.perf_counter() - started
     logger.info(
-        "mapped %d inputs (%d unchanged, skipped): %d studies, %d exported, %d rejected in %.2f s"
-        " (%.0f studies/s)",
+        "mapped %d inputs: %d studies, %d exported, %d rejected in %.2f s (%.0f studies/s)",
         len(paths),
-        skipped,
         studies,
         exported,
         len(entries) - exported,
@@ -505,17 +519,25 @@ def export_trials(
         spool.append(claimed)
         return claimed, renamed
 
-    def collect(future) -> None:  # in submission order, so outputs and report are deterministic
+    def export_here(path: str) -> InputResult:  # rare cases: not worth a task
+        return _export_or_report(path, settings, mapping, stage=Stage(settings.output), logger=logger)
+
+    def reuse(path: str, record: dict) -> InputResult:
+        try:
+            return _reuse(path, record, root)
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            return export_here(path)  # an output edited or damaged since: export the input again
+
+    def collect(window: Window) -> None:  # in input order, so outputs and report are deterministic
         nonlocal skipped
-        results: list[InputResult] = future.result()
+        exported = dict(zip(window.todo, window.future.result(), strict=True)) if window.future else {}
+        results = [exported[p] if p in exported else reuse(p, window.reused[p]) for p in window.paths]
         files, resources, lost, changed = [], [], {}, set()
         for index, result in enumerate(results):
             if result.skipped and _losers(result.entries, seen) != result.lost:
                 # a study that lost its identifier last time now keeps it, or the other way round:
-                # its files on disk are another input's, so export it again (rare: not worth a task)
-                again = (settings, mapping, fp, None, True)
-                stage = Stage(settings.output)
-                results[index] = result = _export_or_report(result.source, *again, stage=stage, logger=logger)
+                # its files on disk are another input's, so export it again
+                results[index] = result = export_here(result.source)
             skipped += result.skipped
             lost[result.source] = []
             for number in range(len(result.entries)):
@@ -528,7 +550,8 @@ def export_trials(
                     lost[result.source].append(number)
                 if renamed:
                     changed.add(result.source)
-        write_batch(files, settings.output)
+        if any(files):  # a window of unchanged inputs has nothing to write, and needs no task
+            write_batch(files, settings.output)
         for study_resources in resources:
             ndjson.append({rtype: [_bytes(lines)] for rtype, lines in study_resources.items()})
         for staged in {Path(p).parent for r in results for p in r.pages if p}:
@@ -539,19 +562,42 @@ def export_trials(
             elif not result.skipped or lost[result.source] != result.lost or result.source in changed:
                 ledger.record(result.source, result.sha256, fp, result.entries, lost[result.source])
         ledger.flush()
+        if window.reused:
+            logger.info(
+                "%d inputs settled: %d unchanged (reused), %d exported",
+                len(results),
+                sum(r.skipped for r in results),
+                sum(not r.skipped for r in results),
+            )
         progress.advance(len(results), sum("key" in e for r in results for e in r.entries))
 
     mapping = settings.mapping()
-
-    in_flight: deque = deque()  # bounded, so memory does not grow with the corpus
+    in_flight: deque[Window] = deque()  # bounded, so memory does not grow with the corpus
     slots = _batches_in_flight()
+
+    def submit(window: Window) -> None:
+        if window.todo:
+            window.future = export_batch.submit(window.todo, settings)
+        in_flight.append(window)
+        while in_flight and (len(in_flight) >= slots or in_flight[0].future is None):
+            collect(in_flight.popleft())
+
+    window_limit = WINDOW_BATCHES * settings.batch_size
+    window = Window()
     try:
-        for batch in _chunks(paths, settings.batch_size):
-            # quote(): Prefect need not walk the ledger records looking for futures
-            previous = ledger.get_many(batch)
-            in_flight.append(export_batch.submit(batch, settings, fp, quote(previous), full))
-            if len(in_flight) >= slots:
-                collect(in_flight.popleft())
+        for chunk in _chunks(paths, settings.batch_size):
+            previous = {} if full else ledger.get_many(chunk)
+            for path in chunk:
+                window.paths.append(path)
+                if is_unchanged(path, previous.get(path), fp, settings):
+                    window.reused[path] = previous[path]
+                else:
+                    window.todo.append(path)
+                if len(window.todo) >= settings.batch_size or len(window.paths) >= window_limit:
+                    submit(window)
+                    window = Window()
+        if window.paths:
+            submit(window)
         while in_flight:
             collect(in_flight.popleft())
     except BaseException:  # what was written so far is not exported again by the next run

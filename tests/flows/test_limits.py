@@ -79,7 +79,7 @@ def test_the_default_limit_rejects_a_huge_file_by_its_size_unread(tmp_path):
     tracemalloc.start()
     try:
         stage = Stage(settings.output)
-        result = _export_input(str(huge), settings, settings.mapping(), "", None, True, stage)
+        result = _export_input(str(huge), settings, settings.mapping(), stage)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
