@@ -401,9 +401,18 @@ def _claim(entry: dict, seen: dict[str, str]) -> dict:
 
 
 def _losers(entries: list[dict], seen: dict[str, str]) -> list[int]:
-    """Which of an input's entries would lose their identifier to an earlier input."""
-    trial = dict(seen)
-    return [number for number, entry in enumerate(entries) if _claim(entry, trial) is not entry]
+    """Which of an input's entries would lose their identifier to an earlier input (or to an
+    earlier entry of its own), as ``_claim`` would decide, without claiming: asked of every
+    unchanged input, so it must not copy ``seen``, which grows with the run."""
+    own: set[str] = set()
+    losers = []
+    for number, entry in enumerate(entries):
+        if entry["status"] != "exported":
+            continue
+        if entry["key"] in seen or entry["key"] in own:
+            losers.append(number)
+        own.add(entry["key"])
+    return losers
 
 
 MAX_ARTIFACT_REJECTS = 100  # the artifact is read in the Prefect UI; the report file has them all
