@@ -4,7 +4,7 @@ Prints figures; asserts nothing (speed targets are read by people, not enforced 
 tests). The corpus is copies of the seed documents under varied names, which gives every copy
 its own local identifier and so its own resource ids.
 
-    python -m benchmarks.bench [--studies 2000] [--batch-size 200] [--skip-flow]
+    python -m benchmarks.bench [--studies 2000] [--corpus seeds|registry] [--batch-size 200] [--skip-flow]
 """
 
 from __future__ import annotations
@@ -57,49 +57,71 @@ def bench_mappers(paths: list[Path]) -> float:
 
 
 def bench_phases(paths: list[Path]) -> dict[str, float]:
-    """Milliseconds per study for each stage of the bare mapping, to see where the time goes."""
+    """Milliseconds per study for each stage of a study's export, and its report page, to see
+    where the time goes. Each stage is timed around its own call, over the same studies, after
+    one warm-up pass (templates, schemas and models compiled; memos as a long run has them)."""
+    from flows.export import _entry, _study_of
+    from flows.report import render_study_page, study_view
     from mappers.context import build_context
+    from mappers.ctgov_xml import public_record_gaps
     from mappers.finish import finish_json, finish_xml
     from mappers.render import render
-    from validation.fhir import validate_bundle
+    from mappers.trace import json_values, traced_values, untraced, xml_values
+    from validation.fhir import _rule_issues, _structure_issues
     from validation.profile import check_resource
     from validation.xsd import validate_xml
 
     mapping = ExportSettings().mapping()
-    sample = paths[: min(len(paths), 400)]
-    blobs = [(str(p), p.read_bytes()) for p in sample]
+    blobs = [(str(p), p.read_bytes()) for p in paths[: min(len(paths), 400)]]
     clock = time.perf_counter
-    t0 = clock()
-    studies = [s for source, data in blobs for s in read_document(data, source)]
-    t1 = clock()
-    contexts = [build_context(s, mapping) for s in studies]
-    bundles = [finish_json(render("fhir/r4/bundle.json.j2", c)) for c in contexts]
-    t2 = clock()
-    prs = [finish_xml(render("ctgov/prs.xml.j2", c)) for c in contexts]
-    t3 = clock()
-    for bundle in bundles:
-        validate_bundle(bundle)
-    t4 = clock()
-    for document in prs:
-        validate_xml(document, "prs")
-    t5 = clock()
-    # bindings + invariants alone, per resource (contained ones count: they are checked too), in
-    # the steady state of a run: recurring nodes hit the memo, as they do across a corpus
-    fresh = [finish_json(render("fhir/r4/bundle.json.j2", c)) for c in contexts]
-    resources = sum(1 + len(e["resource"].get("contained", [])) for b in fresh for e in b["entry"])
-    t6 = clock()
-    for bundle in fresh:
-        check_resource(bundle)
-    t7 = clock()
-    per = 1000 / len(studies)
-    return {
-        "read (decode, repair, parse)": (t1 - t0) * per,
-        "FHIR bundle render + finish": (t2 - t1) * per,
-        "PRS XML render + finish": (t3 - t2) * per,
-        "FHIR validation (fhir.resources + rules)": (t4 - t3) * per,
-        "  bindings + invariants, ms per resource": (t7 - t6) * 1000 / resources,
-        "PRS XSD validation": (t5 - t4) * per,
-    }
+    times: dict[str, float] = {}
+
+    def timed(stage: str, call, *args):
+        started = clock()
+        result = call(*args)
+        times[stage] = times.get(stage, 0.0) + clock() - started
+        return result
+
+    def xml(template: str, context: dict) -> bytes:
+        return finish_xml(render(template, context))
+
+    def one_pass() -> int:
+        count = 0
+        for source, data in blobs:
+            for study in timed("read (decode, repair, parse, model)", read_document, data, source):
+                count += 1
+                context = build_context(study, mapping)
+                text = timed("FHIR bundle render", render, "fhir/r4/bundle.json.j2", context)
+                bundle = timed("FHIR bundle finish (parse, prune)", finish_json, text)
+                timed("FHIR structure (fhir.resources)", _structure_issues, bundle, "R4")
+                timed("FHIR bundle rules", _rule_issues, bundle)
+                timed("FHIR bindings + invariants", check_resource, bundle)
+                prs = timed("PRS XML render + finish", xml, "ctgov/prs.xml.j2", context)
+                timed("PRS XSD", validate_xml, prs, "prs")
+                xmls = [prs]
+                if study.nct_id and not public_record_gaps(study):
+                    public = timed("public XML render + finish", xml, "ctgov/public.xml.j2", context)
+                    timed("public XSD", validate_xml, public, "public")
+                    xmls.append(public)
+
+                def trace(study=study, bundle=bundle, xmls=xmls):
+                    traced = traced_values(study)
+                    for values in [json_values(bundle), *map(xml_values, xmls)]:
+                        untraced(study, values, traced)
+
+                timed("not-mapped trace", trace)
+                export = export_study(study, mapping)  # untimed: gives the page its entry
+                timed(
+                    "report page (flow, not a mapper)",
+                    lambda e: render_study_page(study_view(_entry(e), _study_of(e.files))),
+                    export,
+                )
+        return count
+
+    one_pass()
+    times.clear()
+    studies = one_pass()
+    return {stage: seconds * 1000 / studies for stage, seconds in times.items()}
 
 
 def bench_readers(seconds: float = 1.0) -> dict[str, tuple[float, float]]:
@@ -140,19 +162,31 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=ExportSettings().batch_size)
     parser.add_argument("--skip-flow", action="store_true")
+    parser.add_argument(
+        "--corpus",
+        choices=("seeds", "registry"),
+        default="seeds",
+        help="copies of the seeds, or the scale benchmark's corpus (seeds and CT.gov fixtures)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
-        paths = make_corpus(corpus, args.studies)
+        if args.corpus == "seeds":
+            paths = make_corpus(corpus, args.studies)
+        else:
+            from benchmarks import scale
+
+            paths = scale.make_corpus(corpus, args.studies)
         print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-        print(f"corpus: {len(paths)} studies (copies of seeds/)")
+        described = "copies of seeds/" if args.corpus == "seeds" else "seeds and CT.gov fixtures, varied"
+        print(f"corpus: {len(paths)} studies ({described})")
         bare = bench_mappers(paths)
         print(
             f"bare mappers   : {len(paths) / bare:8.0f} studies/s  ({bare / len(paths) * 1000:.2f} ms/study)"
         )
         for phase, ms in bench_phases(paths).items():
-            print(f"    {phase:<42} {ms:6.2f}" + ("" if "per resource" in phase else " ms/study"))
+            print(f"    {phase:<42} {ms:6.2f} ms/study")
         print("readers (ClinicalTrials.gov fixtures, reading only):")
         for name, (rate, mb) in bench_readers().items():
             print(f"    {name:<42} {rate:8.0f} studies/s  ({mb:.1f} MB/s)")
