@@ -166,15 +166,16 @@ def _staged(result: StudyExport | RejectedSource, stage: Stage, templates: str |
     """A study's export, once its files, NDJSON lines and report page are staged: all that is kept
     of it. The page is rendered here, where the study is still in memory."""
     entry = _entry(result)
+    study = _study_of(result.files) if isinstance(result, StudyExport) else None
+    page = stage.put(render_study_page(study_view(entry, study), templates))
     if not isinstance(result, StudyExport):
-        return StagedStudy(entry, {}, {}, stage.put(render_study_page(study_view(entry, None), templates)))
-    page = render_study_page(study_view(entry, _study_of(result.files)), templates)
+        return StagedStudy(entry, {}, {}, page)
     files = {relative: stage.put(data) for relative, data in result.files.items()}
     lines = {
         rtype: stage.put(b"".join(dump_json_line(r) for r in items))
         for rtype, items in result.resources.items()
     }
-    return StagedStudy(entry, files, lines, stage.put(page))
+    return StagedStudy(entry, files, lines, page)
 
 
 def _bytes(data: bytes | str) -> bytes:
@@ -218,6 +219,14 @@ def _reuse(source: str, previous: dict, root: Path) -> InputResult:
     )
 
 
+class InputTooLarge(Exception):
+    """Raised by ``_read_input``: the flow's triage and the export both read inputs, and only the
+    export turns the size into a rejection."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
 def _read_input(path: str, limit: int) -> bytes:
     """An input's bytes, never more than ``limit`` + 1 of them: sized before a byte is read, so a
     huge file costs nothing. Raises OSError, or InputTooLarge with the size found."""
@@ -229,11 +238,6 @@ def _read_input(path: str, limit: int) -> bytes:
     if size > limit or len(data) > limit:
         raise InputTooLarge(max(size, len(data)))
     return data
-
-
-class InputTooLarge(Exception):
-    def __init__(self, size: int):
-        self.size = size
 
 
 def is_unchanged(path: str, record: dict | None, fp: str, settings: ExportSettings) -> bool:
@@ -283,9 +287,11 @@ def _export_input(path: str, settings: ExportSettings, mapping: MappingSettings,
     return _from_staged(path, digest, staged)
 
 
-def _export_or_report(path: str, *args, stage: Stage, logger) -> InputResult:
+def _export_or_report(
+    path: str, settings: ExportSettings, mapping: MappingSettings, *, stage: Stage, logger
+) -> InputResult:
     try:
-        return _export_input(path, *args, stage)
+        return _export_input(path, settings, mapping, stage)
     except Exception as exc:  # a bug must cost one input, not the batch: report it and go on
         logger.error(
             "internal error on %s: %s: %s",
@@ -295,8 +301,7 @@ def _export_or_report(path: str, *args, stage: Stage, logger) -> InputResult:
             exc_info=logger.isEnabledFor(10),
         )
         reason = f"internal error: {type(exc).__name__}: {exc}"
-        templates = args[0].templates
-        return _from_staged(path, None, [_staged(RejectedSource(path, reason), stage, templates)])
+        return _from_staged(path, None, [_staged(RejectedSource(path, reason), stage, settings.templates)])
 
 
 def _study_of(files: dict[str, bytes]) -> dict | None:
@@ -441,8 +446,9 @@ def _summary_markdown(report: dict, rejected: list[dict]) -> str:
 
 def _batches_in_flight() -> int:
     """Enough batches submitted ahead to keep every worker busy, and no more: each finished batch
-    waiting to be collected holds its files in the flow process. Threads share one core (the
-    GIL): one batch mapping while the flow writes the last one is all they can use."""
+    waiting to be collected holds its entries in the flow process and its files in the staging
+    directory. Threads share one core (the GIL): one batch mapping while the flow writes the
+    last one is all they can use."""
     try:
         nthreads = get_run_context().task_runner.client.nthreads()  # a Dask runner's workers
     except (AttributeError, RuntimeError, MissingContextError):
