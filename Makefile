@@ -35,10 +35,11 @@ test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# Registry scale: bare mappers, the flow, an incremental rerun (`make bench STUDIES=2000` for a quick
-# look). Per-stage and per-format breakdown: `$(BIN)/python -m benchmarks.bench`.
+# First-sight ms per stage on distinct real records, then the flow end to end at 1,000 and 10,000
+# distinct studies (`make bench SIZES=1000` for a quick look). Runners and reruns at registry scale:
+# `$(BIN)/python -m benchmarks.scale`.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.scale $(if $(STUDIES),--studies $(STUDIES))
+	$(BIN)/python -m benchmarks.bench $(if $(SIZES),--sizes $(SIZES))
 
 # Re-resolve the pinned set from pyproject.toml's ranges (needs the registry).
 lock:

@@ -23,6 +23,8 @@ The result is a list of ``Issue``s; an empty list means the Bundle may be posted
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from urllib.parse import unquote
 
 import fhir.resources
@@ -286,10 +288,29 @@ def _rule_issues(bundle: dict) -> list[Issue]:
     return issues
 
 
-def validate_bundle(bundle: dict, version: str = "R4") -> list[Issue]:
+def _untimed(stage: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+def validate_bundle(
+    bundle: dict,
+    version: str = "R4",
+    *,
+    deep: bool = False,
+    clock: Callable[[str], AbstractContextManager] | None = None,
+) -> list[Issue]:
     """Every problem found: structure, then transaction rules, then (on a well-formed bundle)
-    required bindings and FHIRPath invariants (validation/profile.py); ``[]`` means valid."""
+    required bindings and FHIRPath invariants (validation/profile.py); ``[]`` means valid.
+
+    ``clock`` times each layer (the benchmark's probe, see mappers.export.StageClock)."""
+    stage = clock or _untimed
     if not isinstance(bundle, dict):
         return [_error("fhir-invalid", "Bundle", "is not a JSON object")]
-    issues = _structure_issues(bundle, version) + _rule_issues(bundle)
-    return issues or check_resource(bundle, version)
+    with stage("FHIR structure"):
+        issues = _structure_issues(bundle, version)
+    with stage("FHIR bundle rules"):
+        issues += _rule_issues(bundle)
+    if issues:
+        return issues
+    with stage("FHIR bindings + invariants"):
+        return check_resource(bundle, version)
