@@ -163,3 +163,16 @@ def test_an_unknown_format_is_refused():
     [study] = read_document(SEED_A.read_bytes(), "seeds/a.txt")
     with pytest.raises(ValueError, match="unknown output formats"):
         export_study(study, MappingSettings(formats=("fhir", "pdf")))
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_deep_validation_exports_the_same_bytes(version):
+    """deep_validation adds fhir.resources' reading of every resource; a valid study's files are
+    the same."""
+    for seed in (SEED_A, SEED_B):
+        [study] = read_document(seed.read_bytes(), f"seeds/{seed.name}")
+        settings = MappingSettings(prs_org_name="EXAMPLE-ORG", fhir_version=version)
+        fast = export_study(study, settings)
+        deep = export_study(study, MappingSettings(**{**vars(settings), "deep_validation": True}))
+        assert fast.status == deep.status == "exported"
+        assert fast.files == deep.files
