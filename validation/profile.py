@@ -185,9 +185,11 @@ def _projected(value, names: frozenset[str]):
     return value
 
 
-# An invariant that only asks whether elements are there, or how many (ref-2, org-1, cpt-2, …):
-# names each followed by .exists() / .empty() / .hasValue() / .count(), joined by logic.
-_PRESENCE = re.compile(r"\b[A-Za-z_]\w*\.(?:exists|empty|hasValue|count)\(\)(?:\.not\(\))?")
+# An invariant that only asks whether elements are there, or how many (ref-2, org-1, cpt-2, dom-4,
+# dom-5, …): paths each followed by .exists() / .empty() / .hasValue() / .count(), joined by logic.
+_PRESENCE = re.compile(
+    r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.(?:exists|empty|hasValue|count)\(\)(?:\.not\(\))?"
+)
 _LOGIC = re.compile(r"(?:\s|[()+<>=!0-9]|\band\b|\bor\b|\bxor\b|\bimplies\b|\bnot\(\))*")
 
 
@@ -196,12 +198,17 @@ def _presence_only(expression: str) -> bool:
     return _LOGIC.fullmatch(_PRESENCE.sub("", expression)) is not None
 
 
-def _shape(value):
-    """What a presence-only invariant can see of a value: whether it is there, and how many."""
+def _shape(value, counted: bool):
+    """What a presence-only invariant can see of a (projected) value: which elements are there,
+    and, when it counts, how many; a primitive's value is not looked at. Without count(), equal
+    items of a list are one (a site list of 1,200 contained Locations is one Location)."""
     if isinstance(value, list):
-        return [_shape(v) for v in value]
+        items = [_shape(v, counted) for v in value]
+        if counted or len(items) < 2:
+            return items
+        return list({orjson.dumps(i, option=orjson.OPT_SORT_KEYS): i for i in items}.values())
     if isinstance(value, dict):
-        return {}
+        return {k: v if k == "resourceType" else _shape(v, counted) for k, v in value.items()}
     return True if isinstance(value, bool) else 0 if isinstance(value, int | float) else "x"
 
 
@@ -218,7 +225,10 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
         node = _projected(node, names)
         context = {k: _projected(v, names) for k, v in context.items()}
         if not context and _presence_only(expression):  # primitive extensions (_x) stay whole
-            node = {k: v if k[0] == "_" or k == "resourceType" else _shape(v) for k, v in node.items()}
+            counted = "count()" in expression
+            node = {
+                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()
+            }
     key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
     found = _MEMO.get(key)
     if found is None:
