@@ -48,7 +48,8 @@ lock:
 	{ head -2 requirements.lock; .lockenv/bin/python -m pip freeze --exclude-editable; echo setuptools==65.5.0; echo wheel==0.48.0; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockenv
 
-# Re-extract validation/definitions/r4.json and r5.json from the official FHIR packages (needs npm).
+# Re-extract validation/definitions/r4.json, r5.json and their JSON Schemas (r4.schema.json, r5.schema.json)
+# from the official FHIR packages (needs npm).
 definitions: $(STAMP)
 	$(BIN)/python -m validation.definitions.build R4
 	$(BIN)/python -m validation.definitions.build R5
