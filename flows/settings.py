@@ -24,8 +24,9 @@ class ExportSettings(BaseSettings):
         "urn:trialexport:source-document",
         description="identifier system for studies that have no registry id (free-text documents)",
     )
-    formats: Annotated[tuple[Literal["fhir", "prs", "public"], ...], NoDecode] = Field(
-        ("fhir", "prs", "public"),
+    # A list, not a tuple: the run report records the settings as JSON and compares them.
+    formats: Annotated[list[Literal["fhir", "prs", "public"]], NoDecode] = Field(
+        ["fhir", "prs", "public"],
         min_length=1,
         description="outputs to write, comma-separated: fhir, prs, public (a study.json is always written)",
     )
@@ -61,16 +62,16 @@ class ExportSettings(BaseSettings):
 
     @field_validator("formats")
     @classmethod
-    def _canonical_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _canonical_order(cls, value: list[str]) -> list[str]:
         """One spelling per choice: the incremental fingerprint hashes the settings."""
-        return tuple(f for f in ("fhir", "prs", "public") if f in value)
+        return [f for f in ("fhir", "prs", "public") if f in value]
 
     def mapping(self) -> MappingSettings:
         return MappingSettings(
             prs_org_name=self.prs_org_name,
             local_identifier_system=self.local_identifier_system,
             fhir_version=self.fhir_version,
-            formats=self.formats,
+            formats=tuple(self.formats),
             deep_validation=self.deep_validation,
         )
 
