@@ -35,10 +35,11 @@ test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# Registry scale: bare mappers, the flow, an incremental rerun (`make bench STUDIES=2000` for a quick
-# look). Per-stage and per-format breakdown: `$(BIN)/python -m benchmarks.bench`.
+# First-sight ms per stage on distinct real records, then the flow end to end at 1,000 and 10,000
+# distinct studies (`make bench SIZES=1000` for a quick look). Runners and reruns at registry scale:
+# `$(BIN)/python -m benchmarks.scale`.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.scale $(if $(STUDIES),--studies $(STUDIES))
+	$(BIN)/python -m benchmarks.bench $(if $(SIZES),--sizes $(SIZES))
 
 # Re-resolve the pinned set from pyproject.toml's ranges (needs the registry).
 lock:
@@ -47,7 +48,8 @@ lock:
 	{ head -2 requirements.lock; .lockenv/bin/python -m pip freeze --exclude-editable; echo setuptools==65.5.0; echo wheel==0.48.0; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockenv
 
-# Re-extract validation/definitions/r4.json and r5.json from the official FHIR packages (needs npm).
+# Re-extract validation/definitions/r4.json, r5.json and their JSON Schemas (r4.schema.json, r5.schema.json)
+# from the official FHIR packages (needs npm).
 definitions: $(STAMP)
 	$(BIN)/python -m validation.definitions.build R4
 	$(BIN)/python -m validation.definitions.build R5

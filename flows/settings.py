@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mappers.context import MappingSettings
 from mappers.readers import MAX_STUDIES_PER_FILE
@@ -23,6 +23,15 @@ class ExportSettings(BaseSettings):
     local_identifier_system: str = Field(
         "urn:trialexport:source-document",
         description="identifier system for studies that have no registry id (free-text documents)",
+    )
+    # A list, not a tuple: the run report records the settings as JSON and compares them.
+    formats: Annotated[list[Literal["fhir", "prs", "public"]], NoDecode] = Field(
+        ["fhir", "prs", "public"],
+        min_length=1,
+        description="outputs to write, comma-separated: fhir, prs, public (a study.json is always written)",
+    )
+    deep_validation: bool = Field(
+        False, description="check FHIR structure with fhir.resources' models instead of the JSON Schema"
     )
     # ~200 studies keep a batch's task overhead (60-90 ms) under 10% of its work at ~3 ms a study.
     batch_size: int = Field(200, ge=1)
@@ -44,11 +53,26 @@ class ExportSettings(BaseSettings):
         description="records read from one input; past it the rest of the input is rejected",
     )
 
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _canonical_order(cls, value: list[str]) -> list[str]:
+        """One spelling per choice: the incremental fingerprint hashes the settings."""
+        return [f for f in ("fhir", "prs", "public") if f in value]
+
     def mapping(self) -> MappingSettings:
         return MappingSettings(
             prs_org_name=self.prs_org_name,
             local_identifier_system=self.local_identifier_system,
             fhir_version=self.fhir_version,
+            formats=tuple(self.formats),
+            deep_validation=self.deep_validation,
         )
 
 

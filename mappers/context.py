@@ -25,6 +25,10 @@ class MappingSettings:
     prs_org_name: str = "UNSPECIFIED-ORG"
     local_identifier_system: str = "urn:trialexport:source-document"
     fhir_version: str = "R4"
+    # Which outputs a study's export renders, validates and writes (mappers/export.py FORMATS);
+    # and whether FHIR structure is checked by fhir.resources instead of the JSON Schema.
+    formats: tuple[str, ...] = ("fhir", "prs", "public")
+    deep_validation: bool = False
 
 
 def business_identifier(study: Study, settings: MappingSettings) -> Identifier:

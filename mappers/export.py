@@ -9,6 +9,9 @@ source field went.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +29,31 @@ from validation.xsd import validate_xml
 FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2", "R5": "fhir/r5/bundle.json.j2"}
 PRS_TEMPLATE = "ctgov/prs.xml.j2"
 PUBLIC_TEMPLATE = "ctgov/public.xml.j2"
+FORMATS = ("fhir", "prs", "public")  # MappingSettings.formats chooses among them
+
+
+class StageClock:
+    """CPU seconds per stage of one export (``export_study(..., clock=StageClock())``): the
+    benchmark's probe into the real pipeline, so that it times what a run does, not a copy of it.
+    CPU time, not wall time: the machines this runs on are shared."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.process_time() - started
+
+
+def _untimed(stage: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+Clock = Callable[[str], AbstractContextManager]
 
 
 @dataclass
@@ -54,35 +82,59 @@ def study_key(study: Study) -> str:
 
 
 def export_study(
-    study: Study, settings: MappingSettings, templates: str | None = None, key: str | None = None
+    study: Study,
+    settings: MappingSettings,
+    templates: str | None = None,
+    key: str | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> StudyExport:
+    """Render, validate and serialise the outputs ``settings.formats`` asks for (study.json always:
+    the report page and ``trialexport validate`` read it). A format not asked for costs nothing:
+    it is neither rendered, validated nor traced."""
+    stage = clock or _untimed
+    formats = settings.formats
+    if unknown := set(formats) - set(FORMATS):
+        raise ValueError(f"unknown output formats {sorted(unknown)}; choose among {', '.join(FORMATS)}")
     out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
-    base = f"studies/{out.key}"
+    version = settings.fhir_version
+    bundle = prs = public = None
+    fhir_issues: list[Issue] = []
+    prs_errors: list[Issue] = []
+    gaps: list[str] = []
     try:
         context = build_context(study, settings)
-        bundle_template = FHIR_TEMPLATES[settings.fhir_version]
-        bundle = finish_json(render(bundle_template, context, templates), bundle_template)
-        fhir_issues = validate_bundle(bundle, settings.fhir_version)
-        prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
-        prs_errors = validate_xml(prs, "prs")
-        public = None
-        gaps = public_record_gaps(study) if study.nct_id else []
-        if study.nct_id and not gaps:
-            public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
+        if "fhir" in formats:
+            bundle_template = FHIR_TEMPLATES[version]
+            with stage("FHIR render"):
+                text = render(bundle_template, context, templates)
+            with stage("FHIR finish (parse, prune)"):
+                bundle = finish_json(text, bundle_template)
+            fhir_issues = validate_bundle(bundle, version, deep=settings.deep_validation, clock=stage)
+        if "prs" in formats:
+            with stage("PRS render"):
+                prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+            with stage("PRS XSD"):
+                prs_errors = validate_xml(prs, "prs")
+        if "public" in formats:
+            gaps = public_record_gaps(study) if study.nct_id else []
+            if study.nct_id and not gaps:
+                with stage("public render"):
+                    public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
     for issue in fhir_issues:
         if issue.severity == "error":
-            out.reject(
-                issue.code, f"FHIR {settings.fhir_version} bundle invalid: {issue.message}", issue.field
-            )
+            out.reject(issue.code, f"FHIR {version} bundle invalid: {issue.message}", issue.field)
         else:
             out.issues.append(issue)
     for issue in prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
     if public is not None:
-        for issue in validate_xml(public, "public"):
+        with stage("public XSD"):
+            public_errors = validate_xml(public, "public")
+        for issue in public_errors:
             out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
     elif gaps:
         out.issues.append(
@@ -92,29 +144,36 @@ def export_study(
                 message="public record XML not written: no source for required " + ", ".join(gaps),
             )
         )
-    outputs = {f"FHIR {settings.fhir_version} bundle": json_values(bundle), "PRS XML": xml_values(prs)}
-    if public is not None:
-        outputs["public XML"] = xml_values(public)
-    traced = traced_values(study)
-    for output, values in outputs.items():
-        out.issues += [
-            Issue(
-                severity="warning",
-                code="not-mapped",
-                field=path,
-                message=f"{output} has no element for {path}",
-            )
-            for path in untraced(study, values, traced)
-        ]
-    if out.status == "rejected":  # kept for inspection, outside studies/ and the NDJSON
-        base = f"rejected/{out.key}"
-    version = settings.fhir_version.lower()
-    out.files[f"{base}/fhir-{version}-bundle.json"] = dump_json(bundle)
-    out.files[f"{base}/prs.xml"] = prs
-    if public is not None:
-        out.files[f"{base}/public.xml"] = public
-    out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
-    if out.status == "rejected":
+    with stage("not-mapped trace"):
+        outputs = {}
+        if bundle is not None:
+            outputs[f"FHIR {version} bundle"] = json_values(bundle)
+        if prs is not None:
+            outputs["PRS XML"] = xml_values(prs)
+        if public is not None:
+            outputs["public XML"] = xml_values(public)
+        traced = traced_values(study) if outputs else []
+        for output, values in outputs.items():
+            out.issues += [
+                Issue(
+                    severity="warning",
+                    code="not-mapped",
+                    field=path,
+                    message=f"{output} has no element for {path}",
+                )
+                for path in untraced(study, values, traced)
+            ]
+    # a rejected study's outputs are kept for inspection, outside studies/ and the NDJSON
+    base = f"{'rejected' if out.status == 'rejected' else 'studies'}/{out.key}"
+    with stage("serialise"):
+        if bundle is not None:
+            out.files[f"{base}/fhir-{version.lower()}-bundle.json"] = dump_json(bundle)
+        if prs is not None:
+            out.files[f"{base}/prs.xml"] = prs
+        if public is not None:
+            out.files[f"{base}/public.xml"] = public
+        out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+    if out.status == "rejected" or bundle is None:
         return out
     for entry in bundle.get("entry", []):
         resource = entry["resource"]

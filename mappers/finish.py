@@ -19,13 +19,34 @@ class TemplateOutputError(ValueError):
 
 
 def prune(value):
-    """Remove empty values recursively; ``False`` and ``0`` are values and stay."""
+    """Remove empty values recursively; ``False`` and ``0`` are values and stay. One pass per
+    container (a value is pruned, then kept only if it is not empty)."""
     if isinstance(value, dict):
-        pruned = {k: prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
+        out = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                item = item.strip()
+            elif isinstance(item, dict | list):
+                item = prune(item)
+            elif item is not None:
+                out[key] = item
+                continue
+            if item:
+                out[key] = item
+        return out
     if isinstance(value, list):
-        pruned = [prune(v) for v in value]
-        return [v for v in pruned if v not in (None, "", [], {})]
+        out_list = []
+        for item in value:
+            if isinstance(item, str):
+                item = item.strip()
+            elif isinstance(item, dict | list):
+                item = prune(item)
+            elif item is not None:
+                out_list.append(item)
+                continue
+            if item:
+                out_list.append(item)
+        return out_list
     if isinstance(value, str):
         return value.strip()
     return value

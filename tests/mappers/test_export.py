@@ -130,3 +130,49 @@ def test_a_template_in_the_overlay_wins_and_the_rest_come_from_the_shipped_set(t
     assert (
         export(SEED_A).files[f"studies/{result.key}/prs.xml"] == result.files[f"studies/{result.key}/prs.xml"]
     )
+
+
+def _names(result) -> list[str]:
+    return sorted(Path(name).name for name in result.files)
+
+
+@pytest.mark.parametrize(
+    ("formats", "written"),
+    [
+        (("fhir",), ["fhir-r4-bundle.json", "study.json"]),
+        (("prs",), ["prs.xml", "study.json"]),
+        (("prs", "public"), ["prs.xml", "public.xml", "study.json"]),
+    ],
+)
+def test_formats_choose_the_outputs_and_the_bytes_stay_those_of_a_full_export(formats, written):
+    """A format not asked for is not rendered, validated or traced; the others are unchanged."""
+    path = ROOT / "tests" / "fixtures" / "ctgov" / "xml" / "NCT03494712.xml"
+    [study] = read_document(path.read_bytes(), path.name)
+    full = export_study(study, MappingSettings(prs_org_name="EXAMPLE-ORG"))
+    part = export_study(study, MappingSettings(prs_org_name="EXAMPLE-ORG", formats=formats))
+    assert full.status == part.status == "exported"
+    assert _names(part) == written
+    assert all(full.files[name] == data for name, data in part.files.items())
+    assert bool(part.resources) == ("fhir" in formats)
+    outputs = {"fhir": "FHIR R4 bundle", "prs": "PRS XML", "public": "public XML"}
+    not_mapped = {i.message.split(" has no element")[0] for i in part.issues if i.code == "not-mapped"}
+    assert not_mapped <= {outputs[f] for f in formats}
+
+
+def test_an_unknown_format_is_refused():
+    [study] = read_document(SEED_A.read_bytes(), "seeds/a.txt")
+    with pytest.raises(ValueError, match="unknown output formats"):
+        export_study(study, MappingSettings(formats=("fhir", "pdf")))
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_deep_validation_exports_the_same_bytes(version):
+    """deep_validation adds fhir.resources' reading of every resource; a valid study's files are
+    the same."""
+    for seed in (SEED_A, SEED_B):
+        [study] = read_document(seed.read_bytes(), f"seeds/{seed.name}")
+        settings = MappingSettings(prs_org_name="EXAMPLE-ORG", fhir_version=version)
+        fast = export_study(study, settings)
+        deep = export_study(study, MappingSettings(**{**vars(settings), "deep_validation": True}))
+        assert fast.status == deep.status == "exported"
+        assert fast.files == deep.files
