@@ -3,9 +3,9 @@
 Templates decide what each format can hold; rather than restating their conditions in Python
 (a second copy of the mapping that drifts), the exporter checks the rendered outputs: every
 free-text or numeric value of the study must appear among an output's values, else it is
-reported as ``not-mapped`` for that output. Coded values (enums), dates and ages are translated
-by the templates (to codes, ISO dates, Ranges) and are not traced; a person's name counts as
-mapped when its surname is there, since PRS splits names into parts.
+reported as ``not-mapped`` for that output. Coded values (enums), yes/no flags, dates and ages
+are translated by the templates (to codes, ISO dates, Ranges) and are not traced; a person's
+name counts as mapped when its surname is there, since PRS splits names into parts.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from mappers.render import split_name
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
     "identifiers.*.value",
+    "nct_aliases.*",
     "brief_title",
     "official_title",
     "acronym",
@@ -27,40 +28,78 @@ TRACED = (
     "detailed_description",
     "conditions.*",
     "keywords.*",
+    "condition_browse.meshes.*.term",
+    "condition_browse.meshes.*.id",
+    "condition_browse.ancestors.*.term",
+    "condition_browse.ancestors.*.id",
     "interventions.*.name",
     "interventions.*.description",
     "interventions.*.other_names.*",
+    "intervention_browse.meshes.*.term",
+    "intervention_browse.meshes.*.id",
+    "intervention_browse.ancestors.*.term",
+    "intervention_browse.ancestors.*.id",
     "arms.*.label",
     "arms.*.description",
     "arms.*.dose.text",
     "outcomes.*.measure",
     "outcomes.*.description",
     "outcomes.*.time_frame",
+    "design.target_duration",
+    "design.intervention_model_description",
+    "design.masking_description",
+    "design.number_of_arms",
+    "design.bio_spec_description",
+    "design.endpoint_classification",
     "enrollment.count",
     "status.why_stopped",
+    "expanded_access_info.nct_id",
+    "oversight.authorities.*",
+    "organization.name",
     "sponsor.name",
     "collaborators.*.name",
     "officials.*.name",
     "officials.*.affiliation",
     "contacts.*.name",
     "contacts.*.phone",
+    "contacts.*.phone_ext",
     "contacts.*.email",
     "sites.*.facility",
     "sites.*.city",
     "sites.*.state",
     "sites.*.zip",
     "sites.*.country",
+    "sites.*.geo_point.lat",
+    "sites.*.geo_point.lon",
     "sites.*.contacts.*.name",
     "sites.*.contacts.*.phone",
+    "sites.*.contacts.*.phone_ext",
     "sites.*.contacts.*.email",
+    "sites.*.investigators.*.name",
+    "removed_countries.*",
     "eligibility.criteria",
+    "eligibility.gender_description",
+    "eligibility.study_population",
     "responsible_party.investigator_name",
     "responsible_party.investigator_title",
     "responsible_party.investigator_affiliation",
+    "responsible_party.old_name_title",
+    "responsible_party.old_organization",
     "references.*.citation",
     "references.*.pmid",
     "links.*.url",
     "links.*.description",
+    "ipd_sharing_statement.description",
+    "ipd_sharing_statement.time_frame",
+    "ipd_sharing_statement.access_criteria",
+    "ipd_sharing_statement.url",
+    "avail_ipds.*.id",
+    "avail_ipds.*.type",
+    "avail_ipds.*.url",
+    "avail_ipds.*.comment",
+    "large_docs.*.label",
+    "large_docs.*.filename",
+    "large_docs.*.url",
 )
 _NAMES = {"name"}
 
