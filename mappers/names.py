@@ -80,6 +80,9 @@ _DEGREES = (
         "mhsc",
         "dphil",
         "mpharm",
+        "master",
+        "masters",
+        "bachelor",
     }
 )
 # Words that mark an organisation, a role or a sentence rather than a person ("Clinical
@@ -151,10 +154,43 @@ _NOT_NAME_WORDS = {
     "global",
     "transparency",
 }
-# Lower-case words a name may hold: surname particles ("van", "de") and conjunctions ("y").
+# Lower-case English words that make a text a sentence or a direction, not a name ("Trial
+# questions or participation questions", "please contact"); other lower-case words are allowed,
+# names are often typed in lower case ("Meng zhang", "f m dabnon").
+_SENTENCE_WORDS = {
+    "a",
+    "an",
+    "the",
+    "or",
+    "and",
+    "for",
+    "to",
+    "of",
+    "in",
+    "at",
+    "with",
+    "on",
+    "by",
+    "from",
+    "please",
+    "contact",
+    "call",
+    "send",
+    "email",
+    "questions",
+    "information",
+    "interested",
+    "becoming",
+    "site",
+    "number",
+    "operator",
+    "lecturer",
+}
 _PARTICLES = set(CONSTANTS.prefixes) | set(CONSTANTS.conjunctions)
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’.\-]*(?:['’.\-][^\W\d_]*)*\.?$")
-_NOT_A_NAME = re.compile(r"[\d@:;/()\[\]&?!#+=*_<>|\"]|https?|www\.")
+_NICKNAME = re.compile(r"^\([^\W\d_][^\W\d_'’.\-]*\)$")  # "Humbert (Drew) Sullivan"
+_NOT_A_NAME = re.compile(r"[\d@:;/\[\]&?!#+=*_<>|\"]|https?|www\.|\((?![^\W\d_]+\))")
+_POST_NOMINALS = re.compile(r"^(?:[A-Z]{2,6}|(?:[A-Z]\.){2,5})$")  # "FMD", "CRC", "M.S."
 
 
 @dataclass(frozen=True)
@@ -174,6 +210,8 @@ def _is_degree(word: str, after_comma: bool) -> bool:
     only as degrees are written (upper case, periods or an inner capital: "MD", "M.D.", "PhD"),
     so that a surname like "Do" or "Ma" stays a surname."""
     key = _key(word)
+    if after_comma and _POST_NOMINALS.match(word):  # "Danai Pino, FMD, CRC": letters after a name
+        return True
     if key not in _DEGREES or not key:
         return False
     return after_comma or word.isupper() or "." in word or any(c.isupper() for c in word[1:])
@@ -186,7 +224,7 @@ def _is_title(word: str) -> bool:
 def _name_and_extras(text: str) -> tuple[str, list[str], list[str]] | None:
     """(the name without titles and degrees, titles, degrees), or None when the comma-separated
     parts are not a name followed by degrees/titles (or a "Last, First" pair)."""
-    parts = [p.strip() for p in text.split(",")]
+    parts = [p.strip() for p in text.strip().rstrip(",").split(",")]
     if not all(parts):
         return None
     titles, degrees, names = [], [], []
@@ -227,9 +265,11 @@ def is_person_name(text: str) -> bool:
         return False
     for word in words:
         key = _key(word)
+        if _NICKNAME.match(word):
+            continue
         if not _NAME_WORD.match(word) or key in _NOT_NAME_WORDS:
             return False
-        if word.islower() and key not in _PARTICLES:
+        if word.islower() and key in _SENTENCE_WORDS and key not in _PARTICLES:
             return False
     return True
 
@@ -248,6 +288,8 @@ def split_name(text: str) -> NameParts:
     # nameparser may still find a title or suffix of its own; they are not first/middle/last
     extras = [p for p in (parsed.title, parsed.suffix) if p]
     first, middle, last = parsed.first, parsed.middle, parsed.last
+    if parsed.nickname:  # PRS has no element for it: it stays with the first name, as written
+        first = f"{first} ({parsed.nickname})".strip()
     if not last:  # a single word: a surname
         first, last = "", first
     return NameParts(first=first, middle=middle, last=last, degrees=", ".join([*titles, *extras, *degrees]))
