@@ -197,3 +197,18 @@ def large_document_url(nct_id: str | None, filename: str | None) -> str | None:
     if not nct_id or not filename or not _NCT.match(nct_id) or not _FILENAME.match(filename):
         return None
     return f"https://cdn.clinicaltrials.gov/large-docs/{nct_id[-2:]}/{nct_id}/{filename}"
+
+
+def large_document(label: str | None, url: str) -> dict:
+    """An uploaded document known by its label and address (the CSV export's Study Documents
+    cell, legacy XML's provided_document): the registry builds the label from what the file
+    holds ("Study Protocol and Statistical Analysis Plan"), so the label says which it holds."""
+    words = (label or "").lower()
+    return {
+        "label": label or None,
+        "has_protocol": "protocol" in words,
+        "has_sap": "statistical analysis plan" in words,
+        "has_icf": "informed consent form" in words,
+        "url": url,
+        "filename": url.rsplit("/", 1)[-1] or None,
+    }
