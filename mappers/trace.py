@@ -5,7 +5,11 @@ Templates decide what each format can hold; rather than restating their conditio
 free-text or numeric value of the study must appear among an output's values, else it is
 reported as ``not-mapped`` for that output. Coded values (enums), yes/no flags, dates and ages
 are translated by the templates (to codes, ISO dates, Ranges) and are not traced; a person's
-name counts as mapped when its surname is there, since PRS splits names into parts.
+name counts as mapped when its surname is there, since PRS splits names into parts. Two bulky
+registry-derived values are not traced either: a site's coordinates (no XML format has an
+element for them: two warnings per site per XML file, and the most costly values to look for in
+a study of hundreds of sites) and the MeSH ancestors (the hierarchy above each heading, dozens a
+study); README.md lists them among the values the XML formats do not write.
 """
 
 from __future__ import annotations
@@ -30,15 +34,11 @@ TRACED = (
     "keywords.*",
     "condition_browse.meshes.*.term",
     "condition_browse.meshes.*.id",
-    "condition_browse.ancestors.*.term",
-    "condition_browse.ancestors.*.id",
     "interventions.*.name",
     "interventions.*.description",
     "interventions.*.other_names.*",
     "intervention_browse.meshes.*.term",
     "intervention_browse.meshes.*.id",
-    "intervention_browse.ancestors.*.term",
-    "intervention_browse.ancestors.*.id",
     "arms.*.label",
     "arms.*.description",
     "arms.*.dose.text",
@@ -69,8 +69,6 @@ TRACED = (
     "sites.*.state",
     "sites.*.zip",
     "sites.*.country",
-    "sites.*.geo_point.lat",
-    "sites.*.geo_point.lon",
     "sites.*.contacts.*.name",
     "sites.*.contacts.*.phone",
     "sites.*.contacts.*.phone_ext",
