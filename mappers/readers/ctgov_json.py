@@ -224,16 +224,19 @@ def _flag(value) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+_OVERSIGHT = {  # oversightModule key -> Oversight field
+    "oversightHasDmc": "has_dmc",
+    "isFdaRegulatedDrug": "is_fda_regulated_drug",
+    "isFdaRegulatedDevice": "is_fda_regulated_device",
+    "isUnapprovedDevice": "is_unapproved_device",
+    "isPpsd": "is_ppsd",
+    "isUsExport": "is_us_export",
+    "fdaaa801Violation": "fdaaa801_violation",
+}
+
+
 def _oversight(draft: Draft, m: dict, at: str) -> None:
-    oversight = {
-        "has_dmc": _flag(m.get("oversightHasDmc")),
-        "is_fda_regulated_drug": _flag(m.get("isFdaRegulatedDrug")),
-        "is_fda_regulated_device": _flag(m.get("isFdaRegulatedDevice")),
-        "is_unapproved_device": _flag(m.get("isUnapprovedDevice")),
-        "is_ppsd": _flag(m.get("isPpsd")),
-        "is_us_export": _flag(m.get("isUsExport")),
-        "fdaaa801_violation": _flag(m.get("fdaaa801Violation")),
-    }
+    oversight = {name: _flag(m.get(key)) for key, name in _OVERSIGHT.items()}
     oversight = {k: v for k, v in oversight.items() if v is not None}
     draft.put("oversight", oversight or None, at)
 
