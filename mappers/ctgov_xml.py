@@ -86,6 +86,13 @@ def _after_final_rule(study: Study) -> bool:
     return start is None or start >= _FINAL_RULE[: len(start)]
 
 
+def _offers_expanded_access(study: Study) -> bool:
+    """Whether the record says its product is available through expanded access (PRS keeps
+    that in the IND/IDE information: the template writes ind_info exactly then)."""
+    access = study.expanded_access_info
+    return access is not None and (access.has_expanded_access is True or bool(access.nct_id))
+
+
 def _has_status(study: Study) -> bool:
     codes = _codes()
     status = study.status
@@ -178,6 +185,14 @@ PRS_REQUIRED: tuple[tuple[str, str, tuple[str, ...], _Check], ...] = (
             (s.oversight is not None and s.oversight.is_fda_regulated_device is not None)
             or not _after_final_rule(s)
         ),
+    ),
+    (
+        # PRS keeps the expanded-access flag in the IND/IDE information, whose grantor and number
+        # no public record gives: the PRS file states availability with both left empty
+        "U.S. FDA IND/IDE grantor and number (the product is available through expanded access)",
+        "ind_info/ind_grantor, ind_number",
+        _ALL,
+        lambda s: not _offers_expanded_access(s),
     ),
     ("Brief Summary", "brief_summary", _ALL, lambda s: bool(s.brief_summary)),
     ("Conditions", "condition", _ALL, lambda s: bool(s.conditions)),

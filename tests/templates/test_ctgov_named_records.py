@@ -162,6 +162,13 @@ def test_expanded_access():
     cs = prs("NCT02552212")
     assert texts(cs, "ind_info/has_expanded_access|ind_info/expanded_access_nct_id") == ["yes", "NCT03559686"]
     assert texts(public("NCT02552212", "json"), "has_expanded_access") == ["Yes"]
+    # an expanded-access programme runs under an IND/IDE, whose grantor and number no public
+    # record gives: empty, and named as missing
+    assert texts(cs, "ind_info/ind_grantor|ind_info/ind_number") == ["", ""]
+    assert any("ind_info" in m for m in prs_missing(study("NCT02552212")))
+    # "No" is asked of IND/IDE studies only, which a public record does not show: not written
+    assert study("NCT03475563").expanded_access_info.has_expanded_access is False
+    assert prs("NCT03475563").find("ind_info") is None
 
 
 def test_ipd_sharing_statement():
