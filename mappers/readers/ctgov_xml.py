@@ -73,7 +73,13 @@ def _text(el, path: str) -> str | None:
     found = el.find(path)
     if found is None:
         return None
-    value = "".join(found.itertext()).replace("\r\n", "\n").replace("\r", "\n")  # &#13; in old records
+    if not len(found):  # a leaf, as most are: its text, without walking it
+        value = found.text
+        if not value or ("\n" not in value and "\r" not in value):
+            return (value or "").strip() or None
+    else:
+        value = "".join(found.itertext())
+    value = value.replace("\r\n", "\n").replace("\r", "\n")  # &#13; in old records
     if found.find("textblock") is not None or "\n" in value.strip():
         value = textwrap.dedent(value.strip("\n"))
     return value.strip() or None
