@@ -14,16 +14,19 @@ from mappers.ctgov_xml import public_record_gaps
 from mappers.finish import finish_xml
 from mappers.model import (
     Arm,
+    AvailIpd,
     Design,
     Dose,
     Eligibility,
     Enrollment,
     Identifier,
     Intervention,
+    IpdSharingStatement,
     Organization,
     Outcome,
     Person,
     Provenance,
+    ResultsSubmission,
     Site,
     StatusInfo,
     Study,
@@ -471,12 +474,63 @@ CODE_VARIANTS = (
     + [("status.overall_status", v) for v in get_args(model.OverallStatus)]
     + [("interventions", [Intervention(type=v, name="X")]) for v in get_args(model.InterventionType)]
     + [("arms", [Arm(label="A", type=v)]) for v in get_args(model.ArmType)]
-    + [("officials", [Person(name="A B", role=v)]) for v in get_args(model.OfficialRole)]
+    + [("officials", [Person(name="A B", role=v)]) for v in get_args(model.PersonRole)]
+    + [
+        ("sites", [Site(facility="F", city="C", country="K", investigators=[Person(name="A B", role=v)])])
+        for v in get_args(model.PersonRole)
+    ]
+    + [
+        ("sites", [Site(facility="F", city="C", country="K", status=v)])
+        for v in get_args(model.OverallStatus)
+    ]
+    + [("status.last_known_status", v) for v in get_args(model.OverallStatus)]
     + [
         ("eligibility", Eligibility(criteria="c", sex=v, minimum_age="N/A", maximum_age="N/A"))
         for v in get_args(model.Sex)
     ]
+    + [
+        (
+            "eligibility",
+            Eligibility(criteria="c", sex="ALL", minimum_age="1 Year", maximum_age="N/A", sampling_method=v),
+        )
+        for v in get_args(model.SamplingMethod)
+    ]
+    + [("design.observational_model", v) for v in get_args(model.ObservationalModel)]
+    + [("design.time_perspective", v) for v in get_args(model.TimePerspective)]
+    + [("design.bio_spec_retention", v) for v in get_args(model.BioSpecRetention)]
+    + [("design.who_masked", [v]) for v in get_args(model.WhoMasked)]
+    + [("design.study_type", "OBSERVATIONAL"), ("design.patient_registry", True)]
+    + [
+        (
+            "ipd_sharing_statement",
+            IpdSharingStatement(ipd_sharing=v, info_types=list(get_args(model.IpdInfoType))),
+        )
+        for v in get_args(model.IpdSharing)
+    ]
+    + [("pending_results", [ResultsSubmission(event=v)]) for v in get_args(model.ResultsSubmissionEvent)]
+    + [("avail_ipds", [AvailIpd(type=v)]) for v in ("Study Protocol", "study-level data", None)]
 )
+
+
+def test_every_observational_code_renders_valid_xml():
+    design = Design(
+        study_type="OBSERVATIONAL",
+        patient_registry=True,
+        target_duration="2 Years",
+        observational_model="CASE_CONTROL",
+        time_perspective="CROSS_SECTIONAL",
+        bio_spec_retention="SAMPLES_WITH_DNA",
+        bio_spec_description="Blood",
+    )
+    study = rich_study().model_copy(update={"design": design})
+    public = parsed(render_xml(study, "public"))
+    assert texts(public, "study_type") == ["Observational [Patient Registry]"]
+    assert texts(public, "study_design_info/observational_model|study_design_info/time_perspective") == [
+        "Case-Control",
+        "Cross-Sectional",
+    ]
+    (cs,) = parsed(render_xml(study, "prs")).xpath("clinical_study")
+    assert texts(cs, "study_design/observational_design/biospecimen_retention") == ["Samples With DNA"]
 
 
 @pytest.mark.parametrize(("field", "value"), CODE_VARIANTS, ids=lambda v: str(v)[:40])
