@@ -18,7 +18,7 @@ from typing import Literal
 import jinja2
 
 from mappers.context import MappingSettings, build_context
-from mappers.ctgov_xml import public_record_gaps
+from mappers.ctgov_xml import prs_readiness, public_record_assumptions, public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
 from mappers.model import Issue, Study
 from mappers.render import render
@@ -131,11 +131,14 @@ def export_study(
             out.issues.append(issue)
     for issue in prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
+    if (readiness := prs_readiness(study)) is not None:
+        out.issues.append(readiness)
     if public is not None:
         with stage("public XSD"):
             public_errors = validate_xml(public, "public")
         for issue in public_errors:
             out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
+        out.issues += public_record_assumptions(study)
     elif gaps:
         out.issues.append(
             Issue(
