@@ -10,11 +10,10 @@ escaping): ``outcome_cell`` splits it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from mappers.model import InterventionType, Outcome, OutcomeKind
 from mappers.readers.outcome_cell import split_outcome, split_top_level
-from mappers.readers.places import is_country, is_subdivision
+from mappers.readers.places import PlaceParts, parse_location  # noqa: F401 (the CSV cells' parsers, in one place)
 
 
 def parse_outcomes(cell: str, kind: OutcomeKind) -> list[Outcome]:
@@ -90,32 +89,3 @@ def parse_design(cell: str) -> dict[str, str]:
         if sep and value.strip():
             design[re.sub(r"\s+", "_", key.strip().lower())] = value.strip()
     return design
-
-
-@dataclass(frozen=True)
-class PlaceParts:
-    facility: str | None
-    city: str | None
-    state: str | None
-    zip: str | None
-    country: str | None
-
-
-def parse_location(item: str) -> PlaceParts:
-    """``Facility, City, State, Zip, Country`` (state and zip optional; facility may hold
-    commas) -> parts, read from the right: the country (a known name, commas allowed), a zip
-    (has a digit), a state when the piece is a subdivision of that country, then the city; what
-    is left is the facility."""
-    pieces = [p.strip() for p in item.split(",") if p.strip()]
-    country = None
-    for width in (2, 1):
-        if len(pieces) > width and is_country(", ".join(pieces[-width:])):
-            country, pieces = ", ".join(pieces[-width:]), pieces[:-width]
-            break
-    if country is None and len(pieces) > 1:
-        country, pieces = pieces[-1], pieces[:-1]
-    zip_code = pieces.pop() if len(pieces) > 1 and re.search(r"\d", pieces[-1]) else None
-    state = pieces.pop() if len(pieces) > 1 and country and is_subdivision(pieces[-1], country) else None
-    city = pieces.pop() if pieces else None
-    facility = ", ".join(pieces) or None
-    return PlaceParts(facility, city, state, zip_code, country)
