@@ -522,6 +522,13 @@ def _score(features: Features, weights: dict[str, float]) -> float:
     return sum(weights.get(name, 0.0) * value for name, value in features.items())
 
 
+def reads_as_time(text: str) -> bool:
+    """Whether ``text`` reads as a time frame: it holds a time ("12 weeks", "baseline") or opens
+    like one ("Up to ...", "Until death")."""
+    piece = _piece(text.strip())
+    return piece.time_word or piece.opener
+
+
 def split_outcome(cell: str) -> OutcomeParts:
     """``measure, description, time frame`` -> its parts (see the module docstring)."""
     parts = _Cell(cell)
