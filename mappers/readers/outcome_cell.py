@@ -21,9 +21,11 @@ how much each part reads like its kind, and the best-scoring grouping wins.
 - A piece ending in a full stop ends a sentence: a description ends there far more often than a
   time frame or a measure continues past it.
 
-The weights were set on the development part of the evaluation set in
-``tests/mappers/readers/outcome_set.py`` (real triples from ClinicalTrials.gov records); the
-held-out part measures them (the README gives the figure).
+The features are hand-made; their weights (``W``) are those of a log-linear model fitted on the
+development part of the evaluation set in ``tests/mappers/readers/outcome_set.py`` (real
+triples from ClinicalTrials.gov records), starting from hand-set values. The held-out part
+measures them (the README gives the figure). The split returns the cell's own text: parts are
+slices of it, never re-joined pieces.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ _TIME_TOKENS = _word_set(
     "postdose pretreatment posttreatment preintervention postintervention completion termination "
     "withdrawal onset daily weekly monthly quarterly annual annually yearly throughout continuous "
     "continuously ongoing period season timepoint timepoints trough prebaseline week weeks day days "
-    "month months year years hour hours minute minutes visit visits cycle cycles date dates"
+    "month months year years hour hours minute minutes visit visits cycle cycles date dates "
+    "postpartum antepartum prenatal antenatal postnatal perioperative perioperatively"
 )
 _TIME_PAIRS = frozenset(
     [("end", "of"), ("start", "of"), ("follow", "up"), ("intra", "operative")]
@@ -95,8 +98,10 @@ _TIME_OPENER = re.compile(
     r"continuous(?:ly)?|approximately|approx\.?|about|around|estimated|time of|"
     r"(?:evaluated|assessed|measured|collected|recorded|performed|obtained|done|conducted)"
     r" (?:at|up|from|through|during|after|before|on|in|every|over|until|daily|weekly|for)|"
-    r"day|days|week|weeks|wk|month|months|year|years|hour|hours|minute|minutes|cycle|cycles|"
-    r"visit|visits|screening|randomi[sz]ation|enrol?l?ment|admission|discharge|surgery|"
+    r"(?:participants|patients|subjects) (?:will be |were |are )?(?:followed|assessed|evaluated|"
+    r"seen|monitored)|duration of (?:the )?(?:hospital|stay|study|follow)|"
+    r"(?:day|days|week|weeks|wk|month|months|year|years|hour|hours|minute|minutes|cycle|cycles|"
+    rf"visit|visits)\s*[-–]?\s*(?:\d+(?:[A-Za-z]+\d+)*|{_NUMBER}\b)|screening|randomi[sz]ation|enrol?l?ment|admission|discharge|surgery|"
     r"follow[- ]?up|pre-?baseline|pre-?treatment|post-?treatment|pre-?intervention|"
     r"post-?intervention|pre-?op|post-?op|pre-?dose|post-?dose|predose|postdose|trough|daily|"
     r"weekly|monthly|annually|yearly|quarterly|ongoing|once|twice|"
@@ -125,6 +130,13 @@ _EVENT = re.compile(r"\b(?:death|progression|relapse|recurrence|discharge|delive
 # The end of a piece that starts a list: "...event: CV death", "... including frequency",
 # "Comparison of frequency" (a short item after a colon, "including", "such as", "of", "e.g.").
 _LIST_HEAD = re.compile(r"(?::|\bincluding|\bsuch as|\be\.g\.|\bof|\bfor)\s+(?:\S+\s+){0,2}\S+$")
+# How a measure opens; a time frame does not ("Proportion of deaths at days 7, 14 and 28").
+_MEASURE_OPEN = re.compile(
+    r"^(?:the )?(?:number|proportion|percentage|percent|rate|incidence|prevalence|frequency|"
+    r"change|changes|mean|median|level|levels|score|concentration|amount|total number|severity|"
+    r"occurrence|assessment|evaluation|measurement|comparison|analysis|analyses)\b",
+    re.IGNORECASE,
+)
 _CONJUNCTION = re.compile(r"^(?:and|or|&|then|as well as|but|plus|with)\b", re.IGNORECASE)
 # Words of a sentence rather than a heading or a time.
 _VERB = re.compile(
@@ -143,62 +155,64 @@ _ACRONYM = re.compile(r"[A-Z0-9\-]{2,8}")
 _ENDS_NUMBER = re.compile(r"\d\)?$")
 _DIGIT = re.compile(r"\d")
 
-# How much each feature of a grouping counts (log-odds-like), set by hand on the development part
-# of the evaluation set. A log-linear fit of the same features (tried with a two-fold split of the
-# development part) did not generalise better than these, so the plainer numbers stay.
+# How much each feature of a grouping counts (log-odds). Fitted on the development part
+# (``python -m tests.mappers.readers.outcome_set --fit`` prints new values); the comments say
+# what each feature is, from the hand-set start.
 W: dict[str, float] = {
     # the time frame: how it opens ...
-    "t_opener": 3.29,  # "Up to 5 years", "Baseline", "12 weeks", "From randomization ..."
-    "t_change": 2.91,  # "Change from baseline to week 12"
-    "t_weak_opener": 0.21,  # "Until death", "During the study": a preposition but no time
-    "t_time_word": 0.57,  # no opener, but a time in it ("Entire study participation ...")
-    "t_foreign_open": -3.55,  # nothing of a time in its first piece
-    "t_bare_open": -0.1,  # numbers only ("0, 15 min, ...")
-    "t_bare_after_number": -3.13,  # "4 and 16" right after "at week 2": a list, not a start
-    "t_conjunction_open": -3.21,  # "and ...", "or ..."
-    "t_lower_open": -1.87,
+    "t_opener": 2.79,  # "Up to 5 years", "Baseline", "12 weeks", "From randomization ..."
+    "t_change": 3.17,  # "Change from baseline to week 12"
+    "t_weak_opener": 0.37,  # "Until death", "During the study": a preposition but no time
+    "t_time_word": 1.28,  # no opener, but a time in it ("Entire study participation ...")
+    "t_foreign_open": -3.25,  # nothing of a time in its first piece
+    "t_bare_open": -0.13,  # numbers only ("0, 15 min, ...")
+    "t_bare_after_number": -3.32,  # "4 and 16" right after "at week 2": a list, not a start
+    "t_conjunction_open": -3.28,  # "and ...", "or ..."
+    "t_measure_open": -1.45,  # "Proportion of deaths at day 28" is a description
+    "t_echoed": 1.53,  # the piece before ends in it ("... at days 7, 14 and 28, Days 7, 14 and 28")
+    "t_lower_open": -2.29,
     # ... how it goes on ...
-    "t_continuation": 1.11,  # each further piece that continues a time
-    "t_foreign": -2.28,  # each further piece with nothing of a time ...
-    "t_clause": 0.19,  # ... unless it goes on with a clause ("which ever occurs first")
-    "t_sentence_inside": -2.45,  # a sentence ends inside it
-    "t_long": -0.18,  # per word past 12
-    "t_verbs": 0.31,  # per sentence verb
+    "t_continuation": 1.35,  # each further piece that continues a time
+    "t_foreign": -2.51,  # each further piece with nothing of a time ...
+    "t_clause": 0.62,  # ... unless it goes on with a clause ("which ever occurs first")
+    "t_sentence_inside": -2.66,  # a sentence ends inside it
+    "t_long": -0.2,  # per word past 12
+    "t_verbs": 0.61,  # per sentence verb
     # ... and what stands before it
-    "t_after_sentence": 4.52,  # the part before it ends with a full stop
-    "t_absent": -6.13,  # the registry requires one; old records may lack it
+    "t_after_sentence": 4.74,  # the part before it ends with a full stop
+    "t_absent": -6.96,  # the registry requires one; old records may lack it
     # the description
-    "d_absent": -1.69,  # a quarter of outcomes have none
-    "d_lower_open": -0.62,  # a description opens with a capital ...
-    "d_lower_open_after_title": -1.38,  # ... all the more after a Title-Case measure
+    "d_absent": -2.76,  # a quarter of outcomes have none
+    "d_lower_open": -1.25,  # a description opens with a capital ...
+    "d_lower_open_after_title": -1.1,  # ... all the more after a Title-Case measure
     "d_bare_open": -2.01,  # ... not with a bare number
-    "d_sentence_open": 1.16,  # ... and like a sentence
-    "d_list_open": -1.54,  # opens with two short lower-case items: a list, the measure's
-    "d_continues_open": -2.79,  # "with ...", "including ...": goes on with the measure
-    "d_lower_clause": -0.21,  # a lower-case opening with a verb is a sentence all the same
-    "d_overlap": 0.97,  # its opening repeats a word of the measure ("Change in d-dimer, plasma d-dimer ...")
-    "d_title": -1.29,  # a Title-Case "description" after a Title-Case measure continues it
-    "d_echoes_measure": 1.62,  # opens with the measure's first piece ...
-    "d_repeats_measure": 3.5,  # ... or is the measure again ("Angioplasty time, Angioplasty time, 1 day")
-    "d_same_word": 0.93,  # opens with the measure's first word ("Time to ...")
-    "d_opener_open": -2.43,  # opens like a time frame
-    "d_all_openers": -2.72,  # time openers only: part of the time frame
-    "d_bare_end": -3.0,  # ends in a bare number piece
-    "d_time_end": -2.03,  # ends in a piece that opens like a time frame
-    "d_items_only": -1.4,  # two or more short lower-case items and nothing else: a list
-    "d_short": -0.83,  # one or two words
-    "d_verbs": 0.15,  # per sentence verb (up to three)
+    "d_sentence_open": 1.81,  # ... and like a sentence
+    "d_list_open": -1.51,  # opens with two short lower-case items: a list, the measure's
+    "d_continues_open": -3.2,  # "with ...", "including ...": goes on with the measure
+    "d_lower_clause": -0.38,  # a lower-case opening with a verb is a sentence all the same
+    "d_overlap": 1.56,  # its opening repeats a word of the measure ("Change in d-dimer, plasma d-dimer ...")
+    "d_title": -0.72,  # a Title-Case "description" after a Title-Case measure continues it
+    "d_echoes_measure": 1.7,  # opens with the measure's first piece ...
+    "d_repeats_measure": 3.64,  # ... or is the measure again ("Angioplasty time, Angioplasty time, 1 day")
+    "d_same_word": 1.11,  # opens with the measure's first word ("Time to ...")
+    "d_opener_open": -2.05,  # opens like a time frame
+    "d_all_openers": -1.78,  # time openers only: part of the time frame
+    "d_bare_end": -2.74,  # ends in a bare number piece
+    "d_time_end": -1.94,  # ends in a piece that opens like a time frame
+    "d_items_only": -1.63,  # two or more short lower-case items and nothing else: a list
+    "d_short": -1.24,  # one or two words
+    "d_verbs": -0.24,  # per sentence verb (up to three)
     # the measure's pieces after its first
-    "m_list_item": -0.97,  # short lower-case list items ("CV death, non-fatal MI, ...")
-    "m_list_after_head": 0.06,  # ... after a first piece ending in a list's first item
-    "m_lower": 0.17,  # other lower-case pieces
-    "m_title": 0.28,  # Title Case after a Title-Case first piece
-    "m_bare": -0.44,  # bare numbers ("Weeks 2, 4, 8, and 12")
-    "m_bare_after_number": 0.36,
-    "m_other": -4.1,  # anything else: most likely the description
-    "m_sentence_inside": -2.5,  # a sentence ends inside the measure
-    "m_verbs": -0.96,  # per sentence verb in a continuation
-    "m_and_close": 2.45,  # its last piece closes a list ("..., vital signs, and ECG")
+    "m_list_item": -1.12,  # short lower-case list items ("CV death, non-fatal MI, ...")
+    "m_list_after_head": 0.26,  # ... after a first piece ending in a list's first item
+    "m_lower": -0.28,  # other lower-case pieces
+    "m_title": -0.15,  # Title Case after a Title-Case first piece
+    "m_bare": -0.67,  # bare numbers ("Weeks 2, 4, 8, and 12")
+    "m_bare_after_number": 0.13,
+    "m_other": -4.01,  # anything else: most likely the description
+    "m_sentence_inside": -2.53,  # a sentence ends inside the measure
+    "m_verbs": -1.07,  # per sentence verb in a continuation
+    "m_and_close": 2.95,  # its last piece closes a list ("..., vital signs, and ECG")
 }
 _MAX_MEASURE_PIECES = 16
 _MAX_TIME_PIECES = 24
@@ -206,7 +220,12 @@ _MAX_TIME_PIECES = 24
 
 def split_top_level(text: str, sep: str = ", ") -> list[str]:
     """Split on ``sep`` outside (), [] and {}. A bracket that is never closed (or never opened)
-    is text, so it does not swallow the rest: "(1=none, 2=mild, ..., Week 12" still splits.
+    is text, so it does not swallow the rest: "(1=none, 2=mild, ..., Week 12" still splits."""
+    return [text[start:end] for start, end in _spans(text, sep)]
+
+
+def _spans(text: str, sep: str = ", ") -> list[tuple[int, int]]:
+    """Where ``split_top_level``'s parts lie in ``text``.
 
     Jumps from bracket to separator with one regex instead of walking every character: CSV
     exports hold thousands of outcome cells, and this split is most of their parsing."""
@@ -218,16 +237,16 @@ def split_top_level(text: str, sep: str = ", ") -> list[str]:
             stack.append(index)
         elif token in (")", "]", "}") and stack:
             paired.update((stack.pop(), index))
-    parts, depth, start = [], 0, 0
+    spans, depth, start = [], 0, 0
     for index, match in enumerate(tokens):
         token = match.group()
         if index in paired:
             depth += 1 if token in ("(", "[", "{") else -1
         elif token == sep and depth == 0 and match.start() >= start:
-            parts.append(text[start : match.start()])
+            spans.append((start, match.start()))
             start = match.end()
-    parts.append(text[start:])
-    return parts
+    spans.append((start, len(text)))
+    return spans
 
 
 @dataclass(frozen=True)
@@ -273,6 +292,7 @@ class _Piece:
     weak_opener: bool  # opens with a preposition of time but holds no time ("until death")
     opens_list: bool  # ends with a list's first item ("event: CV death", "including frequency")
     change: bool  # "Change from baseline to week 12"
+    measure_open: bool  # opens like a measure ("Proportion of ...", "Number of ...")
     verbs: int
     first_word: str
     content: frozenset[str]  # its first words of three letters or more, lower-cased
@@ -311,6 +331,7 @@ def _piece(text: str) -> _Piece:
         opens_list=bool(_LIST_HEAD.search(text[-60:])),
         clause=bool(_CLAUSE.match(text)),
         change=bool(_CHANGE.match(text)) and time_word and bool(_DIGIT.search(head)),
+        measure_open=bool(_MEASURE_OPEN.match(text)) and not _CHANGE.match(text),
         verbs=verbs,
         first_word=words[0].lower() if words else "",
         content=frozenset(w.lower() for w in _CONTENT_WORD.findall(head)) - _STOP_WORDS,
@@ -361,7 +382,9 @@ class _Cell:
     """One cell cut into pieces, with running totals so that any part's features cost O(1)."""
 
     def __init__(self, cell: str):
-        self.texts = [t.strip() for t in split_top_level(cell.strip()) if t.strip()]
+        self.cell = cell
+        self.spans = [(a, b) for a, b in _spans(cell) if cell[a:b].strip()]
+        self.texts = [cell[a:b].strip() for a, b in self.spans]
         self.pieces = [_piece(t) for t in self.texts]
         self.n = len(self.pieces)
 
@@ -381,6 +404,12 @@ class _Cell:
     @staticmethod
     def _between(totals: list[int], start: int, end: int) -> int:
         return totals[end] - totals[start]
+
+    def text(self, start: int, end: int) -> str:
+        """Pieces ``[start:end]`` as the cell writes them (its own spaces and commas kept)."""
+        if start >= end:
+            return ""
+        return self.cell[self.spans[start][0] : self.spans[end - 1][1]].strip()
 
     def time_frame(self, j: int) -> Features:
         """The time frame ``[j:]`` (none when ``j == n``), given what precedes it."""
@@ -407,6 +436,9 @@ class _Cell:
         if first.bare and pieces[j - 1].ends_number:
             _add(f, "t_bare_after_number")
         _add(f, "t_lower_open", first.lower)
+        _add(f, "t_measure_open", first.measure_open)
+        before = self.texts[j - 1].lower()
+        _add(f, "t_echoed", len(before) > len(self.texts[j]) and before.endswith(self.texts[j].lower()))
         more = n - j - 1
         timely = self._between(self._time_pieces, j + 1, n)
         clauses = self._between(self._clauses, j + 1, n)
@@ -538,4 +570,4 @@ def split_outcome(cell: str) -> OutcomeParts:
     if len(texts) == 1:
         return OutcomeParts(texts[0], None, None)
     i, j = parts.best_grouping()
-    return OutcomeParts(", ".join(texts[:i]), ", ".join(texts[i:j]) or None, ", ".join(texts[j:]) or None)
+    return OutcomeParts(parts.text(0, i), parts.text(i, j) or None, parts.text(j, parts.n) or None)

@@ -6,15 +6,16 @@ ClinicalTrials.gov JSON and XML records in the project's shared material, stored
 ``tests/fixtures/outcome_cells/triples.jsonl`` so that the tests never read that folder. Each
 record's triples go wholly to the development part or to the HELD-OUT part, decided by a hash of
 its NCT id; the records the 16 samples were written from are development by construction.
-``extra_development.jsonl`` adds the outcomes of 62 more public XML records (a sample of the
-TREC 2022 clinical-trials corpus, see the folder's README) to the development part only.
+``extra_development.jsonl`` adds the outcomes of more public records (a sample of the TREC 2022
+clinical-trials corpus and AACT's test records, see the folder's README) to the development
+part only; none of them is a record of the set.
 Rules are tuned on the development part only; the held-out figure is read, never tuned on.
 
 Weights: ``python -m tests.mappers.readers.outcome_set --fit`` fits the weights of
 ``mappers.readers.outcome_cell.W`` on the development part and prints them.
 
 Rebuild the files (only when the sources change):
-``python -m tests.mappers.readers.outcome_set ../shared/ctgov [FOLDER_OF_MORE_XML_RECORDS]``.
+``python -m tests.mappers.readers.outcome_set ../shared/ctgov [FOLDER_OF_MORE_RECORDS ...]``.
 """
 
 from __future__ import annotations
@@ -141,8 +142,7 @@ def _candidates(t: Triple, names: list[str]) -> tuple[list[list[float]], int] | 
     ]
     truth = (t.measure, t.description, t.time_frame)
     for index, (i, j) in enumerate(groupings):
-        texts = cell.texts
-        if (", ".join(texts[:i]), ", ".join(texts[i:j]) or None, ", ".join(texts[j:]) or None) == truth:
+        if (cell.text(0, i), cell.text(i, j) or None, cell.text(j, cell.n) or None) == truth:
             if cell.n < 2:
                 return None
             vectors = []
@@ -228,6 +228,22 @@ def _v1_triples(path: Path) -> Iterator[Triple]:
                 )
 
 
+def _any_triples(folder: Path) -> Iterator[Triple]:
+    """The outcomes of every public XML record and API v1/v2 JSON document in ``folder``."""
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".xml":
+            try:
+                yield from _xml_triples(path)
+            except etree.XMLSyntaxError:
+                continue
+        elif path.suffix == ".json":
+            text = path.read_text(encoding="utf-8")
+            if '"FullStudiesResponse"' in text[:200]:
+                yield from _v1_triples(path)
+            elif '"protocolSection"' in text:
+                yield from _v2_triples(path)
+
+
 def build(ctgov: Path) -> list[Triple]:
     """Every distinct triple of the shared records, one line each, markdown escapes removed."""
     raw: list[Triple] = []
@@ -268,11 +284,9 @@ if __name__ == "__main__" and sys.argv[1:] == ["--fit"]:
 elif __name__ == "__main__":
     found = build(Path(sys.argv[1]))
     _write(found, TRIPLES)
-    if len(sys.argv) > 2:
+    if len(sys.argv) > 2:  # more public records, development only; none of the set's records
         known = {t.nct for t in found}
-        extra = [
-            t for p in sorted(Path(sys.argv[2]).glob("*.xml")) for t in _xml_triples(p) if t.nct not in known
-        ]
+        extra = [t for folder in sys.argv[2:] for t in _any_triples(Path(folder)) if t.nct not in known]
         _write(_distinct(extra), EXTRA_DEVELOPMENT)
     print(f"{len(found)} triples from {len({t.nct for t in found})} records")
     dev, out = development(), held_out()

@@ -9,7 +9,7 @@ from mappers.readers.outcome_cell import split_outcome, split_top_level
 from tests.mappers.readers import outcome_set
 
 # The README quotes the held-out figure; this is the floor it must not fall under.
-HELD_OUT_FLOOR = 0.97
+HELD_OUT_FLOOR = 0.97  # measured 97.8% time frames, 97.2% measures; the issue asks 98%
 
 
 def test_the_evaluation_set_is_real_sized_and_split_by_record():
@@ -85,6 +85,21 @@ def parts(cell: str) -> tuple:
         (
             "Pain score, Pain on a 0-10 scale, recorded at rest and after 2 hours., 24 hours",
             ("Pain score", "Pain on a 0-10 scale, recorded at rest and after 2 hours.", "24 hours"),
+        ),
+        # the registry's own time-frame templates
+        (
+            "Adverse events, Number of AEs., through study completion, an average of 1 year",
+            ("Adverse events", "Number of AEs.", "through study completion, an average of 1 year"),
+        ),
+        (
+            "Length of stay, Days in hospital, participants will be followed for the duration of "
+            "hospital stay, an expected average of 5 weeks",
+            (
+                "Length of stay",
+                "Days in hospital",
+                "participants will be followed for the duration of hospital stay, "
+                "an expected average of 5 weeks",
+            ),
         ),
         # no description; a bare unit is a heading, not a time frame
         ("Number of falls, 12 months", ("Number of falls", None, "12 months")),
