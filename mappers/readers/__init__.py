@@ -1,6 +1,10 @@
 """Reading sources: bytes in, studies (or a clear rejection) out.
 
-Layouts are recognised by content, tried in ``READERS`` order (most specific first).
+Layouts are recognised by content, tried in ``READERS`` order (most specific first), and only on
+positive evidence of the layout: a ClinicalTrials.gov JSON object or ``<clinical_study>``, a CSV
+export's header, a registry page's design block or ``Time frame:`` lines, a CSV row's
+intervention, outcome or conditions fields. Anything else is an "unknown layout", with what each
+layout looked for and did not find.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ def iter_document(
         raise RejectedInput(
             f"unknown layout: '{PurePath(source).name}' matches none of "
             + ", ".join(r.layout for r in READERS)
+            + ": "
+            + "; ".join(filter(None, (r.missing(text) for r in READERS)))
         )
     digest = hashlib.sha256(data).hexdigest()
     items = _guarded(reader, text, source)

@@ -64,6 +64,11 @@ class Reader(ABC):
     def recognises(self, text: str) -> bool:
         """Whether ``text`` is in this layout; decided by content, never by file name."""
 
+    def missing(self, text: str) -> str:
+        """What recognition looked for in ``text`` and did not find, for the "unknown layout"
+        reason; empty where the layout's name says it all."""
+        return ""
+
     @abstractmethod
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         """Every study in ``text``, in order (a generator for many-record inputs, so that a large

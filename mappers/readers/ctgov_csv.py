@@ -76,6 +76,8 @@ COLUMNS = {
     "documents": ("Study Documents", "Study Documents"),
 }
 REQUIRED = ("nct", "brief_title", "status")
+# Columns that, beside "NCT Number", make a header an export's (either export's title or status).
+_RECOGNISED = {head for name in ("brief_title", "status") for head in COLUMNS[name] if head}
 _DESIGN = ("allocation", "intervention_model", "primary_purpose", "masking")
 _AGES = re.compile(r"^(?:(\d+ \w+) and older|up to (\d+ \w+)|(\d+ \w+) to (\d+ \w+))\b", re.I)
 
@@ -84,8 +86,19 @@ class CtgovCsv(Reader):
     layout = "ctgov-csv"
 
     def recognises(self, text: str) -> bool:
-        header = text[: text.find("\n")] if "\n" in text else text[:4096]
-        return "NCT Number" in header and header.count(",") >= 2
+        """By the export's header: an ``NCT Number`` column and a title or status column of
+        either export (a CSV that merely mentions NCT numbers is not an export)."""
+        line = text[: text.find("\n")] if "\n" in text else text[:4096]
+        if "NCT Number" not in line:
+            return False
+        try:
+            header = {cell.strip() for cell in next(csv.reader([line]))}
+        except csv.Error:
+            return False
+        return "NCT Number" in header and bool(header & _RECOGNISED)
+
+    def missing(self, text: str) -> str:
+        return f"{self.layout}: no export header (an 'NCT Number' column beside a title or status column)"
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         rows = csv.reader(io.StringIO(text))
