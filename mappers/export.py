@@ -28,13 +28,70 @@ PRS_TEMPLATE = "ctgov/prs.xml.j2"
 PUBLIC_TEMPLATE = "ctgov/public.xml.j2"
 
 
+def bulk_resources(bundle: dict) -> dict[str, list[dict]]:
+    """A transaction bundle's resources as NDJSON lines for a bulk ``$import``: resourceType ->
+    resources, each standing alone.
+
+    In a bundle the resources carry no id (conditional PUTs: the server owns it) and point at
+    each other by ``urn:uuid`` fullUrl, which means something only inside that bundle. Here each
+    resource gets the id of its fullUrl and every reference to another entry becomes the literal
+    ``<Type>/<id>``, so every reference resolves within the NDJSON files. The flow rebuilds the
+    lines of unchanged inputs from their bundles on disk with this same function."""
+    entries = [e for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
+    literal = {
+        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['fullUrl'][len(_UUID_PREFIX) :]}"
+        for e in entries
+        if str(e.get("fullUrl", "")).startswith(_UUID_PREFIX)
+    }
+    out: dict[str, list[dict]] = {}
+    for entry in entries:
+        resource = _resolve(entry["resource"], literal)
+        full_url = entry.get("fullUrl", "")
+        if full_url in literal:
+            resource = {
+                "resourceType": resource["resourceType"],
+                "id": literal[full_url].split("/", 1)[1],
+            } | {k: v for k, v in resource.items() if k not in ("resourceType", "id")}
+        out.setdefault(resource["resourceType"], []).append(resource)
+    return out
+
+
+_UUID_PREFIX = "urn:uuid:"
+
+
+def _resolve(value, literal: dict[str, str]):
+    if isinstance(value, dict):
+        return {
+            k: literal.get(v, v) if k == "reference" and isinstance(v, str) else _resolve(v, literal)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve(v, literal) for v in value]
+    return value
+
+
+def _without_narratives(bundle: dict) -> dict:
+    """The bundle less its resources' generated narratives: they restate the elements, so a value
+    found only there has no element of its own and is still reported as not mapped."""
+    return {
+        **bundle,
+        "entry": [
+            {**e, "resource": {k: v for k, v in e["resource"].items() if k != "text"}}
+            if isinstance(e.get("resource"), dict)
+            else e
+            for e in bundle.get("entry", [])
+        ],
+    }
+
+
 @dataclass
 class StudyExport:
     study: Study
     key: str  # folder name under studies/
     status: Literal["exported", "rejected"] = "exported"
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the output dir -> bytes
-    resources: dict[str, list[dict]] = field(default_factory=dict)  # resourceType -> resources (NDJSON)
+    # resourceType -> resources as NDJSON lines: ids and literal references (bulk_resources)
+    resources: dict[str, list[dict]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
     def reject(self, code: str, message: str, fld: str | None = None) -> None:
@@ -60,6 +117,7 @@ def export_study(
     base = f"studies/{out.key}"
     try:
         context = build_context(study, settings)
+        out.issues += context["assumptions"]
         bundle_template = FHIR_TEMPLATES[settings.fhir_version]
         bundle = finish_json(render(bundle_template, context, templates), bundle_template)
         fhir_issues = validate_bundle(bundle, settings.fhir_version)
@@ -92,7 +150,10 @@ def export_study(
                 message="public record XML not written: no source for required " + ", ".join(gaps),
             )
         )
-    outputs = {f"FHIR {settings.fhir_version} bundle": json_values(bundle), "PRS XML": xml_values(prs)}
+    outputs = {
+        f"FHIR {settings.fhir_version} bundle": json_values(_without_narratives(bundle)),
+        "PRS XML": xml_values(prs),
+    }
     if public is not None:
         outputs["public XML"] = xml_values(public)
     traced = traced_values(study)
@@ -116,7 +177,5 @@ def export_study(
     out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
     if out.status == "rejected":
         return out
-    for entry in bundle.get("entry", []):
-        resource = entry["resource"]
-        out.resources.setdefault(resource["resourceType"], []).append(resource)
+    out.resources = bulk_resources(bundle)
     return out
