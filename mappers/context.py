@@ -245,12 +245,15 @@ def country_code(name: str | None) -> str | None:
     if not name or not name.strip():
         return None
     key = " ".join(name.split()).lower()
-    if key in _COUNTRY_ALIASES:
-        return _COUNTRY_ALIASES[key]
-    try:
-        return pycountry.countries.lookup(key).alpha_2
-    except LookupError:
-        return None
+    # "Turkey (Türkiye)": CT.gov adds a country's own name in brackets; either part may be known
+    for candidate in (key, *(p.strip() for p in re.split(r"[()]", key) if p.strip())):
+        if candidate in _COUNTRY_ALIASES:
+            return _COUNTRY_ALIASES[candidate]
+        try:
+            return pycountry.countries.lookup(candidate).alpha_2
+        except LookupError:
+            continue
+    return None
 
 
 @dataclass(frozen=True)
