@@ -291,32 +291,18 @@ class Links:
     assumed: bool = False
 
 
-def _linked(arm, intervention, type_display: dict[str, str]) -> bool:
+def _linked(arm, intervention) -> bool:
     """CT.gov links them by name, from either side: the intervention's arm labels, the arm's
-    intervention names, the latter also in CT.gov's "<Type>: <name>" form."""
+    intervention names, the latter also in CT.gov's "<Type>: <name>" form ("Dietary Supplement:
+    X": the registry's type texts are its API codes in title case)."""
     if arm.label in intervention.arm_labels:
         return True
     if not intervention.name:
         return False
     if intervention.name in arm.intervention_names:
         return True
-    typed = f"{type_display.get(intervention.type or '', intervention.type)}: {intervention.name}"
+    typed = f"{(intervention.type or '').replace('_', ' ').title()}: {intervention.name}"
     return bool(intervention.type) and typed in arm.intervention_names
-
-
-_TYPE_DISPLAY = {
-    "BEHAVIORAL": "Behavioral",
-    "BIOLOGICAL": "Biological",
-    "COMBINATION_PRODUCT": "Combination Product",
-    "DEVICE": "Device",
-    "DIAGNOSTIC_TEST": "Diagnostic Test",
-    "DIETARY_SUPPLEMENT": "Dietary Supplement",
-    "DRUG": "Drug",
-    "GENETIC": "Genetic",
-    "PROCEDURE": "Procedure",
-    "RADIATION": "Radiation",
-    "OTHER": "Other",
-}
 
 
 def arm_links(study: Study) -> tuple[Links, list[Issue]]:
@@ -325,7 +311,7 @@ def arm_links(study: Study) -> tuple[Links, list[Issue]]:
     intervention, placebo or sham arm is taken to give it — a recorded assumption (seed 004's
     dose groups: three doses of its one cell product)."""
     arms = [
-        [n for n, intervention in enumerate(study.interventions) if _linked(arm, intervention, _TYPE_DISPLAY)]
+        [n for n, intervention in enumerate(study.interventions) if _linked(arm, intervention)]
         for arm in study.arms
     ]
     issues: list[Issue] = []
