@@ -86,3 +86,42 @@ def test_the_check_finds_what_it_is_for(package_dir, tmp_path, rich_study):
     assert "expected valueMarkdown, found valueString" in errors
     assert "value must be one of valueString, found valueInteger" in errors
     assert [u.split(": ")[1] for u in found["unknownExtensions"]] == ["urn:example:unknown"]
+
+
+def test_bundle_files_are_accepted_as_they_are_and_again(rich_study):
+    """The bundle on disk, POSTed byte for byte (no publish step stripping anything), is stored;
+    POSTed again it updates the same resources (conditional PUTs, no ids in the bodies). Then the
+    NDJSON lines, PUT one by one under their own ids as a bulk $import would write them, are
+    accepted with their literal references resolving on the server."""
+    import httpx
+
+    from tests.flows.publish.server import running
+
+    results = [r for r in fixture_exports("R4") if r.key in ("004_8c3e1bb58083379b", "NCT03475563")]
+    with running() as server:
+        for attempt in (1, 2):
+            for result in results:
+                response = httpx.post(
+                    server.base_url,
+                    content=bundle_of(result),
+                    headers={"Content-Type": "application/fhir+json"},
+                    timeout=60,
+                )
+                assert response.status_code == 200, response.text
+                statuses = [e["response"]["status"] for e in response.json()["entry"]]
+                assert all(s.startswith("201" if attempt == 1 else "200") for s in statuses), statuses
+        assert len(server.search("ResearchStudy")) == len(results)
+    with running() as server:
+        for rtype in ("PlanDefinition", "ResearchStudy"):  # referenced resources first
+            for result in results:
+                for resource in result.resources[rtype]:
+                    url = f"{server.base_url}/{rtype}/{resource['id']}"
+                    response = httpx.put(url, json=resource, timeout=60)
+                    assert response.status_code in (200, 201), response.text
+        for result in results:
+            [study] = result.resources["ResearchStudy"]
+            [protocol] = study["protocol"]
+            plan = (
+                httpx.get(f"{server.base_url}/{protocol['reference']}", timeout=30).raise_for_status().json()
+            )
+            assert plan["identifier"] == result.resources["PlanDefinition"][0]["identifier"]
