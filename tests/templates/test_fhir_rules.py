@@ -329,3 +329,32 @@ def test_narrative_escapes_markup(rich_study):
     div = etree.fromstring(bundle["entry"][0]["resource"]["text"]["div"].encode())
     assert div.find(XHTML + "h3").text == "<script>alert('x')</script> & more"
     assert not list(div.iter(XHTML + "script"))
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_site_recruitment_status(version):
+    """A site's recruitment status: Location.status where it says something about the location,
+    and the precise status on a contained site ResearchStudy (HL7's R5 example's shape)."""
+    sites_with_status = 0
+    for result in fixture_exports(version):
+        study = json.loads(bundle_of(result))["entry"][0]["resource"]
+        inner = {c["id"]: c for c in study.get("contained", [])}
+        for n, site in enumerate(result.study.sites, 1):
+            location = inner[f"site-{n}"]
+            sub = inner.get(f"site-{n}-study")
+            if site.status is None:
+                assert sub is None and "status" not in location
+                continue
+            sites_with_status += 1
+            expected = {"RECRUITING": "active", "NOT_YET_RECRUITING": None}.get(site.status, "?")
+            assert location.get("status") == expected, (result.key, site.status)
+            assert sub["partOf"] == [{"reference": "#"}] and sub["site"] == [{"reference": f"#site-{n}"}]
+            if version == "R5":
+                [state] = sub["progressStatus"]
+                assert codes(state["state"])[-1] == site.status
+                assert study["site"][n - 1]["reference"] == f"#site-{n}-study"
+            else:
+                r4_status = {"RECRUITING": "active", "NOT_YET_RECRUITING": "approved"}
+                assert sub["status"] == r4_status[site.status]
+                assert study["site"][n - 1]["reference"] == f"#site-{n}"
+    assert sites_with_status > 150
