@@ -37,7 +37,7 @@ from flows.report import PageSlugs, page_from_disk, render_study_page, study_vie
 from flows.run_report import StudySpool, write_run_report
 from flows.settings import UNCONFIGURED_ORG, ExportSettings
 from mappers.context import MappingSettings
-from mappers.export import StudyExport, export_study
+from mappers.export import StudyExport, bulk_resources, export_study
 from mappers.finish import dump_json_line
 from mappers.model import Issue
 from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
@@ -201,9 +201,8 @@ def _reuse(source: str, previous: dict, root: Path) -> InputResult:
         grouped: dict[str, list[bytes]] = {}
         bundle = next((o for o in entry["outputs"] if o.endswith("-bundle.json")), None)
         if entry["status"] == "exported" and bundle is not None:
-            for item in orjson.loads((root / bundle).read_bytes()).get("entry", []):
-                line = dump_json_line(item["resource"])
-                grouped.setdefault(item["resource"]["resourceType"], []).append(line)
+            for rtype, items in bulk_resources(orjson.loads((root / bundle).read_bytes())).items():
+                grouped.setdefault(rtype, []).extend(dump_json_line(item) for item in items)
         # kept in memory, not staged: a few kB a study, and a small file costs more than its bytes
         resources.append({rtype: b"".join(lines) for rtype, lines in grouped.items()})
     entries = previous["entries"]

@@ -33,6 +33,11 @@ class ExportSettings(BaseSettings):
     deep_validation: bool = Field(
         False, description="check FHIR structure with fhir.resources' models instead of the JSON Schema"
     )
+    nct_identifier_system: str = Field(
+        "http://clinicaltrials.gov",
+        description="identifier system of NCT ids (HL7 terminology's NamingSystem for ClinicalTrials.gov); "
+        "conditional updates match on it, so keep the one a server was filled with",
+    )
     # ~200 studies keep a batch's task overhead (60-90 ms) under 10% of its work at ~3 ms a study.
     batch_size: int = Field(200, ge=1)
     # Input limits, so that a hostile or mistaken input is a rejection, not an out-of-memory.
@@ -70,6 +75,7 @@ class ExportSettings(BaseSettings):
         return MappingSettings(
             prs_org_name=self.prs_org_name,
             local_identifier_system=self.local_identifier_system,
+            nct_identifier_system=self.nct_identifier_system,
             fhir_version=self.fhir_version,
             formats=tuple(self.formats),
             deep_validation=self.deep_validation,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import jinja2
+import orjson
 
 from mappers.context import MappingSettings, build_context
 from mappers.ctgov_xml import prs_readiness, public_record_assumptions, public_record_gaps
@@ -56,13 +57,67 @@ def _untimed(stage: str) -> AbstractContextManager:
 Clock = Callable[[str], AbstractContextManager]
 
 
+def bulk_resources(bundle: dict) -> dict[str, list[dict]]:
+    """A transaction bundle's resources as NDJSON lines for a bulk ``$import``: resourceType ->
+    resources, each standing alone.
+
+    In a bundle the resources carry no id (conditional PUTs: the server owns it) and point at
+    each other by ``urn:uuid`` fullUrl, which means something only inside that bundle. Here each
+    resource gets the id of its fullUrl and every reference to another entry becomes the literal
+    ``<Type>/<id>``, so every reference resolves within the NDJSON files. The flow rebuilds the
+    lines of unchanged inputs from their bundles on disk with this same function.
+
+    The references are rewritten in the serialised resource (an entry's fullUrl as a whole JSON
+    string is only ever a reference to it): ten times faster than walking the tree in Python."""
+    entries = [e for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
+    literal = {
+        e["fullUrl"]: (e["resource"]["resourceType"], e["fullUrl"][len(_UUID_PREFIX) :])
+        for e in entries
+        if str(e.get("fullUrl", "")).startswith(_UUID_PREFIX)
+    }
+    swaps = [(orjson.dumps(url), orjson.dumps(f"{rtype}/{rid}")) for url, (rtype, rid) in literal.items()]
+    out: dict[str, list[dict]] = {}
+    for entry in entries:
+        resource = entry["resource"]
+        if entry.get("fullUrl") in literal:
+            rtype, rid = literal[entry["fullUrl"]]
+            resource = {"resourceType": rtype, "id": rid} | {
+                k: v for k, v in resource.items() if k not in ("resourceType", "id")
+            }
+        text = orjson.dumps(resource)
+        if any(old in text for old, _ in swaps):
+            for old, new in swaps:
+                text = text.replace(old, new)
+            resource = orjson.loads(text)
+        out.setdefault(resource["resourceType"], []).append(resource)
+    return out
+
+
+_UUID_PREFIX = "urn:uuid:"
+
+
+def _without_narratives(bundle: dict) -> dict:
+    """The bundle less its resources' generated narratives: they restate the elements, so a value
+    found only there has no element of its own and is still reported as not mapped."""
+    return {
+        **bundle,
+        "entry": [
+            {**e, "resource": {k: v for k, v in e["resource"].items() if k != "text"}}
+            if isinstance(e.get("resource"), dict)
+            else e
+            for e in bundle.get("entry", [])
+        ],
+    }
+
+
 @dataclass
 class StudyExport:
     study: Study
     key: str  # folder name under studies/
     status: Literal["exported", "rejected"] = "exported"
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the output dir -> bytes
-    resources: dict[str, list[dict]] = field(default_factory=dict)  # resourceType -> resources (NDJSON)
+    # resourceType -> resources as NDJSON lines: ids and literal references (bulk_resources)
+    resources: dict[str, list[dict]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
     def reject(self, code: str, message: str, fld: str | None = None) -> None:
@@ -104,6 +159,7 @@ def export_study(
     gaps: list[str] = []
     try:
         context = build_context(study, settings)
+        out.issues += context["assumptions"]
         if "fhir" in formats:
             bundle_template = FHIR_TEMPLATES[version]
             with stage("FHIR render"):
@@ -131,7 +187,7 @@ def export_study(
             out.issues.append(issue)
     for issue in prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
-    if (readiness := prs_readiness(study)) is not None:
+    if prs is not None and (readiness := prs_readiness(study)) is not None:
         out.issues.append(readiness)
     if public is not None:
         with stage("public XSD"):
@@ -150,7 +206,7 @@ def export_study(
     with stage("not-mapped trace"):
         outputs = {}
         if bundle is not None:
-            outputs[f"FHIR {version} bundle"] = json_values(bundle)
+            outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(bundle))
         if prs is not None:
             outputs["PRS XML"] = xml_values(prs)
         if public is not None:
@@ -178,7 +234,5 @@ def export_study(
         out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
     if out.status == "rejected" or bundle is None:
         return out
-    for entry in bundle.get("entry", []):
-        resource = entry["resource"]
-        out.resources.setdefault(resource["resourceType"], []).append(resource)
+    out.resources = bulk_resources(bundle)
     return out
