@@ -13,6 +13,8 @@ import orjson
 import rapidjson
 from lxml import etree
 
+from mappers.threads import PerThread
+
 
 class TemplateOutputError(ValueError):
     """A template produced text that is not the format it claims (a template bug, not bad input)."""
@@ -53,14 +55,17 @@ def dump_json_line(value) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
 
 
-_PARSER = etree.XMLParser(
-    remove_blank_text=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+# One parser per thread: batches render in threads, and an lxml parser must not be shared.
+_PARSER = PerThread(
+    lambda: etree.XMLParser(
+        remove_blank_text=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
 )
 
 
 def finish_xml(text: str, template: str = "<template>") -> bytes:
     try:
-        root = etree.fromstring(text.encode("utf-8"), _PARSER)
+        root = etree.fromstring(text.encode("utf-8"), _PARSER())
     except etree.XMLSyntaxError as exc:
         raise TemplateOutputError(f"{template} did not render well-formed XML: {exc}") from exc
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -22,10 +22,13 @@ from mappers.readers.base import Draft, Reader, RejectedInput
 from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
 from mappers.readers.fields import intervention_type, parse_design
 from mappers.text import parse_count
+from mappers.threads import PerThread
 
 _SNIFF = 65536
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+_PARSER = PerThread(  # an lxml parser must not be shared between batch threads
+    lambda: etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
 )
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DESIGN_KEYS = {
@@ -48,7 +51,7 @@ class CtgovXml(Reader):
         if "<!ENTITY" in prolog.upper():
             raise RejectedInput("XML DOCTYPE declares entities; entity declarations are refused")
         try:
-            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER)
+            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER())
         except etree.XMLSyntaxError as exc:
             raise RejectedInput(f"malformed XML: {exc.msg} (line {exc.lineno})") from exc
         except ValueError as exc:  # lxml refuses text whose (broken) declaration names an encoding
