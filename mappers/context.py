@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from mappers.identity import identity, missing_identity
 from mappers.model import Identifier, Study
 
 NCT_SYSTEM = "https://clinicaltrials.gov"
@@ -28,17 +29,16 @@ class MappingSettings:
 
 
 def business_identifier(study: Study, settings: MappingSettings) -> Identifier:
-    """The one identifier a server finds this study by: NCT id, else org study id, else local id.
+    """The one identifier a server finds this study by (``mappers.identity``), with its system.
 
     Conditional PUTs (``ResearchStudy?identifier=system|value``) key on it, so it must be stable
     across runs and never depend on content that may be edited.
     """
-    for kind in ("nct", "org_study_id", "local"):
-        found = next((i for i in study.identifiers if i.kind == kind), None)
-        if found is not None:
-            system = found.system or (NCT_SYSTEM if kind == "nct" else settings.local_identifier_system)
-            return found.model_copy(update={"system": system})
-    raise ValueError("a study needs at least one nct, org_study_id or local identifier")
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    system = found.system or (NCT_SYSTEM if found.kind == "nct" else settings.local_identifier_system)
+    return found.model_copy(update={"system": system})
 
 
 def resource_id(resource_type: str, identifier: Identifier) -> str:

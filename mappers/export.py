@@ -17,6 +17,7 @@ import jinja2
 from mappers.context import MappingSettings, build_context
 from mappers.ctgov_xml import public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
+from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
 from mappers.render import render
 from mappers.trace import json_values, traced_values, untraced, xml_values
@@ -42,15 +43,12 @@ class StudyExport:
         self.issues.append(Issue(severity="error", code=code, message=message, field=fld))
 
 
-_KEY_PREFERENCE = ("nct", "org_study_id", "local", "secondary")
-
-
 def study_key(study: Study) -> str:
     """A file-system-safe folder name from the study's business identifier."""
-    if not study.identifiers:
-        return "study"
-    ident = min(study.identifiers, key=lambda i: _KEY_PREFERENCE.index(i.kind))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", ident.value).strip("._") or "study"
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", found.value).strip("._") or "study"
 
 
 def export_study(

@@ -13,6 +13,7 @@ from pathlib import PurePath
 
 from pydantic import ValidationError
 
+from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Provenance, Study
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_csv import CtgovCsv
@@ -102,13 +103,18 @@ def iter_document(
             continue
         provenance = Provenance(source=source, record=record, layout=reader.layout, content_hash=digest)
         try:
-            yield item.build(provenance, issues)
+            study = item.build(provenance, issues)
         except ValidationError as exc:
             where = f" (record {record})" if record else ""
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             yield RejectedRecord(
                 f"{reader.layout} reader could not build a valid study{where}: {problems}", record
             )
+            continue
+        if identity(study.identifiers) is None:  # the one identity rule, enforced here
+            yield RejectedRecord(missing_identity(study.identifiers), record)
+            continue
+        yield study
 
 
 def _guarded(reader: Reader, text: str, source: str) -> Iterator[Draft | RejectedRecord]:
