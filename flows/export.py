@@ -40,6 +40,7 @@ from mappers.context import MappingSettings
 from mappers.export import StudyExport, export_study
 from mappers.finish import dump_json_line
 from mappers.model import Issue
+from mappers.output_layout import bundle_version
 from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
 
 REPORT_NAME = "run-report.json"
@@ -383,8 +384,13 @@ def _entry(result: StudyExport | RejectedSource) -> dict:
         "content_hash": prov.content_hash,
         "status": result.status,
         "outputs": sorted(result.files),
+        **({"bundle": bundle} if (bundle := _bundle_of(result.files)) else {}),
         "issues": _issue_dicts(result.issues),
     }
+
+
+def _bundle_of(files) -> str | None:
+    return next((name for name in files if bundle_version(name)), None)
 
 
 def _claim(entry: dict, seen: dict[str, str]) -> dict:
@@ -402,7 +408,8 @@ def _claim(entry: dict, seen: dict[str, str]) -> dict:
         message=f"identifier '{key}' was already exported from {seen[key]}",
     )
     issues = [*entry["issues"], *_issue_dicts([issue])]
-    return {**entry, "status": "rejected", "outputs": [], "issues": issues}
+    kept = {k: v for k, v in entry.items() if k != "bundle"}
+    return {**kept, "status": "rejected", "outputs": [], "issues": issues}
 
 
 def _losers(entries: list[dict], seen: dict[str, str]) -> list[int]:

@@ -8,7 +8,6 @@ source field went.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +18,7 @@ from mappers.ctgov_xml import public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
 from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
+from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import render
 from mappers.trace import json_values, traced_values, untraced, xml_values
 from validation.fhir import validate_bundle
@@ -48,14 +48,13 @@ def study_key(study: Study) -> str:
     found = identity(study.identifiers)
     if found is None:  # the readers reject such a record: reaching here is a bug
         raise ValueError(missing_identity(study.identifiers))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", found.value).strip("._") or "study"
+    return safe_name(found.value, "study")
 
 
 def export_study(
     study: Study, settings: MappingSettings, templates: str | None = None, key: str | None = None
 ) -> StudyExport:
     out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
-    base = f"studies/{out.key}"
     try:
         context = build_context(study, settings)
         bundle_template = FHIR_TEMPLATES[settings.fhir_version]
@@ -104,14 +103,13 @@ def export_study(
             )
             for path in untraced(study, values, traced)
         ]
-    if out.status == "rejected":  # kept for inspection, outside studies/ and the NDJSON
-        base = f"rejected/{out.key}"
-    version = settings.fhir_version.lower()
-    out.files[f"{base}/fhir-{version}-bundle.json"] = dump_json(bundle)
-    out.files[f"{base}/prs.xml"] = prs
+    # a rejected study's files are kept for inspection, outside studies/ and the NDJSON
+    paths = study_files(out.key, settings.fhir_version, rejected=out.status == "rejected")
+    out.files[paths.path(Output.BUNDLE)] = dump_json(bundle)
+    out.files[paths.path(Output.PRS)] = prs
     if public is not None:
-        out.files[f"{base}/public.xml"] = public
-    out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+        out.files[paths.path(Output.PUBLIC)] = public
+    out.files[paths.path(Output.STUDY)] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
     if out.status == "rejected":
         return out
     for entry in bundle.get("entry", []):

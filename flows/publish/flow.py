@@ -42,9 +42,9 @@ from flows.publish.client import (
 from flows.publish.ledger import Ledger
 from flows.publish.study import SizeMemory, publish_one
 from flows.settings import PublishSettings
+from mappers.output_layout import bundle_version
 
 REPORT_NAME = "run-report.json"
-BUNDLE_NAME = "fhir-r4-bundle.json"
 
 
 class BatchNotSettled(RuntimeError):
@@ -155,7 +155,8 @@ def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
 def jobs_from_report(report: dict) -> list[Job]:
     jobs = []
     for entry in report.get("studies", []):
-        bundle = next((o for o in entry.get("outputs", []) if o.endswith(BUNDLE_NAME)), None)
+        outputs = entry.get("outputs", [])
+        bundle = entry.get("bundle") or next((o for o in outputs if bundle_version(o)), None)
         if entry.get("status") == "exported" and bundle and entry.get("key"):
             jobs.append(Job(entry["key"], bundle, entry.get("content_hash")))
     return jobs
@@ -192,8 +193,9 @@ def _artifact_rows(report: dict) -> list[dict]:
     return rows
 
 
-def preflight(run: PublishRun) -> dict | None:
-    """Check the server answers before any bundle goes out; a silent one opens the breaker."""
+def preflight(run: PublishRun, versions: set[str]) -> dict | None:
+    """Check the server answers before any bundle goes out; a silent one opens the breaker, and
+    so does one whose CapabilityStatement declares a FHIR version the bundles are not in."""
     if not run.settings.preflight_attempts:
         return None
     attempted = run.client.preflight(run.settings.preflight_attempts)
@@ -204,12 +206,41 @@ def preflight(run: PublishRun) -> dict | None:
         "attempts": attempted.attempts,
         "http_status": attempted.response.status_code if answered else None,
     }
+    if answered:
+        declared = declared_fhir_version(attempted.response)
+        record["fhir_version"] = declared
+        other = sorted(v for v in versions if declared and not speaks(declared, v))
+        if other:
+            run.breaker.trip(
+                f"not sent: the server speaks FHIR {declared} (its CapabilityStatement) and the "
+                f"bundles are FHIR {', '.join(other)}; publish them to a server of that version, or "
+                "export again with the server's --fhir-version",
+                transient=False,
+            )
     if not answered:
         record["error"] = attempted.error
         what = UNREACHABLE if attempted.transient else "server not trusted (TLS)"
         silent = f"GET metadata got no answer after {tries(attempted.attempts)} ({attempted.error})"
         run.breaker.trip(f"{what}: not sent, {silent}", attempted.transient)
     return record
+
+
+def declared_fhir_version(response) -> str | None:
+    """``fhirVersion`` of a CapabilityStatement answer (servers need not serve one to everyone)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("resourceType") == "CapabilityStatement":
+        version = body.get("fhirVersion")
+        return version if isinstance(version, str) and version else None
+    return None
+
+
+def speaks(declared: str, release: str) -> bool:
+    """Whether a server of FHIR version ``declared`` (``4.0.1``) takes bundles of ``release``
+    (``R4``): the major version is the release (R4B, 4.3, is R4's too)."""
+    return declared.split(".", 1)[0] == release.removeprefix("R")
 
 
 def publish_batches(jobs: list[Job], run: PublishRun, logger) -> None:
@@ -278,7 +309,7 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
     run = PublishRun(root, settings, client, Ledger.in_output(root))
     logger.info("%d studies to publish to %s, batches of %d", len(jobs), run.server, settings.batch_size)
     with client:
-        checked = preflight(run)
+        checked = preflight(run, {v for job in jobs if (v := bundle_version(job.bundle))})
         publish_batches(jobs, run, logger)
     run.ledger.flush()
     keys = {job.key for job in jobs}
