@@ -60,7 +60,7 @@ def bench_phases(paths: list[Path]) -> dict[str, float]:
     """Milliseconds per study for each stage of a study's export, and its report page, to see
     where the time goes. Each stage is timed around its own call, over the same studies, after
     one warm-up pass (templates, schemas and models compiled; memos as a long run has them)."""
-    from flows.export import _entry, _study_of
+    from flows.batch import entry_of, study_of
     from flows.report import render_study_page, study_view
     from mappers.context import build_context
     from mappers.ctgov_xml import public_record_gaps
@@ -113,7 +113,7 @@ def bench_phases(paths: list[Path]) -> dict[str, float]:
                 export = export_study(study, mapping)  # untimed: gives the page its entry
                 timed(
                     "report page (flow, not a mapper)",
-                    lambda e: render_study_page(study_view(_entry(e), _study_of(e.files))),
+                    lambda e: render_study_page(study_view(entry_of(e), study_of(e.files))),
                     export,
                 )
         return count

@@ -20,6 +20,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from flows.errors import SecretBlockError
+
 TOKEN_ENV = "TRIALEXPORT_FHIR_TOKEN"
 USER_ENV = "TRIALEXPORT_FHIR_USER"
 PASSWORD_ENV = "TRIALEXPORT_FHIR_PASSWORD"
@@ -126,7 +128,12 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
     if secret_block:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(secret_block).get()
+        try:
+            value = Secret.load(secret_block).get()
+        except ValueError as exc:  # no such block, or a block of another type
+            raise SecretBlockError(
+                f"TRIALEXPORT_FHIR_SECRET_BLOCK / --secret-block {secret_block!r}: {exc}"
+            ) from None
         if isinstance(value, str):
             try:
                 value = json.loads(value)
@@ -136,7 +143,7 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
             return httpx.BasicAuth(value["user"], value.get("password", ""))
         if isinstance(value, dict) and "token" in value:
             return BearerAuth(value["token"])
-        raise ValueError(f"Secret block {secret_block!r} holds neither a token nor user/password")
+        raise SecretBlockError(f"Secret block {secret_block!r} holds neither a token nor user/password")
     return None
 
 

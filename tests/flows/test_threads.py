@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from flows.export import Stage, _export_input
+from flows.batch import Stage, export_input
 from flows.settings import ExportSettings
 from mappers import finish, render
 from mappers.readers import ctgov_xml
@@ -41,11 +41,16 @@ ROUNDS = 3  # each document mapped this many times, in batches spread over the t
 
 def _mapped(path: Path, settings: ExportSettings, stage: Stage) -> list[tuple]:
     """What one input gives, as bytes: entries, and the content of every staged file."""
-    result = _export_input(str(path), settings, settings.mapping(), stage)
-    files = [{name: Path(staged).read_bytes() for name, staged in f.items()} for f in result.files]
-    lines = [{t: Path(v).read_bytes() for t, v in r.items()} for r in result.resources]
-    pages = [Path(p).read_bytes() if p else None for p in result.pages]
-    return list(zip(result.entries, files, lines, pages, strict=True))
+    result = export_input(str(path), settings, settings.mapping(), stage)
+    return [
+        (
+            study.entry.to_json(),
+            {name: Path(staged).read_bytes() for name, staged in study.files.items()},
+            {rtype: Path(str(lines)).read_bytes() for rtype, lines in study.lines.items()},
+            Path(study.page).read_bytes() if study.page else None,
+        )
+        for study in result.studies
+    ]
 
 
 def _batch(paths: list[Path], output: Path, version: str) -> dict[str, list[tuple]]:

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.publish.flow import publish_bundles, speaks
+from flows.publish.flow import speaks
 from tests.conftest import ROOT, SEEDS
+from tests.flows.reports import publish_and_read
 from tests.flows.test_cli import api_url, cli
+
+pytestmark = pytest.mark.server
 
 FAST = {"base_delay": 0.01, "max_delay": 1.0}
 
@@ -34,7 +37,7 @@ def r5_output(r5_export, tmp_path) -> Path:
 
 def test_an_r5_server_gets_the_r5_bundles_and_says_why_it_refuses_one(server, r5_output):
     server.faults(fhirVersion="5.0.0")  # Medplum validates as R4: it takes one seed and not the other
-    report = publish_bundles(output=str(r5_output), fhir_url=server.base_url, **FAST)
+    report = publish_and_read(r5_output, server.base_url, **FAST)
     sections = {e["key"]: e["publish"] for e in report["studies"]}
     assert set(sections) == {"000_7c5a8bd566a2bac6", "004_8c3e1bb58083379b"}
     assert report["publish"]["preflight"]["fhir_version"] == "5.0.0"

@@ -9,6 +9,9 @@ import pytest
 import trustme
 
 from flows.publish.client import FhirClient, RetryPolicy
+from tests.flows.reports import publish_and_read
+
+pytestmark = pytest.mark.prefect
 
 
 class _Fhir(BaseHTTPRequestHandler):
@@ -61,10 +64,8 @@ def test_an_untrusted_certificate_fails_without_retries(https_server):
 
 
 def test_an_untrusted_server_is_found_by_the_preflight_and_nothing_is_sent(https_server, seeds_output):
-    from flows.publish.flow import publish_bundles
-
     url, _ = https_server
-    report = publish_bundles(output=str(seeds_output), fhir_url=url, base_delay=0.01)
+    report = publish_and_read(seeds_output, url, base_delay=0.01)
     assert report["publish"]["preflight"]["attempts"] == 1  # a certificate is not retried
     for entry in report["studies"]:
         section = entry["publish"]
