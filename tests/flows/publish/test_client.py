@@ -7,6 +7,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from flows.errors import SecretBlockError
 from flows.publish.bundles import CannotSplit, one_entry_transaction, prepared, server_resources, split_order
 from flows.publish.client import (
     Attempted,
@@ -205,6 +206,13 @@ def test_credentials_from_a_prefect_secret_block():
     assert isinstance(resolve_auth("trialexport-test-basic", env={}), httpx.BasicAuth)
     # the environment wins over the block
     assert isinstance(resolve_auth("trialexport-test-basic", env={"TRIALEXPORT_FHIR_TOKEN": "t"}), BearerAuth)
+    # a block that is not there, or holds neither: a usage error (exit 2), one line
+    with pytest.raises(SecretBlockError, match="'trialexport-no-such-block'") as missing:
+        resolve_auth("trialexport-no-such-block", env={})
+    assert missing.value.exit_code == 2
+    Secret(value=json.dumps({"nothing": "useful"})).save("trialexport-test-empty", overwrite=True)
+    with pytest.raises(SecretBlockError, match="neither a token nor user/password"):
+        resolve_auth("trialexport-test-empty", env={})
 
 
 def test_the_preflight_asks_for_metadata_with_a_short_retry_and_any_answer_will_do():
