@@ -10,7 +10,7 @@ NODE_STAMP  := $(FHIR_SERVER)/node_modules/.installed
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint bench lock definitions clean
+.PHONY: run test test-fast golden lint bench lock definitions clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ $(CHROMIUM):
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The edit loop: everything but the tests that start Prefect, the FHIR server, a browser or kill
+# runs (pytest markers, see pyproject.toml); well under 90 s.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not prefect and not server and not browser and not crash"
+
+# Rewrite the golden files (the seeds' outputs, and the whole-tree runs per source format and
+# FHIR release) after an intended change of outputs; read the diff before committing it.
+golden: $(STAMP)
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/mappers/test_export.py tests/flows/test_golden.py -k "golden"
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
