@@ -10,7 +10,6 @@ memory before the next is read: memory holds one study at a time.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from flows import Logger
 from flows.errors import InputNotFound
 from flows.incremental import unchanged
 from flows.records import Counts, InputResult, LedgerRecord, MappedStudy, ReportEntry, Status
@@ -231,7 +231,7 @@ def export_input(path: str, settings: ExportSettings, mapping: MappingSettings, 
 
 
 def export_or_report(
-    path: str, settings: ExportSettings, mapping: MappingSettings, *, stage: Stage, logger: logging.Logger
+    path: str, settings: ExportSettings, mapping: MappingSettings, *, stage: Stage, logger: Logger
 ) -> InputResult:
     try:
         return export_input(path, settings, mapping, stage)
@@ -243,7 +243,7 @@ def export_or_report(
         return InputResult(path, None, [stage_study(RejectedSource(path, reason), stage, settings.templates)])
 
 
-def map_batch(paths: list[str], settings: ExportSettings, logger: logging.Logger) -> list[InputResult]:
+def map_batch(paths: list[str], settings: ExportSettings, logger: Logger) -> list[InputResult]:
     """Read and map one batch of inputs to export, staging what they give; one log line."""
     started = time.perf_counter()
     mapping = settings.mapping()

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -296,7 +296,8 @@ def run(
             bar.close()
     from flows.records import RunReport
 
-    code = presenter.run_done(RunReport.from_json(returned), output, published=bool(fhir_url))
+    report = RunReport.from_json(cast(dict[str, Any], returned))
+    code = presenter.run_done(report, output, published=bool(fhir_url))
     if code:
         raise typer.Exit(code)
 

@@ -37,7 +37,7 @@ _IO_RETRIES: dict[str, Any] = {
 def export_batch(paths: list[str], settings: ExportSettings) -> list[InputResult]:
     """Read and map one batch of inputs to export; retried as a whole because reading is I/O and
     mapping is pure. Unchanged inputs never get here: the flow reuses them."""
-    return map_batch(paths, settings, get_run_logger())  # type: ignore[arg-type]
+    return map_batch(paths, settings, get_run_logger())
 
 
 @task(name="write-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -98,7 +98,7 @@ def export_trials(
     carries the ``publish`` block.
     """
     logger = get_run_logger()
-    given = {"output": output, "templates": templates, "fhir_version": fhir_version}
+    given: dict[str, Any] = {"output": output, "templates": templates, "fhir_version": fhir_version}
     given |= {k: v for k, v in {"prs_org_name": prs_org_name, "batch_size": batch_size}.items() if v}
     settings = load(ExportSettings, **given)
     run = ExportRun(
@@ -106,7 +106,7 @@ def export_trials(
         inputs,
         full=full,
         logger=logger,
-        write=lambda files: write_batch(files, settings.output),  # type: ignore[arg-type]
+        write=lambda files: write_batch(files, settings.output),
     )
     report = drive(run, lambda todo: export_batch.submit(todo, settings), _batches_in_flight())
     create_markdown_artifact(

@@ -113,7 +113,7 @@ class ExportLedger:
 
     def get_many(self, sources: list[str]) -> dict[str, LedgerRecord]:
         """The records of one batch's inputs, in one query."""
-        found = {}
+        found: dict[str, LedgerRecord] = {}
         for start in range(0, len(sources), 500):  # within SQLite's limit on bound parameters
             chunk = sources[start : start + 500]
             marks = ",".join("?" * len(chunk))

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from flows import progress
+from flows import Logger, progress
 from flows.batch import Stage, discover, export_or_report, is_unchanged, map_batch, reuse
 from flows.incremental import ExportLedger, fingerprint
 from flows.output import remove_tree, write_files
@@ -60,7 +60,7 @@ class ExportRun:
         inputs: list[str],
         *,
         full: bool,
-        logger: logging.Logger,
+        logger: Logger,
         write: Callable[[list[Write]], object],
     ):
         self.settings = settings

@@ -151,7 +151,8 @@ def describe(field: FieldInfo) -> str:
         kind = "one of " + ", ".join(str(a) for a in args)
     else:
         base = args[0] if args else annotation
-        kind = {int: "an integer", float: "a number", bool: "true or false", str: "text"}.get(base, "a value")
+        names: dict[object, str] = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+        kind = names.get(base, "a value")
     bounds = (
         (annotated_types.Ge, "ge", ">="),
         (annotated_types.Gt, "gt", ">"),

@@ -9,12 +9,12 @@ describes only files already on disk.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from flows import Logger
 from flows.incremental import ExportLedger
 from flows.output import NdjsonWriter, remove_tree
 from flows.records import RemovedInput, ReportEntry, RunInfo, RunReport, Status, Totals
@@ -81,7 +81,7 @@ class RunWriter:
 
     def _spool(self, settlement: Settlement) -> list[Write]:
         """The entries into the spool; the pages of entries demoted after the fact."""
-        pages = []
+        pages: list[Write] = []
         for op in settlement.spool:
             if isinstance(op, Spool):
                 number = self.spool.append(op.entry)
@@ -131,7 +131,7 @@ class RunWriter:
         removed: list[RemovedInput],
         pages: set[str],
         request: str,
-        logger: logging.Logger,
+        logger: Logger,
     ) -> RunReport:
         """The NDJSON files and their manifest, ``run-report.json``, ``index.html``."""
         bulk = self.ndjson.finish(started.isoformat(timespec="seconds"), request)

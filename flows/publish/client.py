@@ -13,10 +13,11 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -114,7 +115,7 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> httpx.Auth | None:
+def resolve_auth(secret_block: str | None = None, env: Mapping[str, str] | None = None) -> httpx.Auth | None:
     """Credentials from the environment, else from a Prefect Secret block, never from arguments
     (a command line ends up in shell history and in process listings).
 
@@ -129,7 +130,7 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
         from prefect.blocks.system import Secret
 
         try:
-            value = Secret.load(secret_block).get()
+            value: Any = Secret.load(secret_block).get()  # type: ignore[union-attr]  # sync here
         except ValueError as exc:  # no such block, or a block of another type
             raise SecretBlockError(
                 f"TRIALEXPORT_FHIR_SECRET_BLOCK / --secret-block {secret_block!r}: {exc}"
@@ -235,6 +236,7 @@ class FhirClient:
                 if _untrusted(exc):  # the certificate will not be trusted on the next try either
                     return Attempted(None, attempt, error, waited, [*history, error])
             else:
+                assert response is not None
                 if not (retry_statuses and is_retryable_status(response.status_code)):
                     return Attempted(response, attempt, None, waited, history)
                 error = f"HTTP {response.status_code}"

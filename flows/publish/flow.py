@@ -15,7 +15,6 @@ holds back the remaining studies after a few requests in a row got no answer.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -31,6 +30,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import task_run
 
+from flows import Logger
 from flows.errors import NoExport
 from flows.publish.client import (
     UNREACHABLE,
@@ -197,13 +197,13 @@ def preflight(run: PublishRun, versions: set[str]) -> dict | None:
         return None
     attempted = run.client.preflight(run.settings.preflight_attempts)
     answered = attempted.response is not None
-    record = {
+    record: dict[str, Any] = {
         "url": f"{run.server}/metadata",
         "answered": answered,
         "attempts": attempted.attempts,
-        "http_status": attempted.response.status_code if answered else None,
+        "http_status": attempted.response.status_code if attempted.response is not None else None,
     }
-    if answered:
+    if attempted.response is not None:
         declared = declared_fhir_version(attempted.response)
         record["fhir_version"] = declared
         other = sorted(v for v in versions if declared and not speaks(declared, v))
@@ -240,7 +240,7 @@ def speaks(declared: str, release: str) -> bool:
     return declared.split(".", 1)[0] == release.removeprefix("R")
 
 
-def publish_batches(jobs: list[Job], run: PublishRun, logger: logging.Logger | logging.LoggerAdapter) -> None:
+def publish_batches(jobs: list[Job], run: PublishRun, logger: Logger) -> None:
     """Every job gets a result: from a batch task, or, once the breaker is open, without sending
     (the ledger still knows which studies need nothing sent)."""
     batch_task = publish_batch.with_options(

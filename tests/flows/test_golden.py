@@ -47,12 +47,12 @@ def _csv_row(target: Path) -> None:
     target.write_text(out.getvalue(), encoding="utf-8")
 
 
-def _copy(source: Path) -> Callable[[Path], None]:
+def _copy(source: Path) -> Callable[[Path], object]:
     return lambda target: shutil.copyfile(source, target)
 
 
 # format -> (input file name, how it is made)
-CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
+CASES: dict[str, tuple[str, Callable[[Path], object]]] = {
     "api-v2-json": ("NCT03418623.json", _copy(CTGOV / "json" / "v2" / "NCT03418623.json")),
     "classic-json": ("NCT04780763.json", _copy(CTGOV / "json" / "v1" / "NCT04780763.json")),
     "legacy-xml": ("NCT03723057.xml", _copy(CTGOV / "xml" / "NCT03723057.xml")),

@@ -76,5 +76,7 @@ def test_the_identity_rule(identifiers, expected):
 
 def test_folder_and_conditional_put_key_on_the_same_identifier():
     [study] = list(iter_document(XML.read_bytes(), "in/record.xml"))
+    assert not isinstance(study, RejectedRecord)
     ident = business_identifier(study, MappingSettings())
-    assert ident.value == identity(study.identifiers).value == study_key(study)
+    found = identity(study.identifiers)
+    assert found is not None and ident.value == found.value == study_key(study)

@@ -67,12 +67,12 @@ def test_backoff_doubles_with_bounded_jitter_and_is_clamped():
 
 def scripted(*answers):
     """A transport answering with ``answers`` in turn: a Response, or an exception to raise."""
-    answers = list(answers)
+    queue = list(answers)
     seen = []
 
     def handler(request: httpx.Request):
         seen.append(request)
-        answer = answers.pop(0)
+        answer = queue.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
