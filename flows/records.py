@@ -171,8 +171,9 @@ class LedgerRecord(_Record):
 
     ``entries`` are as the input alone gives them, *before* identifiers were settled across the
     run (whether a study is kept depends on every input, so it is decided again each run);
-    ``lost`` numbers the entries that did not keep their identifier then: their ``outputs`` on
-    disk are another input's files."""
+    ``lost`` numbers the entries whose folder on disk did not hold their own files when this was
+    recorded (they did not keep their identifier, or wait to be exported again at the end of
+    the run): such an entry is never reused as it stands."""
 
     sha256: str
     fingerprint: str
@@ -290,7 +291,7 @@ class InputResult:
 
     ``sha256`` is None when the outcome must not be reused (the file could not be read, or a bug
     stopped it), so the ledger does not record it. ``skipped``: reused from the ledger, with the
-    entries that lost their identifier last time in ``lost``."""
+    ledger's ``lost`` (entries whose files on disk were not their own)."""
 
     source: str
     sha256: str | None
