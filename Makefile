@@ -13,7 +13,7 @@ NODE_STAMP  := $(FHIR_SERVER)/node_modules/.installed
 # Debian's Chromium for the HTML report's browser test (a missing browser fails that test).
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM := /usr/bin/chromium
-LOCK     := .lockenv/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
+LOCK     := .lockenv/bin/pip-compile --quiet --generate-hashes --no-strip-extras --no-emit-index-url --no-emit-find-links
 
 .PHONY: run test test-fast golden lint bench lock definitions clean
 
