@@ -342,10 +342,18 @@ class Settler:
     def resolve(self, result: InputResult, numbers: list[int]) -> Settlement:
         """A pending input exported again: the files, lines and pages of its holding entries."""
         self._out = Settlement()
+        resolved = []
         for number in numbers:
+            if number >= len(result.studies):
+                continue  # the input changed during the run: it stays on record as not its own
             mapped = result.studies[number]
             key = mapped.entry.key or ""
-            holder = self._holders[key]
+            holder = self._holders.get(key)
+            if holder is None or (holder.source, holder.number) != (result.source, number):
+                continue
+            if mapped.entry.status is not Status.EXPORTED:
+                continue
+            resolved.append(number)
             self._written.add(key)
             holder.pending = False
             self._place(mapped)
@@ -353,7 +361,7 @@ class Settler:
                 self._out.ndjson.append(Fill(holder.block, mapped.lines))
             if mapped.page is not None:
                 self._out.pages.append(Page(holder.page, staged=mapped.page))
-        lost = self._lost.get(result.source, set()) - set(numbers)
+        lost = self._lost.get(result.source, set()) - set(resolved)
         self._lost[result.source] = lost
         self._out.ledger.append(SetLost(result.source, sorted(lost)))
         return self._out

@@ -252,3 +252,11 @@ def test_unreadable_inputs_are_forgotten_and_pages_are_named_in_run_order():
 )
 def test_rank_orders_by_date_then_format(better, worse):
     assert better > worse
+
+
+def test_an_input_that_changed_before_it_was_exported_again_stays_on_record_as_not_its_own():
+    reused = In("b", [(NCT, CSV, None)], reused=True, lost=(0,), pages=(f"report/{NCT}.html",))
+    settler, _, _ = settle([reused])
+    emptied = InputResult("b", "sha-other", [])  # the file lost its study meanwhile
+    out = settler.resolve(emptied, [0])
+    assert out.moves == [] and out.ndjson == [] and out.ledger == [SetLost("b", [0])]
