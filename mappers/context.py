@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pycountry
 from nameparser import HumanName
 
+from mappers.identity import identity, missing_identity
 from mappers.model import Identifier, Issue, Person, Study
 
 # HL7 terminology (THO 7.0.1) NamingSystem "ClinicalTrialsGov": the preferred uri uniqueId.
@@ -109,20 +110,19 @@ def trialexport_version() -> str:
 
 
 def business_identifier(study: Study, settings: MappingSettings) -> Identifier:
-    """The one identifier a server finds this study by: NCT id, else org study id, else local id.
+    """The one identifier a server finds this study by (``mappers.identity``), with its system.
 
     Conditional PUTs (``ResearchStudy?identifier=system|value``) key on it, so it must be stable
     across runs and never depend on content that may be edited.
     """
-    for kind in ("nct", "org_study_id", "local"):
-        found = next((i for i in study.identifiers if i.kind == kind), None)
-        if found is not None:
-            if kind == "nct":
-                system = settings.nct_identifier_system
-            else:
-                system = found.system or settings.local_identifier_system
-            return found.model_copy(update={"system": system})
-    raise ValueError("a study needs at least one nct, org_study_id or local identifier")
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    if found.kind == "nct":
+        system = settings.nct_identifier_system
+    else:
+        system = found.system or settings.local_identifier_system
+    return found.model_copy(update={"system": system})
 
 
 def resource_id(resource_type: str, identifier: Identifier) -> str:
@@ -264,7 +264,10 @@ def country_code(name: str | None) -> str | None:
 
 @lru_cache(maxsize=512)
 def _iso_name(code: str) -> str:
-    return pycountry.countries.get(alpha_2=code).name
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:  # codes come from pycountry's own lookup: never reached
+        raise LookupError(code)
+    return country.name
 
 
 @dataclass(frozen=True)
@@ -435,17 +438,17 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
     merged by name, in first-seen order; one ``assumed-same-person`` issue per merge."""
     found: dict[tuple[str, str], Party] = {}
     records: list[tuple[str, Person | None, str, str]] = []
-    for n, person in enumerate(study.officials, 1):
-        records.append((person.name, person, person.role or "official", f"officials[{n}]"))
-    for n, person in enumerate(study.contacts, 1):
-        records.append((person.name, person, "recruitment-contact", f"contacts[{n}]"))
+    for n, official in enumerate(study.officials, 1):
+        records.append((official.name, official, official.role or "official", f"officials[{n}]"))
+    for n, contact in enumerate(study.contacts, 1):
+        records.append((contact.name, contact, "recruitment-contact", f"contacts[{n}]"))
     rp = study.responsible_party
     if (
         rp
         and rp.type in ("PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR")
         and (rp.investigator_name or "").strip()
     ):
-        records.append((rp.investigator_name, None, rp.type, "responsible_party"))
+        records.append((rp.investigator_name or "", None, rp.type, "responsible_party"))
     for name, person, role, source in records:
         if not (name or "").strip():
             continue

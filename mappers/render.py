@@ -7,8 +7,8 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -32,9 +32,24 @@ def _dumps(value, **_) -> str:
         raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
 
 
-@lru_cache(maxsize=8)
+_ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
+_BUILDING = threading.Lock()
+
+
 def environment(user_dir: str | None = None) -> jinja2.Environment:
-    """One cached environment per overlay directory: compiling templates is the slow part."""
+    """One environment per overlay directory, shared by every batch thread: compiling templates
+    is the slow part, and Jinja renders loaded templates safely from many threads. Built under a
+    lock, so that two threads asking first get the same one, fully set up."""
+    env = _ENVIRONMENTS.get(user_dir)
+    if env is None:
+        with _BUILDING:
+            env = _ENVIRONMENTS.get(user_dir)
+            if env is None:
+                env = _ENVIRONMENTS[user_dir] = _build_environment(user_dir)
+    return env
+
+
+def _build_environment(user_dir: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))
