@@ -22,7 +22,7 @@ from flows.batch import InputTrees, map_batch
 from flows.output import write_files
 from flows.records import InputResult, ReportEntry, RunReport
 from flows.run import ExportRun, drive
-from flows.settings import ExportSettings, load
+from flows.settings import ExportSettings, PublishSettings, load
 from flows.writer import Write
 from mappers.output_layout import REPORT
 
@@ -101,6 +101,8 @@ def export_trials(
     given: dict[str, Any] = {"output": output, "templates": templates, "fhir_version": fhir_version}
     given |= {k: v for k, v in {"prs_org_name": prs_org_name, "batch_size": batch_size}.items() if v}
     settings = load(ExportSettings, **given)
+    if fhir_url:  # refused before anything is exported, not after (credentials in the URL)
+        load(PublishSettings, url=fhir_url)
     run = ExportRun(
         settings,
         inputs,
