@@ -16,10 +16,12 @@ from mappers import model
 from mappers.context import (
     EU_CT_SYSTEM,
     EUDRACT_SYSTEM,
+    MESH_SYSTEM,
     NCT_SYSTEM,
     NCT_SYSTEM_VARIANTS,
     MappingSettings,
     country_code,
+    mesh_code,
     registry_system,
 )
 from mappers.fhir_package import build_package, contents, extension_urls
@@ -226,6 +228,92 @@ def test_r5_own_codes_where_r5_has_them():
             for concept in party.get("classifier", []):
                 found[organization] += organization in [c["system"] for c in concept["coding"]]
     assert found[sevco] > 100 and found[organization] > 50
+
+
+def mesh(concepts: list[dict]) -> list[tuple[str, str]]:
+    """(code, display) of every MeSH coding of a list of CodeableConcepts."""
+    return [
+        (c.get("code"), c["display"])
+        for x in concepts
+        for c in x.get("coding", [])
+        if c["system"] == MESH_SYSTEM
+    ]
+
+
+def test_mesh_system_is_hl7_terminologys():
+    # THO CodeSystem "MeSH" (urn:oid:2.16.840.1.113883.6.177) has this canonical URL
+    assert MESH_SYSTEM == "https://www.nlm.nih.gov/mesh"
+
+
+@pytest.mark.parametrize(
+    ("registry", "mesh_id"),
+    [
+        ("D000001943", "D001943"),  # API v2 pads seven-character ids to ten
+        ("D001943", "D001943"),  # newer API pages write them as MeSH does
+        ("D000064419", "D064419"),  # a padded seven-character id near the end of their numbers
+        ("D000068818", "D000068818"),  # Cetuximab: a ten-character id, as MeSH writes it
+        ("D000091642", "D000091642"),
+        ("C000500026", "C500026"),  # supplementary concepts too (palbociclib)
+        ("C000606551", "C000606551"),  # remdesivir: ten characters in MeSH
+        (" d000003324 ", "D003324"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_mesh_ids_are_unpadded(registry, mesh_id):
+    assert mesh_code(registry) == mesh_id
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_nct04956640_conditions_carry_their_mesh_codes(version):
+    """Its six conditions are MeSH headings word for word; each carries its heading's code."""
+    study, _ = by_key(version, "NCT04956640")
+    assert mesh(study["condition"]) == [
+        ("D002289", "Carcinoma, Non-Small-Cell Lung"),
+        ("D015179", "Colorectal Neoplasms"),
+        ("D016889", "Endometrial Neoplasms"),
+        ("D010051", "Ovarian Neoplasms"),
+        ("D010190", "Pancreatic Neoplasms"),
+        ("D001661", "Biliary Tract Neoplasms"),
+    ]
+    assert all(c["text"] == c["coding"][0]["display"] for c in study["condition"])
+    # interventions named like their heading carry it; the ancestors are MeSH keywords
+    focus = [f["concept"] if version == "R5" else f for f in study["focus"]]
+    assert ("C582435", "pembrolizumab") in mesh([f for f in focus if f["text"] == "Pembrolizumab"])
+    assert ("D000068818", "Cetuximab") in mesh(focus)
+    assert [c["text"] for c in focus if not c.get("coding")] == ["LY3537982"]  # no heading: text only
+    keywords = mesh(study["keyword"])
+    assert ("D009369", "Neoplasms") in keywords and ("D000091642", "Urogenital Diseases") in keywords
+    assert [k["text"] for k in study["keyword"][:3]] == ["Frontline", "1L", "First Line"]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_padded_registry_mesh_ids_are_written_as_mesh_writes_them(version):
+    """NCT03475563 (API v2, padded ids): D000003324 is written D003324."""
+    study, _ = by_key(version, "NCT03475563")
+    assert mesh(study["condition"]) == [("D003324", "Coronary Artery Disease")]
+    assert ("D006331", "Heart Diseases") in mesh(study["keyword"])
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_every_mesh_heading_of_the_registry_lands_once(version):
+    """Condition headings: on the condition they are, else a keyword; intervention headings: on
+    the focus they are, else a focus of their own; ancestors: keywords. Nothing twice."""
+    coded = 0
+    for result in fixture_exports(version):
+        s = result.study
+        if not (s.condition_browse or s.intervention_browse):
+            continue
+        study = json.loads(bundle_of(result))["entry"][0]["resource"]
+        focus = [f["concept"] if version == "R5" else f for f in study.get("focus", [])]
+        written = mesh(study.get("condition", [])) + mesh(focus) + mesh(study.get("keyword", []))
+        assert len(written) == len(set(written)), result.key
+        browse = [b for b in (s.condition_browse, s.intervention_browse) if b]
+        expected = {(mesh_code(t.id), t.term) for b in browse for t in b.meshes + b.ancestors}
+        assert set(written) == expected, result.key
+        coded += len(mesh(study.get("condition", [])))
+        assert all(code is None or re.fullmatch(r"[CD](\d{6}|\d{9})", code) for code, _ in written)
+    assert coded > 20
 
 
 @pytest.mark.parametrize("version", RELEASES)
