@@ -383,12 +383,13 @@ class Party:
 
     ``names`` are the distinct forms the source wrote (the first is the fullest seen first),
     ``roles`` the role keys of ``ROLE_ORDER`` in that order, ``phones`` / ``emails`` the union of
-    every record's contact points."""
+    every record's contact points, ``phone_extensions`` the extension a record gives a phone."""
 
     key: tuple[str, str]
     names: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
+    phone_extensions: dict[str, str] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
     affiliations: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -458,6 +459,8 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
         party.sources.append(source)
         if person is not None:
             _add(party.phones, person.phone)
+            if (person.phone or "").strip() and (person.phone_ext or "").strip():
+                party.phone_extensions.setdefault(person.phone.strip(), person.phone_ext.strip())
             _add(party.emails, person.email)
             _add(party.affiliations, person.affiliation)
         elif rp is not None:

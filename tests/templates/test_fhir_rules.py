@@ -41,6 +41,11 @@ ENUMS = {
     "InterventionType": get_args(model.InterventionType),
     "ArmGroupType": get_args(model.ArmType),
     "Status": get_args(model.OverallStatus),
+    "RecruitmentStatus": (
+        "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING", "RECRUITING",
+        "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE",
+    ),
+    "ContactRole": ("STUDY_CHAIR", "STUDY_DIRECTOR", "PRINCIPAL_INVESTIGATOR", "SUB_INVESTIGATOR", "CONTACT"),
     "ReferenceType": get_args(model.ReferenceType),
     "AgencyClass": ("NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"),
     "SecondaryIdType": (
@@ -74,6 +79,11 @@ def by_key(version: str, key: str) -> tuple[dict, dict]:
     [bundle] = [b for k, b in bundles(version) if k == key]
     study, plan = (e["resource"] for e in bundle["entry"])
     return study, plan
+
+
+def result_of(version: str, key: str):
+    """The export of a record (the first, where several fixtures hold it)."""
+    return next(r for r in fixture_exports(version) if r.key == key)
 
 
 def codes(concept: dict) -> list[str]:
@@ -209,8 +219,10 @@ def test_ctgov_codings_are_registry_values_beside_text(version):
                         seen.add(enum)
             if member == "system" and isinstance(value, str) and value.startswith(CTGOV):
                 assert path.endswith("coding]") or "coding[" in path, (key, path)
-    # R4's status is a code, not a concept; who is masked has no R4 element used yet
-    expected = set(ENUMS) - {"WhoMasked", "Status"} if version == "R4" else set(ENUMS)
+    # R4's status is a code, not a concept; the fixtures' site investigators are all their site's
+    # principal investigator, R4's principalInvestigator (a reference, no role concept)
+    r4_only_in_r5 = {"WhoMasked", "Status", "RecruitmentStatus", "ContactRole"}
+    expected = set(ENUMS) - r4_only_in_r5 if version == "R4" else set(ENUMS)
     assert seen == expected
 
 
@@ -431,7 +443,9 @@ def test_site_recruitment_status(version):
             location = inner[f"site-{n}"]
             sub = inner.get(f"site-{n}-study")
             if site.status is None:
-                assert sub is None and "status" not in location
+                assert "status" not in location
+                people = site.investigators + (site.contacts if version == "R4" else [])
+                assert (sub is None) == (not people), (result.key, n)
                 continue
             sites_with_status += 1
             expected = {"RECRUITING": "active", "NOT_YET_RECRUITING": None}.get(site.status, "?")
@@ -446,3 +460,70 @@ def test_site_recruitment_status(version):
                 assert sub["status"] == r4_status[site.status]
                 assert study["site"][n - 1]["reference"] == f"#site-{n}"
     assert sites_with_status > 150
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_site_coordinates(version):
+    """NCT04956640's sites carry the registry's geocoded coordinates as Location.position."""
+    result = result_of(version, "NCT04956640")
+    study = json.loads(bundle_of(result))["entry"][0]["resource"]
+    inner = {c["id"]: c for c in study["contained"]}
+    assert inner["site-1"]["name"] == "University of Alabama at Birmingham"
+    assert inner["site-1"]["position"] == {"longitude": -86.80249, "latitude": 33.52066}
+    placed = 0
+    for result in fixture_exports(version):
+        inner = {
+            c["id"]: c for c in json.loads(bundle_of(result))["entry"][0]["resource"].get("contained", [])
+        }
+        for n, site in enumerate(result.study.sites, 1):
+            point = site.geo_point
+            expected = {"longitude": point.lon, "latitude": point.lat} if point else None
+            assert inner[f"site-{n}"].get("position") == expected, (result.key, n)
+            placed += point is not None
+    assert placed > 500
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_site_investigators_and_contacts(version):
+    """NCT05052671: each site's principal investigator on the site's contained ResearchStudy; R4
+    keeps the site contacts' names there too (R4's Location has no element for a person)."""
+    result = result_of(version, "NCT05052671")
+    study = json.loads(bundle_of(result))["entry"][0]["resource"]
+    inner = {c["id"]: c for c in study["contained"]}
+    sub = inner["site-1-study"]
+    if version == "R5":
+        [party] = sub["associatedParty"]
+        assert party["name"] == "Sagila George, MD"
+        assert codes(party["role"]) == ["primary-investigator", "PRINCIPAL_INVESTIGATOR"]
+        assert inner["site-1"]["contact"][0]["name"] == [{"text": "Lead Nurse"}]
+    else:
+        assert sub["principalInvestigator"] == {"display": "Sagila George, MD"}
+        assert sub["contact"][0]["name"] == "Lead Nurse"
+    for result in fixture_exports(version):
+        if any(site.investigators for site in result.study.sites):
+            fields = {
+                i.field.split("[")[0] for i in result.issues if i.code == "not-mapped" and "FHIR" in i.message
+            }
+            assert "sites" not in fields, (
+                result.key
+            )  # every site investigator's and contact's name is written
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_phone_extensions_in_fhirs_contactpoint_extension(version):
+    """NCT06171568's central contacts give their phone extension (CT.gov phoneExt)."""
+    result = result_of(version, "NCT06171568")
+    telecoms = [
+        t
+        for _, key, value in walk(json.loads(bundle_of(result)))
+        if key == "telecom"
+        for t in value
+        if t["system"] == "phone"
+    ]
+    url = "http://hl7.org/fhir/StructureDefinition/contactpoint-extension"
+    assert {
+        "system": "phone",
+        "value": "01.49.95.81.69",
+        "use": "work",
+        "extension": [{"url": url, "valueString": "+33"}],
+    } in telecoms
