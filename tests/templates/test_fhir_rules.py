@@ -46,6 +46,10 @@ ENUMS = {
         "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE",
     ),
     "ContactRole": ("STUDY_CHAIR", "STUDY_DIRECTOR", "PRINCIPAL_INVESTIGATOR", "SUB_INVESTIGATOR", "CONTACT"),
+    "ObservationalModel": get_args(model.ObservationalModel),
+    "DesignTimePerspective": get_args(model.TimePerspective),
+    "BioSpecRetention": get_args(model.BioSpecRetention),
+    "SamplingMethod": get_args(model.SamplingMethod),
     "ReferenceType": get_args(model.ReferenceType),
     "AgencyClass": ("NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"),
     "SecondaryIdType": (
@@ -221,7 +225,7 @@ def test_ctgov_codings_are_registry_values_beside_text(version):
                 assert path.endswith("coding]") or "coding[" in path, (key, path)
     # R4's status is a code, not a concept; the fixtures' site investigators are all their site's
     # principal investigator, R4's principalInvestigator (a reference, no role concept)
-    r4_only_in_r5 = {"WhoMasked", "Status", "RecruitmentStatus", "ContactRole"}
+    r4_only_in_r5 = {"Status", "RecruitmentStatus", "ContactRole"}
     expected = set(ENUMS) - r4_only_in_r5 if version == "R4" else set(ENUMS)
     assert seen == expected
 
@@ -233,8 +237,8 @@ def test_r5_own_codes_where_r5_has_them():
     for _, bundle in bundles("R5"):
         study = bundle["entry"][0]["resource"]
         for concept in study.get("studyDesign", []):
-            systems = [c["system"] for c in concept["coding"]]
-            assert systems[0].startswith(CTGOV) and concept["text"]
+            systems = [c["system"] for c in concept.get("coding", [])]
+            assert (not systems or systems[0].startswith(CTGOV)) and concept["text"]
             found[sevco] += sevco in systems
         for party in study.get("associatedParty", []):
             for concept in party.get("classifier", []):
@@ -527,3 +531,46 @@ def test_phone_extensions_in_fhirs_contactpoint_extension(version):
         "use": "work",
         "extension": [{"url": url, "valueString": "+33"}],
     } in telecoms
+
+
+# --- what a record holds --------------------------------------------------------------------------
+
+
+def design_of(version: str, study: dict) -> list[dict]:
+    return study.get("category" if version == "R4" else "studyDesign", [])
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_observational_design(version):
+    """NCT03475563, an observational patient registry: R4 `category`, R5 `studyDesign`, each
+    element its own concept (CT.gov coding where CT.gov has an enumeration, text always)."""
+    study, _ = by_key(version, "NCT03475563")
+    design = {c["text"]: codes(c) for c in design_of(version, study)}
+    assert design["Observational Model: Case-Only"] == ["CASE_ONLY"]
+    assert design["Time Perspective: Prospective"] == ["PROSPECTIVE"]
+    assert design["Patient Registry: Yes"] == [] and design["Target Follow-Up Duration: 12 Months"] == []
+    eligibility = next(c for c in study["contained"] if c["resourceType"] == "Group")
+    traits = {c["code"]["text"]: c for c in eligibility["characteristic"]}
+    assert traits["Study population"]["valueCodeableConcept"]["text"].startswith(
+        "Patients with ischemic heart"
+    )
+    assert codes(traits["Sampling method"]["valueCodeableConcept"]) == ["NON_PROBABILITY_SAMPLE"]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_who_is_masked(version):
+    """NCT02552212 names the four masked roles: one concept each, R4 and R5 (R5 adds SEVCO)."""
+    study, _ = by_key(version, "NCT02552212")
+    masked = [c for c in design_of(version, study) if c["text"].startswith("Who Masked: ")]
+    assert [codes(c)[0] for c in masked] == [
+        "PARTICIPANT",
+        "CARE_PROVIDER",
+        "INVESTIGATOR",
+        "OUTCOMES_ASSESSOR",
+    ]
+    assert all(c["coding"][0]["system"] == CTGOV + "WhoMasked" for c in masked)
+    for result in fixture_exports(version):  # the roles the source names, in its order
+        if result.study.design.who_masked:
+            study = json.loads(bundle_of(result))["entry"][0]["resource"]
+            named = [codes(c)[0] for c in design_of(version, study) if c["text"].startswith("Who Masked: ")]
+            assert named == result.study.design.who_masked, result.key
