@@ -194,6 +194,8 @@ def registry_system(identifier: Identifier, settings: MappingSettings) -> str | 
 
 
 def identifier_views(study: Study, business: Identifier, settings: MappingSettings) -> list[IdentifierView]:
+    """Every identifier of the study as written, then the NCT ids the registry merged into this
+    record (``nct_aliases``) with use ``old``: no longer valid, still found by a search."""
     views = []
     for ident in study.identifiers:
         if ident.kind == business.kind and ident.value == business.value:
@@ -204,6 +206,10 @@ def identifier_views(study: Study, business: Identifier, settings: MappingSettin
             IdentifierView(
                 ident, system, secondary_id_type(ident), "official" if ident.kind == "nct" else None
             )
+        )
+    for alias in study.nct_aliases:
+        views.append(
+            IdentifierView(Identifier(kind="nct", value=alias), settings.nct_identifier_system, None, "old")
         )
     return views
 
@@ -364,7 +370,8 @@ def arm_links(study: Study) -> tuple[Links, list[Issue]]:
 # Role keys, most significant first: a person's first role is the one an element with room for one
 # role gets. PRINCIPAL_INVESTIGATOR / STUDY_DIRECTOR / STUDY_CHAIR are CT.gov official roles,
 # SUB_INVESTIGATOR a site role CT.gov also lets an official carry, SPONSOR_INVESTIGATOR a
-# responsible party type, "official" an official of unstated role.
+# responsible party type, "official" an official of unstated role, "responsible-party" a
+# responsible party named the pre-2011 way (by name/title, no type).
 ROLE_ORDER = (
     "PRINCIPAL_INVESTIGATOR",
     "SPONSOR_INVESTIGATOR",
@@ -372,6 +379,7 @@ ROLE_ORDER = (
     "STUDY_DIRECTOR",
     "SUB_INVESTIGATOR",
     "official",
+    "responsible-party",
     "recruitment-contact",
 )
 _OFFICIAL_ROLES = {"PRINCIPAL_INVESTIGATOR", "STUDY_CHAIR", "STUDY_DIRECTOR", "SUB_INVESTIGATOR", "official"}
@@ -383,7 +391,8 @@ class Party:
 
     ``names`` are the distinct forms the source wrote (the first is the fullest seen first),
     ``roles`` the role keys of ``ROLE_ORDER`` in that order, ``phones`` / ``emails`` the union of
-    every record's contact points, ``phone_extensions`` the extension a record gives a phone."""
+    every record's contact points, ``phone_extensions`` the extension a record gives a phone,
+    ``affiliations`` and ``titles`` what a record says of their position (``has_position``)."""
 
     key: tuple[str, str]
     names: list[str] = field(default_factory=list)
@@ -392,6 +401,7 @@ class Party:
     phone_extensions: dict[str, str] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
     affiliations: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)  # a responsible investigator's official title
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -401,6 +411,11 @@ class Party:
     @property
     def role(self) -> str:
         return self.roles[0]
+
+    @property
+    def has_position(self) -> bool:
+        """An affiliation or title to write: templates give the person a PractitionerRole."""
+        return bool(self.affiliations or self.titles)
 
     @property
     def official(self) -> bool:
@@ -433,8 +448,9 @@ def _add(values: list[str], value: str | None) -> None:
 
 
 def parties(study: Study) -> tuple[list[Party], list[Issue]]:
-    """The study's people — officials, central contacts, an investigator responsible party —
-    merged by name, in first-seen order; one ``assumed-same-person`` issue per merge."""
+    """The study's people — officials, central contacts, an investigator responsible party (or
+    one named the pre-2011 way) — merged by name, in first-seen order; one
+    ``assumed-same-person`` issue per merge."""
     found: dict[tuple[str, str], Party] = {}
     records: list[tuple[str, Person | None, str, str]] = []
     for n, person in enumerate(study.officials, 1):
@@ -448,6 +464,9 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
         and (rp.investigator_name or "").strip()
     ):
         records.append((rp.investigator_name, None, rp.type, "responsible_party"))
+    elif rp and rp.type is None and (rp.old_name_title or "").strip():
+        # named the pre-2011 way, by name/title and organisation, without a type
+        records.append((rp.old_name_title, None, "responsible-party", "responsible_party"))
     for name, person, role, source in records:
         if not (name or "").strip():
             continue
@@ -463,8 +482,11 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
                 party.phone_extensions.setdefault(person.phone.strip(), person.phone_ext.strip())
             _add(party.emails, person.email)
             _add(party.affiliations, person.affiliation)
+        elif rp is not None and role == "responsible-party":
+            _add(party.affiliations, rp.old_organization)
         elif rp is not None:
             _add(party.affiliations, rp.investigator_affiliation)
+            _add(party.titles, rp.investigator_title)
     issues = []
     for party in found.values():
         party.roles.sort(key=ROLE_ORDER.index)

@@ -220,7 +220,9 @@ def test_rich_people_and_organisations(rich_bundle):
     assert roles == ["collaborator", "study-director"]
     assert sub(parties[0], "party")["valueReference"]["reference"] == "#collaborator-1"
     assert sub(parties[1], "name")["valueString"] == "Grace Hopper, PhD"
-    assert study["principalInvestigator"]["reference"] == "#principal-investigator"
+    # the principal investigator's affiliation: a PractitionerRole of the contained Practitioner
+    assert study["principalInvestigator"]["reference"] == "#principal-investigator-role"
+    assert inner["principal-investigator-role"]["practitioner"] == {"reference": "#principal-investigator"}
     assert inner["principal-investigator"]["name"] == [{"text": "Ada Lovelace, MD"}]
     assert study["contact"] == [
         {"name": "Grace Hopper, PhD"},

@@ -50,6 +50,11 @@ ENUMS = {
     "DesignTimePerspective": get_args(model.TimePerspective),
     "BioSpecRetention": get_args(model.BioSpecRetention),
     "SamplingMethod": get_args(model.SamplingMethod),
+    "IpdSharing": get_args(model.IpdSharing),
+    "IpdSharingInfoType": get_args(model.IpdInfoType),
+    "ExpandedAccessStatus": (
+        "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
+    ),
     "ReferenceType": get_args(model.ReferenceType),
     "AgencyClass": ("NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"),
     "SecondaryIdType": (
@@ -223,9 +228,10 @@ def test_ctgov_codings_are_registry_values_beside_text(version):
                         seen.add(enum)
             if member == "system" and isinstance(value, str) and value.startswith(CTGOV):
                 assert path.endswith("coding]") or "coding[" in path, (key, path)
-    # R4's status is a code, not a concept; the fixtures' site investigators are all their site's
-    # principal investigator, R4's principalInvestigator (a reference, no role concept)
-    r4_only_in_r5 = {"Status", "RecruitmentStatus", "ContactRole"}
+    # R4's status and site statuses are codes, not concepts (Status only in the last known
+    # status); the fixtures' site investigators are all their site's principal investigator,
+    # R4's principalInvestigator (a reference, no role concept)
+    r4_only_in_r5 = {"RecruitmentStatus", "ContactRole"}
     expected = set(ENUMS) - r4_only_in_r5 if version == "R4" else set(ENUMS)
     assert seen == expected
 
@@ -574,3 +580,198 @@ def test_who_is_masked(version):
             study = json.loads(bundle_of(result))["entry"][0]["resource"]
             named = [codes(c)[0] for c in design_of(version, study) if c["text"].startswith("Who Masked: ")]
             assert named == result.study.design.who_masked, result.key
+
+
+XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
+
+
+def classifiers(version: str, resource: dict, path: str = "ResearchStudy.classifier") -> list[dict]:
+    """R5's classifier concepts; in R4, the cross-version extension's values."""
+    if version == "R5":
+        return resource.get("classifier", [])
+    return [e["valueCodeableConcept"] for e in resource.get("extension", []) if e["url"] == XVER + path]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_oversight_as_classifiers(version):
+    """NCT04956640 studies an FDA-regulated drug, not a device: R5 `classifier` (R4: its
+    cross-version extension) with R5's research-study-classifiers code for what is regulated."""
+    study, _ = by_key(version, "NCT04956640")
+    concepts = {c["text"]: c.get("coding", []) for c in classifiers(version, study)}
+    assert concepts["Studies a U.S. FDA-regulated Drug Product: Yes"] == [
+        {
+            "system": "http://hl7.org/fhir/research-study-classifiers",
+            "code": "fda-regulated-drug",
+            "display": "FDA regulated drug",
+        }
+    ]
+    assert concepts["Studies a U.S. FDA-regulated Device Product: No"] == []  # no code says "not regulated"
+    assert concepts["Data Monitoring Committee: No"] == []
+    assert concepts["Availability of Expanded Access: No"] == []
+    flagged = 0
+    for result in fixture_exports(version):
+        oversight = result.study.oversight
+        if oversight and oversight.is_fda_regulated_device:
+            study = json.loads(bundle_of(result))["entry"][0]["resource"]
+            found = [c["code"] for x in classifiers(version, study) for c in x.get("coding", [])]
+            assert "fda-regulated-device" in found, result.key
+            flagged += 1
+    assert flagged
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_last_known_status(version):
+    """NCT03475563's status is UNKNOWN; it was last known to be recruiting."""
+    study, _ = by_key(version, "NCT03475563")
+    if version == "R5":
+        current, last = study["progressStatus"][:2]
+        assert codes(current["state"]) == ["UNKNOWN"]
+        assert codes(last["state"]) == ["recruiting", "RECRUITING"]
+        assert last["state"]["text"] == "Last known status: Recruiting"
+    else:
+        assert "status" not in study and study["_status"]["extension"][0]["valueCode"] == "unknown"
+        [last] = [
+            e
+            for e in study["extension"]
+            if e["url"] == XVER + "ResearchStudy.progressStatus"
+            and "Last known" in e["extension"][0]["valueCodeableConcept"]["text"]
+        ]
+        assert codes(last["extension"][0]["valueCodeableConcept"]) == ["RECRUITING"]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_expanded_access_and_its_record(version):
+    """NCT02552212's product is available through expanded access, under NCT03559686."""
+    study, _ = by_key(version, "NCT02552212")
+    assert {"text": "Availability of Expanded Access: Yes"} in classifiers(version, study)
+    [artifact] = [a for a in study["relatedArtifact"] if "NCT03559686" in a.get("display", "")]
+    assert artifact["type"] == "documentation"
+    url = artifact.get("url") or artifact["document"]["url"]
+    assert url == "https://clinicaltrials.gov/study/NCT03559686"
+    status = [c for c in classifiers(version, artifact, "RelatedArtifact.classifier") if c.get("coding")]
+    assert [codes(c) for c in status] == [["AVAILABLE"]]
+    assert status[0]["coding"][0]["system"] == CTGOV + "ExpandedAccessStatus"
+    if version == "R5":  # a logical reference a server resolves once the record is loaded too
+        assert artifact["resourceReference"]["identifier"] == {"system": NCT_SYSTEM, "value": "NCT03559686"}
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_uploaded_documents_and_ipd_sharing(version):
+    """NCT04431453: its uploaded protocol and analysis plan, and its plan to share individual
+    participant data, each a documentation relatedArtifact (HL7: "Available Study Data/Documents")."""
+    study, _ = by_key(version, "NCT04431453")
+    documents = [
+        a
+        for a in study["relatedArtifact"]
+        if a.get("display") in ("Study Protocol", "Statistical Analysis Plan")
+    ]
+    protocol = documents[0]
+    assert (
+        protocol["document"]["url"] == "https://cdn.clinicaltrials.gov/large-docs/53/NCT04431453/Prot_000.pdf"
+    )
+    assert (
+        protocol["document"]["title"] == "Prot_000.pdf" and protocol["document"]["creation"] == "2022-01-06"
+    )
+    assert protocol["document"]["size"] == {"R4": 13909664, "R5": "13909664"}[version]  # R5: integer64
+    uploaded = protocol.get("publicationDate") or protocol["extension"][-1]["valueDate"]
+    assert uploaded == "2023-09-26"
+    [ipd] = [
+        a
+        for a in study["relatedArtifact"]
+        if a.get("display", "").startswith("Qualified external researchers")
+    ]
+    concepts = classifiers(version, ipd, "RelatedArtifact.classifier")
+    assert [codes(c) for c in concepts[:3]] == [["YES"], ["STUDY_PROTOCOL"], ["SAP"]]
+    assert {"text": "Time frame: 18 months after study completion"} in concepts
+    assert (
+        ipd.get("url") or ipd["document"]["url"]
+    ) == "https://www.gileadclinicaltrials.com/transparency-policy#Commitment"
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_available_study_data(version):
+    """NCT03494712 lists six data sets and documents available from the sponsor."""
+    study, _ = by_key(version, "NCT03494712")
+    listed = [a["display"] for a in study["relatedArtifact"] if a["type"] == "documentation"]
+    assert {
+        "Individual Participant Data Set",
+        "Clinical Study Report",
+        "study-level clinical trial data",
+    } <= set(listed)
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_registry_dates(version):
+    """NCT04956640: last update posted 2025-09-25 is R5 `date` (R4: its cross-version
+    extension); first posted 2021-07-09 the publication date of the registry record cited."""
+    study, _ = by_key(version, "NCT04956640")
+    source = study["relatedArtifact"][0]
+    if version == "R5":
+        assert study["date"] == "2025-09-25" and source["publicationDate"] == "2021-07-09"
+    else:
+        dates = [e["valueDateTime"] for e in study["extension"] if e["url"] == XVER + "ResearchStudy.date"]
+        assert dates == ["2025-09-25"]
+        assert source["extension"] == [
+            {"url": XVER + "RelatedArtifact.publicationDate", "valueDate": "2021-07-09"}
+        ]
+
+
+def test_r4_keeps_primary_completion_and_date_types():
+    """R4 has no element for the primary completion date nor for a date being actual or estimated:
+    R5's progressStatus in its cross-version extension (NCT04956640: estimated completion)."""
+    study, _ = by_key("R4", "NCT04956640")
+    entries = {
+        e["extension"][0]["valueCodeableConcept"]["text"]: {x["url"]: x for x in e["extension"][1:]}
+        for e in study["extension"]
+        if e["url"] == XVER + "ResearchStudy.progressStatus"
+    }
+    assert entries["Overall study"]["actual"]["valueBoolean"] is False  # the completion date is estimated
+    assert entries["Primary completion"]["period"]["valuePeriod"] == {"end": "2027-04"}
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_merged_nct_ids_are_old_identifiers(version):
+    """NCT03587740's record absorbed NCT02414646: an identifier of use `old`, still searchable."""
+    study, _ = by_key(version, "NCT03587740")
+    assert {"use": "old", "system": NCT_SYSTEM, "value": "NCT02414646"} in study["identifier"]
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_affiliations_and_titles_on_a_practitioner_role(version):
+    """NCT03475563's principal investigator is affiliated to Vall d'Hebron: a contained
+    PractitionerRole of the person (R5: the associatedParty's party; R4: principalInvestigator)."""
+    study, _ = by_key(version, "NCT03475563")
+    inner = {c["id"]: c for c in study["contained"]}
+    if version == "R5":
+        [party] = [p for p in study["associatedParty"] if "party" in p]
+        role = inner[party["party"]["reference"][1:]]
+        assert inner[role["practitioner"]["reference"][1:]]["resourceType"] == "Practitioner"
+    else:
+        role = inner[study["principalInvestigator"]["reference"][1:]]
+    assert role["resourceType"] == "PractitionerRole"
+    assert role["organization"] == {"display": "Hospital Universitari Vall d'hebron Barcelona, Spain"}
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_a_responsible_party_named_the_old_way_is_a_party(version):
+    """Records before 2011 name the responsible party by name/title (and organisation) only: one
+    more role of that person (NCT00002475: the study chair, merged), else a party of its own."""
+    results = [r for r in fixture_exports(version) if (rp := r.study.responsible_party) and rp.old_name_title]
+    assert results
+    for result in results:
+        rp = result.study.responsible_party
+        study = json.loads(bundle_of(result))["entry"][0]["resource"]
+        text = json.dumps(study)
+        assert rp.old_name_title in text and "Responsible party" in text, result.key
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_only_what_fhir_has_no_element_for_is_not_mapped(version):
+    """Every traced source value reaches the bundle but for the countries whose sites the
+    registry removed (README: no element says a country no longer takes part)."""
+    left = set()
+    for result in fixture_exports(version):
+        for issue in result.issues:
+            if issue.code == "not-mapped" and issue.message.startswith("FHIR"):
+                left.add(re.sub(r"\[\d+\]", "", issue.field))
+    assert left == {"removed_countries"}
