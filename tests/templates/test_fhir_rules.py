@@ -564,6 +564,13 @@ def test_observational_design(version):
 
 
 @pytest.mark.parametrize("version", RELEASES)
+def test_the_registrys_count_of_arms_is_kept(version):
+    """Legacy XML states the number of arms even where it lists none (NCT04452435: 2)."""
+    study, _ = by_key(version, "NCT04452435")
+    assert {"text": "Number of Arms: 2"} in design_of(version, study)
+
+
+@pytest.mark.parametrize("version", RELEASES)
 def test_who_is_masked(version):
     """NCT02552212 names the four masked roles: one concept each, R4 and R5 (R5 adds SEVCO)."""
     study, _ = by_key(version, "NCT02552212")
