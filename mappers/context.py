@@ -587,6 +587,9 @@ def _distinct(terms: list[MeshTerm]) -> list[MeshHeading]:
 
 
 def mesh_index(study: Study) -> MeshIndex:
+    """Which condition and intervention is which registry heading (MeshIndex); an intervention
+    without a name is written nowhere on its own, so it claims no heading."""
+
     def headings(browse: Browse | None) -> dict[str, MeshHeading]:
         found: dict[str, MeshHeading] = {}
         for term in browse.meshes if browse else []:
@@ -598,7 +601,7 @@ def mesh_index(study: Study) -> MeshIndex:
     conditions = [Coded(text, by_condition.get(_match_key(text))) for text in study.conditions]
     interventions = []
     for intervention in study.interventions:
-        names = [n for n in (intervention.name, *intervention.other_names) if n]
+        names = [n for n in (intervention.name, *intervention.other_names) if n] if intervention.name else []
         mesh = next((by_intervention[_match_key(n)] for n in names if _match_key(n) in by_intervention), None)
         interventions.append(Coded(intervention.name or "", mesh))
     used = {id(c.mesh) for c in conditions + interventions if c.mesh is not None}
