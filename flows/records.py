@@ -206,6 +206,7 @@ class Totals(_Record):
     exported: int = 0
     rejected: int = 0
     superseded: int = 0
+    prs_incomplete: int = 0  # exported studies whose PRS XML lacks elements PRS requires
     skipped: int = 0
     removed: int = 0
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flows.records import InputResult, MappedStudy, ReportEntry, Status, Totals
+from mappers.ctgov_xml import PRS_INCOMPLETE
 from mappers.model import Issue
 from mappers.output_layout import page, safe_name
 
@@ -248,6 +249,7 @@ class _Holder:
     page: str
     block: int | None  # its NDJSON block, once its lines are appended
     pending: bool  # reused, and its files on disk are not its own yet
+    prs_incomplete: bool = False  # counted in the totals while it holds
 
 
 @dataclass
@@ -314,7 +316,17 @@ class Settler:
         key = entry.key or ""
         own = not result.skipped or (number not in result.lost and key not in self._written)
         spooled = self._spool(entry)
-        holder = _Holder(result.source, number, entry.record, rank, spooled, entry.page or "", None, not own)
+        holder = _Holder(
+            result.source,
+            number,
+            entry.record,
+            rank,
+            spooled,
+            entry.page or "",
+            None,
+            not own,
+            _prs_incomplete(entry),
+        )
         self._holders[key] = holder
         if not own:  # written at the end, if it still holds: until then its files are another's
             self._window.lost[result.source].add(number)
@@ -349,6 +361,7 @@ class Settler:
         )
         self.totals.exported -= 1
         self.totals.superseded += 1
+        self.totals.prs_incomplete -= holder.prs_incomplete
         if holder.block is not None:
             self._out.ndjson.append(Drop(holder.block))
         if holder.source in self._window.lost:  # its input is in this window: recorded below
@@ -432,6 +445,7 @@ class Settler:
         self.totals.studies += entry.is_study
         if entry.status is Status.EXPORTED:
             self.totals.exported += 1
+            self.totals.prs_incomplete += _prs_incomplete(entry)
         elif entry.status is Status.REJECTED:
             self.totals.rejected += 1
         else:
@@ -466,3 +480,9 @@ class Settler:
             not result.skipped or sorted(lost) != sorted(result.lost) or result.source in self._window.renamed
         ):
             self._out.ledger.append(Record(result.source, result.sha256, result.entries, sorted(lost)))
+
+
+def _prs_incomplete(entry: ReportEntry) -> bool:
+    """Whether the entry's PRS XML lacks elements PRS requires for a registration (its
+    ``prs-incomplete`` warning, ``mappers.ctgov_xml.prs_readiness``)."""
+    return any(issue.code == PRS_INCOMPLETE for issue in entry.issues)

@@ -102,7 +102,11 @@ def test_index_lists_every_seed_and_a_study_page_opens(seeds_report, browser_pag
         "exported",
         "0",
         "rejected",
+        "2",
+        "PRS",
+        "incomplete",  # free-text pages lack what PRS requires (dates, sponsor, IRB, ...)
     ]
+    assert rows.locator(".badge", has_text="PRS incomplete").count() == 2
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
 
     key_b = SEED_B.stem

@@ -22,6 +22,7 @@ from flows.settle import (
     Settler,
     Spool,
 )
+from mappers.model import Issue
 
 V2, V1, XML, CSV, TEXT = "ctgov-json-v2", "ctgov-json-v1", "ctgov-public-xml", "ctgov-csv", "text-a"
 
@@ -270,3 +271,16 @@ def test_an_input_that_changed_before_it_was_exported_again_stays_on_record_as_n
     emptied = InputResult("b", "sha-other", [])  # the file lost its study meanwhile
     out = settler.resolve(emptied, [0])
     assert out.moves == [] and out.ndjson == [] and out.ledger == [SetLost("b", [0])]
+
+
+def test_studies_whose_prs_xml_is_incomplete_are_counted_while_they_hold():
+    """The run report counts exported studies with a ``prs-incomplete`` warning; a holder that a
+    richer record displaces stops counting."""
+    incomplete = Issue(severity="warning", code="prs-incomplete", message="lacks 3 elements")
+    row, record = In("a", [(NCT, CSV, None)]).result(), In("b", [(NCT, XML, None)]).result()
+    row.studies[0].entry = row.studies[0].entry.model_copy(update={"issues": [incomplete]})
+    settler = Settler()
+    settler.settle([row])
+    assert settler.totals.prs_incomplete == 1
+    settler.settle([record])
+    assert (settler.totals.exported, settler.totals.prs_incomplete) == (1, 0)
