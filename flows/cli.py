@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -477,6 +478,161 @@ def serve(
         limit=1,  # two runs writing one output directory at once would interleave their files
         tags=["trialexport"],
     )
+
+
+@app.command()
+def sync(
+    output: Output = Path("output"),
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TRIALEXPORT_SYNC_API_URL",
+            help="ClinicalTrials.gov API v2 base URL [default: https://clinicaltrials.gov/api/v2]",
+        ),
+    ] = None,
+    query: Annotated[str | None, typer.Option(help="search terms (query.term)")] = None,
+    condition: Annotated[str | None, typer.Option(help="condition or disease (query.cond)")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="fetch the studies updated from this date (YYYY-MM-DD) on, instead of from the watermark",
+        ),
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="fetch every study of the query again, and report those no longer returned"
+        ),
+    ] = False,
+    check_removed: Annotated[
+        bool,
+        typer.Option(
+            "--check-removed",
+            help="list the query's studies (two fields each) and report stored ones it lost",
+        ),
+    ] = False,
+    page_size: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="studies per page [default: 1000, the API's most]")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(min=0.001, help="API requests per second at most [default: 1]")
+    ] = None,
+    templates: Templates = None,
+    fhir_version: Version = FhirVersion.R4,
+    prs_org_name: Annotated[
+        str | None, typer.Option(help="PRS organisation name [env: TRIALEXPORT_PRS_ORG_NAME]")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
+    fhir_url: Annotated[
+        str | None,
+        typer.Option(
+            "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
+        ),
+    ] = None,
+    secret_block: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefect Secret block holding the FHIR credentials [env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
+        ),
+    ] = None,
+    dask_address: DaskAddress = None,
+    workers: Workers = None,
+    full_export: Annotated[
+        bool,
+        typer.Option(
+            "--full-export", help="export every stored record, even those unchanged since last time"
+        ),
+    ] = False,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help='serve the sync as a Prefect deployment on this schedule ("0 3 * * *", UTC) until stopped'
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option(help="deployment name, with --cron")] = "scheduled",
+    quiet: Quiet = False,
+    as_json: Json = False,
+) -> None:
+    """Fetch what changed on ClinicalTrials.gov since the last sync into OUTPUT/sources/ctgov/, then
+    export it to OUTPUT (and publish it with --fhir-url). The watermark moves only when all of it
+    finished; exit 5 when the fetch fell short (sync-report.json says why)."""
+    from flows.sync import console as sync_console
+
+    if full and since:
+        console.print("[red]--full and --since exclude each other: --full fetches everything[/red]")
+        raise typer.Exit(EXIT_USAGE)
+    parameters = {
+        "output": str(output),
+        "api_url": api_url,
+        "query": query,
+        "condition": condition,
+        "since": since.date() if since else None,
+        "full": full,
+        "check_removed": check_removed,
+        "page_size": page_size,
+        "rate_limit": rate_limit,
+        "templates": str(templates) if templates else None,
+        "fhir_version": fhir_version.value,
+        "prs_org_name": prs_org_name,
+        "batch_size": batch_size,
+        "fhir_url": fhir_url,
+        "full_export": full_export,
+        "workers": workers,
+        "dask_address": dask_address,
+    }
+    if cron:
+        from prefect.schedules import Cron
+
+        try:
+            Cron(cron, timezone="UTC")
+        except ValueError as exc:
+            console.print(f"[red]invalid --cron {cron!r}: {exc}[/red]")
+            raise typer.Exit(EXIT_USAGE) from None
+        absolute = {
+            "output": str(output.resolve()),
+            "templates": str(templates.resolve()) if templates else None,
+        }
+        sync_console.serve(cron, name, parameters | absolute, secret_block)
+        return
+    if secret_block:
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    if quiet:
+        _quiet_prefect()
+    from flows.sync.flow import sync_trials
+
+    bar = sync_console.SyncProgress(
+        console, not quiet, _ProgressBar(console, enabled=not quiet), _prefect_console_handlers
+    )
+    with _interruptible():
+        try:
+            with progress.listening(bar):
+                report = sync_trials(**parameters)
+        finally:
+            bar.close()
+    exported = json.loads((output / "run-report.json").read_bytes())
+    if as_json:
+        _print_json(sync_console.json_summary(report, output))
+    elif not quiet:
+        sync_console.print_summary(console, report, output)
+        totals = exported["totals"]
+        console.print(
+            f"{totals['studies']} studies read: [green]{totals['exported']} exported[/green] "
+            f"({totals['skipped']} unchanged), {totals['rejected']} rejected. Outputs in {output}/ "
+            "(run-report.json, sync-report.json)",
+            soft_wrap=True,
+        )
+        for warning in exported.get("warnings", []):
+            console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    if exported["totals"]["rejected"] and not as_json:
+        rejected = [f"{e['source']} ({_error_reasons(e)})" for e in _rejected(exported, output)]
+        console.print(f"[red]rejected:[/red] {'; '.join(rejected)}", soft_wrap=True)
+    failures = (
+        _print_publish(exported, summary=not (quiet or as_json), failures=not as_json) if fhir_url else 0
+    )
+    code = sync_console.exit_code(report, exported["totals"]["rejected"], failures)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
