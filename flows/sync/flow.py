@@ -181,7 +181,7 @@ def fetch_pages(run: FetchRun) -> int:
             )
         fresh += run.absorb(page)
     logger.info(
-        "%d pages: %d of %s studies fetched (%d new, %d changed, %d unchanged)",
+        "page %d: %d of %s studies fetched (%d new, %d changed, %d unchanged)",
         pager.pages,
         len(run.seen),
         pager.expected if pager.expected is not None else "?",
