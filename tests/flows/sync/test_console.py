@@ -7,7 +7,7 @@ import logging
 
 from rich.console import Console
 
-from flows.sync.console import EXIT_SYNC_INCOMPLETE, SyncProgress, exit_code
+from flows.sync.console import EXIT_SYNC_INCOMPLETE, SyncProgress, exit_code, print_summary
 
 
 class ExportBar:
@@ -63,3 +63,47 @@ def test_exit_codes_put_an_incomplete_fetch_first():
     assert exit_code(report(), 2, 1) == 4
     assert exit_code(report(complete=False), 2, 1) == EXIT_SYNC_INCOMPLETE == 5
     assert exit_code(report(shortfall=1), 0, 0) == 5
+
+
+def test_the_summary_names_renamed_and_removed_studies_and_why_the_watermark_stayed(tmp_path):
+    screen = io.StringIO()
+    sync_report = {
+        "api": {"url": "http://127.0.0.1:1/api/v2", "data_timestamp": "2025-11-24T09:00:03"},
+        "fetch": {
+            "fetched": 2,
+            "expected": 3,
+            "new": ["NCT09999901"],
+            "changed": ["NCT06171568"],
+            "unchanged": 0,
+            "pages": 1,
+            "error": None,
+            "shortfall": 1,
+        },
+        "renamed": [
+            {
+                "old": "NCT03418623",
+                "current": "NCT09999901",
+                "moved_to": "sources/ctgov-superseded/NCT03418623.json",
+            }
+        ],
+        "removed": {
+            "checked": True,
+            "removed": [{"nct_id": "NCT05052671", "reason": "the registry no longer has this NCT number"}],
+        },
+        "watermark": {
+            "previous": "2025-11-21",
+            "current": "2025-11-21",
+            "advanced": False,
+            "held_because": ["1 studies fewer fetched than the API counted"],
+        },
+    }
+    print_summary(Console(file=screen, width=300), sync_report, tmp_path)
+    lines = screen.getvalue().splitlines()
+    assert lines[0].startswith("2 of 3 studies fetched (1 new, 1 changed, 0 unchanged) in 1 page from")
+    assert lines[1] == "shortfall: 1 studies fewer than the API counted"
+    assert lines[2].startswith("renamed: NCT03418623 is now NCT09999901: stored under the new id")
+    assert lines[3] == (
+        "no longer returned: 1 stored studies: NCT05052671 (the registry no longer has this NCT number); "
+        "kept and still exported (sync-report.json lists them)"
+    )
+    assert lines[4] == "watermark held at 2025-11-21: 1 studies fewer fetched than the API counted"
