@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flows.export import REPORT_NAME
 from flows.sync.store import SYNC_REPORT_NAME
 
 EXIT_SYNC_INCOMPLETE = 5
@@ -147,7 +148,7 @@ def json_summary(report: dict, output: Path) -> dict:
         **report,
         "output": str(output),
         "report": str(output / SYNC_REPORT_NAME),
-        "run_report": str(output / "run-report.json"),
+        "run_report": str(output / REPORT_NAME),
     }
 
 

@@ -28,6 +28,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import task_run
 
 from flows import progress
+from flows.export import REPORT_NAME, export_trials
 from flows.output import write_report
 from flows.sync.api import (
     Page,
@@ -65,7 +66,6 @@ from flows.sync.store import (
 LISTING_FIELDS = "NCTId,LastUpdatePostDate"
 # Studies asked by id at once (filter.ids) when a check finds some listed but not stored.
 IDS_PER_REQUEST = 100
-RUN_REPORT = "run-report.json"
 
 
 def search_params(query: str | None, condition: str | None) -> dict[str, str]:
@@ -296,8 +296,6 @@ def reconcile(run: FetchRun, search: dict[str, str], listed: set[str] | None) ->
 def _export(
     store: SourceStore, output: str, fhir_url: str | None, runner: tuple[str | None, int | None], **options
 ) -> dict:
-    from flows.export import export_trials
-
     exporter = export_trials
     if any(runner):
         from flows.runners import with_runner
@@ -506,12 +504,12 @@ def sync_trials(
             batch_size=batch_size,
             full=full_export,
         )
-        export = Outcome(report=RUN_REPORT, totals=exported["totals"])
+        export = Outcome(report=REPORT_NAME, totals=exported["totals"])
         if fhir_url:
             section = exported["publish"]
-            publish = Outcome(report=RUN_REPORT, totals=section["totals"], server=section["server"])
+            publish = Outcome(report=REPORT_NAME, totals=section["totals"], server=section["server"])
     except Exception as exc:  # recorded, and the watermark held; then the flow fails as it should
-        export = Outcome(report=RUN_REPORT, totals={}, error=f"{type(exc).__name__}: {exc}")
+        export = Outcome(report=REPORT_NAME, totals={}, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         held = _held_because(fetch, export, publish)
