@@ -1,202 +1,200 @@
-"""Throughput of the bare mappers and of the Prefect flow on a generated corpus.
+"""``make bench``: what a study costs on first sight, and what a run does end to end.
 
-Prints figures; asserts nothing (speed targets are read by people, not enforced by flaky timed
-tests). The corpus is copies of the seed documents under varied names, which gives every copy
-its own local identifier and so its own resource ids.
+    python -m benchmarks.bench [--records DIR ...] [--formats fhir,prs,public] [--fhir-version R4]
+                               [--sizes 1000,10000] [--skip-flow] [--warm-up 60]
 
-    python -m benchmarks.bench [--studies 2000] [--corpus seeds|registry] [--batch-size 200] [--skip-flow]
+Figures only; nothing is asserted (speed targets are read by people, not enforced by timed tests).
+
+**Per stage, first sight.** Every distinct real record of the fixtures (``benchmarks.corpus``;
+``--records`` adds directories of more, e.g. ``../shared/ctgov/json/v2``) is read and exported
+once, with ``mappers.export.StageClock`` timing each stage inside the real ``export_study``.
+Before that, ``--warm-up`` *generated* records (distinct from every measured one) are exported,
+so templates, schemas, XSDs and FHIRPath expressions are compiled as in a long run, while no
+content-keyed cache has seen the measured records. Times are CPU time (``time.process_time``:
+the machine is shared, wall time is not this process's alone), per study, as the median and the
+mean over the records; the total is the median (and mean) of each record's own total, not a sum
+of medians.
+
+**End to end.** The ``export_trials`` flow (the default runner) on 1,000 and 10,000 generated
+records, each size in a fresh process after a warm-up flow run on ``seeds/`` (which starts
+Prefect's temporary server, up already for a scheduled deployment): studies/s, peak RSS of the
+flow process, and the marginal rate between the two sizes (start-up costs cancel out).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
-import shutil
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
-import flows  # noqa: F401  (Prefect defaults)
-from flows.settings import ExportSettings
-from mappers.export import export_study
-from mappers.readers import read_document
+from benchmarks.corpus import ROOT, Record, generated, real_records, write_generated
 
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
-CTGOV = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ctgov"
-READER_FORMATS = {
-    "API v2 JSON": ("json/v2/*.json", "json/list/*.json"),
-    "classic API v1 JSON": ("json/v1/*.json",),
-    "legacy XML": ("xml/*.xml",),
-    "CSV export": ("csv/*.csv",),
-}
-
-
-def make_corpus(directory: Path, count: int) -> list[Path]:
-    seeds = sorted(SEEDS.glob("*.txt"))
-    paths = []
-    for i in range(count):
-        seed = seeds[i % len(seeds)]
-        path = directory / f"{seed.stem}-{i:07d}.txt"
-        shutil.copyfile(seed, path)
-        paths.append(path)
-    return paths
+STAGES = (
+    "read",
+    "FHIR render",
+    "FHIR finish (parse, prune)",
+    "FHIR structure",
+    "FHIR bindings + invariants",
+    "FHIR bundle rules",
+    "PRS render",
+    "PRS XSD",
+    "public render",
+    "public XSD",
+    "not-mapped trace",
+    "serialise",
+)
+WARM_UP_FROM = 5_000_000  # generated record numbers of the warm-up: none in the end-to-end corpora
 
 
-def bench_mappers(paths: list[Path]) -> float:
-    """Read + map + render + validate every study in one process; returns seconds."""
-    mapping = ExportSettings().mapping()
-    export_study(
-        next(iter(read_document(paths[0].read_bytes(), str(paths[0])))), mapping
-    )  # compile templates, schemas
-    started = time.perf_counter()
-    for path in paths:
-        for study in read_document(path.read_bytes(), str(path)):
-            export = export_study(study, mapping)
-            assert export.status == "exported", export.issues
-    return time.perf_counter() - started
-
-
-def bench_phases(paths: list[Path]) -> dict[str, float]:
-    """Milliseconds per study for each stage of a study's export, and its report page, to see
-    where the time goes. Each stage is timed around its own call, over the same studies, after
-    one warm-up pass (templates, schemas and models compiled; memos as a long run has them)."""
-    from flows.export import _entry, _study_of
-    from flows.report import render_study_page, study_view
-    from mappers.context import build_context
-    from mappers.ctgov_xml import public_record_gaps
-    from mappers.finish import finish_json, finish_xml
-    from mappers.render import render
-    from mappers.trace import json_values, traced_values, untraced, xml_values
-    from validation.fhir import _rule_issues, _structure_issues
-    from validation.profile import check_resource
-    from validation.xsd import validate_xml
-
-    mapping = ExportSettings().mapping()
-    blobs = [(str(p), p.read_bytes()) for p in paths[: min(len(paths), 400)]]
-    clock = time.perf_counter
-    times: dict[str, float] = {}
-
-    def timed(stage: str, call, *args):
-        started = clock()
-        result = call(*args)
-        times[stage] = times.get(stage, 0.0) + clock() - started
-        return result
-
-    def xml(template: str, context: dict) -> bytes:
-        return finish_xml(render(template, context))
-
-    def one_pass() -> int:
-        count = 0
-        for source, data in blobs:
-            for study in timed("read (decode, repair, parse, model)", read_document, data, source):
-                count += 1
-                context = build_context(study, mapping)
-                text = timed("FHIR bundle render", render, "fhir/r4/bundle.json.j2", context)
-                bundle = timed("FHIR bundle finish (parse, prune)", finish_json, text)
-                timed("FHIR structure (fhir.resources)", _structure_issues, bundle, "R4")
-                timed("FHIR bundle rules", _rule_issues, bundle)
-                timed("FHIR bindings + invariants", check_resource, bundle)
-                prs = timed("PRS XML render + finish", xml, "ctgov/prs.xml.j2", context)
-                timed("PRS XSD", validate_xml, prs, "prs")
-                xmls = [prs]
-                if study.nct_id and not public_record_gaps(study):
-                    public = timed("public XML render + finish", xml, "ctgov/public.xml.j2", context)
-                    timed("public XSD", validate_xml, public, "public")
-                    xmls.append(public)
-
-                def trace(study=study, bundle=bundle, xmls=xmls):
-                    traced = traced_values(study)
-                    for values in [json_values(bundle), *map(xml_values, xmls)]:
-                        untraced(study, values, traced)
-
-                timed("not-mapped trace", trace)
-                export = export_study(study, mapping)  # untimed: gives the page its entry
-                timed(
-                    "report page (flow, not a mapper)",
-                    lambda e: render_study_page(study_view(_entry(e), _study_of(e.files))),
-                    export,
-                )
-        return count
-
-    one_pass()
-    times.clear()
-    studies = one_pass()
-    return {stage: seconds * 1000 / studies for stage, seconds in times.items()}
-
-
-def bench_readers(seconds: float = 1.0) -> dict[str, tuple[float, float]]:
-    """Reading alone (decode, repair, recognise, parse, build the model) for each
-    ClinicalTrials.gov format, over the test fixtures: {format: (studies/s, MB/s)}.
-
-    Files are read from disk once; each format is then read repeatedly for about ``seconds``."""
-    figures = {}
-    for name, patterns in READER_FORMATS.items():
-        blobs = [(str(p), p.read_bytes()) for pattern in patterns for p in sorted(CTGOV.glob(pattern))]
-        studies = size = 0
-        started = time.perf_counter()
-        while True:
-            for source, data in blobs:
-                studies += sum(1 for _ in read_document(data, source))
-                size += len(data)
-            elapsed = time.perf_counter() - started
-            if elapsed >= seconds:
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
                 break
-        figures[name] = (studies / elapsed, size / elapsed / 2**20)
-    return figures
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    return (
+        f"{platform.system()} {platform.machine()}, {model or platform.processor()}, {os.cpu_count()} CPUs, "
+        f"{memory:.0f} GiB, Python {platform.python_version()}{load}"
+    )
 
 
-def bench_flow(corpus: Path, output: Path, batch_size: int) -> float:
+def _settings(args):
+    from mappers.context import MappingSettings
+
+    return MappingSettings(fhir_version=args.fhir_version, formats=tuple(args.formats.split(",")))
+
+
+def export_record(record: Record, mapping, clock=None) -> list[str]:
+    """Read and export one record; the studies' statuses."""
+    from mappers.export import export_study
+    from mappers.readers import read_document
+
+    started = time.process_time()
+    studies = read_document(record.data, record.source)
+    if clock is not None:
+        clock.seconds["read"] = time.process_time() - started
+    return [export_study(study, mapping, clock=clock).status for study in studies]
+
+
+def first_sight(records: list[Record], mapping, warm_up: int) -> tuple[list[dict[str, float]], Counter]:
+    """Per record: ms per study by stage, after a warm-up on other records."""
+    from mappers.export import StageClock
+
+    for record in generated(warm_up, start=WARM_UP_FROM):
+        export_record(record, mapping)
+    per_record = []
+    statuses: Counter = Counter()
+    for record in records:
+        clock = StageClock()
+        found = export_record(record, mapping, clock)
+        statuses.update(found)
+        per_record.append({stage: s * 1000 / max(1, len(found)) for stage, s in clock.seconds.items()})
+    return per_record, statuses
+
+
+def stage_table(per_record: list[dict[str, float]]) -> list[str]:
+    def row(label: str, values: list[float]) -> str:
+        return f"  {label:<30} {statistics.median(values):8.2f} {statistics.fmean(values):8.2f}"
+
+    lines = [f"  {'stage':<30} {'median':>8} {'mean':>8}   ms per study"]
+    names = [s for s in STAGES if any(s in r for r in per_record)]
+    names += sorted({s for r in per_record for s in r} - set(STAGES))
+    for stage in names:
+        lines.append(row(stage, [r.get(stage, 0.0) for r in per_record]))
+    lines.append(row("total (per record)", [sum(r.values()) for r in per_record]))
+    return lines
+
+
+# ---- end to end: the flow in a process of its own ---------------------------------------------
+
+
+def _flow_stage(corpus: Path, output: Path) -> dict:
+    import flows  # noqa: F401  (Prefect defaults: telemetry off)
     from flows.export import export_trials
 
-    # warm-up: starts Prefect's temporary server, which a scheduled deployment already has running
-    export_trials(inputs=[str(SEEDS)], output=str(output / "warm-up"))
+    export_trials(inputs=[str(ROOT / "seeds")], output=str(output.parent / f"{output.name}-warm-up"))
     started = time.perf_counter()
-    report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
-    elapsed = time.perf_counter() - started
-    assert report["totals"]["rejected"] == 0
-    return elapsed
+    report = export_trials(inputs=[str(corpus)], output=str(output))
+    seconds = time.perf_counter() - started
+    totals = report["totals"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"studies": totals["studies"], "exported": totals["exported"], "seconds": seconds, "rss": peak}
+
+
+def end_to_end(size: int, work: Path) -> dict:
+    corpus = work / f"corpus-{size}"
+    write_generated(corpus, size)
+    output = work / f"out-{size}"
+    command = [sys.executable, "-m", "benchmarks.bench", "--flow-stage", str(corpus), str(output)]
+    with (work / "flow.log").open("ab") as log:
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, check=True)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=ExportSettings().batch_size)
-    parser.add_argument("--skip-flow", action="store_true")
-    parser.add_argument(
-        "--corpus",
-        choices=("seeds", "registry"),
-        default="seeds",
-        help="copies of the seeds, or the scale benchmark's corpus (seeds and CT.gov fixtures)",
-    )
+    parser.add_argument("--records", type=Path, action="append", default=[], help="more real records")
+    parser.add_argument("--formats", default="fhir,prs,public")
+    parser.add_argument("--fhir-version", default="R4", choices=("R4", "R5"))
+    parser.add_argument("--warm-up", type=int, default=60, help="generated records exported first")
+    parser.add_argument("--sizes", default="1000,10000", help="end-to-end corpus sizes")
+    parser.add_argument("--skip-flow", action="store_true", help="per-stage figures only")
+    parser.add_argument("--flow-stage", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
-        corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
-        if args.corpus == "seeds":
-            paths = make_corpus(corpus, args.studies)
-        else:
-            from benchmarks import scale
+    if args.flow_stage:
+        print(json.dumps(_flow_stage(*args.flow_stage)))
+        return
 
-            paths = scale.make_corpus(corpus, args.studies)
-        print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-        described = "copies of seeds/" if args.corpus == "seeds" else "seeds and CT.gov fixtures, varied"
-        print(f"corpus: {len(paths)} studies ({described})")
-        bare = bench_mappers(paths)
-        print(
-            f"bare mappers   : {len(paths) / bare:8.0f} studies/s  ({bare / len(paths) * 1000:.2f} ms/study)"
-        )
-        for phase, ms in bench_phases(paths).items():
-            print(f"    {phase:<42} {ms:6.2f} ms/study")
-        print("readers (ClinicalTrials.gov fixtures, reading only):")
-        for name, (rate, mb) in bench_readers().items():
-            print(f"    {name:<42} {rate:8.0f} studies/s  ({mb:.1f} MB/s)")
-        if not args.skip_flow:
-            flow_time = bench_flow(corpus, Path(tmp) / "out", args.batch_size)
+    print(f"machine: {machine()}")
+    records = real_records(args.records)
+    forms = ", ".join(f"{n} {form}" for form, n in Counter(r.form for r in records).items())
+    print(f"first sight: {len(records)} distinct real records ({forms}), each read and exported once,")
+    print(
+        f"  after {args.warm_up} generated records; formats {args.formats}, FHIR {args.fhir_version}; "
+        "CPU time (process_time)"
+    )
+    per_record, statuses = first_sight(records, _settings(args), args.warm_up)
+    print("\n".join(stage_table(per_record)))
+    print(f"  studies: {dict(statuses)}")
+    by_form: dict[str, list[float]] = {}
+    for record, stages in zip(records, per_record, strict=True):
+        by_form.setdefault(record.form, []).append(sum(stages.values()))
+    for form, totals in by_form.items():
+        print(f"  {form:<30} median {statistics.median(totals):6.2f} ms per study over {len(totals)} records")
+    if args.skip_flow:
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print("end to end (export_trials, default runner, generated distinct API v2 records):")
+    with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
+        results = {}
+        for size in sizes:
+            figures = results[size] = end_to_end(size, Path(tmp))
+            rate = figures["studies"] / figures["seconds"]
             print(
-                f"flow (default) : {len(paths) / flow_time:8.0f} studies/s  "
-                f"ratio to bare mappers {bare / flow_time:.2f}  "
-                f"(server already up; includes file writes and NDJSON)"
+                f"  {figures['studies']:>6} studies: {rate:7.1f} studies/s "
+                f"({figures['seconds']:.1f} s, {figures['exported']} exported), "
+                f"peak RSS {figures['rss']:.0f} MB",
+                flush=True,
             )
+        if len(sizes) >= 2:
+            small, large = results[sizes[0]], results[sizes[-1]]
+            rate = (large["studies"] - small["studies"]) / (large["seconds"] - small["seconds"])
+            print(f"  marginal rate {sizes[0]} -> {sizes[-1]}: {rate:.1f} studies/s")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
     python -m benchmarks.scale [--studies 100000] [--batch-size N] [--workers N] [--changed 0.01] [--keep DIR]
 
-The corpus is copies of the seeds and of the single-study ClinicalTrials.gov fixtures (legacy
-XML, API v2 and classic JSON) with their NCT ids, org study ids and titles rewritten, so that
-every copy is a study of its own (own key, own resource ids), not a duplicate the flow rejects.
+The corpus is distinct generated API v2 records (``benchmarks.corpus.generated``: every text leaf
+and identifier of its own), so no content-keyed cache hits from one study to the next. ``make
+bench`` (``benchmarks.bench``) gives the per-stage and end-to-end figures; this script compares
+the runners and the incremental rerun.
 
 Each stage runs in a process of its own so that its peak RSS (``getrusage``'s high-water mark,
 which never goes down) is its own. The flow stages first run once on the seeds, which starts
@@ -19,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -27,50 +27,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.corpus import write_generated
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-CTGOV = ROOT / "tests" / "fixtures" / "ctgov"
-TEMPLATE_GLOBS = ("json/v2/*.json", "json/v1/*.json", "xml/*.xml", "*.xml")
-_NCT = re.compile(rb"NCT\d{8}")
-# (pattern, replacement) applied once each; \g<1> keeps the field's opening, then the copy's mark
-_FIELDS = [
-    (re.compile(rb'("orgStudyId": *")'), rb"\g<1>S{n}-"),
-    (re.compile(rb'("OrgStudyId": *")'), rb"\g<1>S{n}-"),
-    (re.compile(rb"(<org_study_id>)"), rb"\g<1>S{n}-"),
-    (re.compile(rb'("briefTitle": *")'), rb"\g<1>Copy {n}: "),
-    (re.compile(rb'("BriefTitle": *")'), rb"\g<1>Copy {n}: "),
-    (re.compile(rb"(<brief_title>)"), rb"\g<1>Copy {n}: "),
-]
-
-
-def _templates() -> list[tuple[str, bytes]]:
-    found = [(p.suffix, p.read_bytes()) for p in sorted(SEEDS.glob("*.txt"))]
-    for pattern in TEMPLATE_GLOBS:
-        found += [(p.suffix, p.read_bytes()) for p in sorted(CTGOV.glob(pattern))]
-    return found
-
-
-def vary(suffix: str, data: bytes, n: int) -> bytes:
-    """Copy ``n`` of a document: a study of its own, as far as every identifier goes."""
-    if suffix == ".txt":  # free text: the first line is the title, the file name the identifier
-        return f"Copy {n}: ".encode() + data
-    data = _NCT.sub(f"NCT{90_000_000 + n:08d}".encode(), data)
-    for pattern, replacement in _FIELDS:
-        data = pattern.sub(replacement.replace(b"{n}", str(n).encode()), data, count=1)
-    return data
 
 
 def make_corpus(directory: Path, count: int) -> list[Path]:
-    """``count`` inputs, 1,000 to a folder (file systems and people cope better)."""
-    templates = _templates()
-    paths = []
-    for n in range(count):
-        suffix, data = templates[n % len(templates)]
-        path = directory / f"{n // 1000:04d}" / f"doc-{n:07d}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(vary(suffix, data, n))
-        paths.append(path)
-    return paths
+    """``count`` distinct generated API v2 records (``benchmarks.corpus``), 1,000 to a folder."""
+    return write_generated(directory, count)
 
 
 def change(paths: list[Path], share: float) -> int:
@@ -91,7 +56,7 @@ def _peak_rss_mb() -> float:
 
 
 def stage_bare(corpus: Path) -> dict:
-    from flows.export import discover
+    from flows.batch import discover
     from flows.settings import ExportSettings
     from mappers.export import export_study
     from mappers.readers import RejectedInput, read_document

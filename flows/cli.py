@@ -1,11 +1,9 @@
-"""``trialexport``: the command line over the export flow.
+"""``trialexport``: the commands, wired to the flows. What they print is ``flows.console``'s;
+what their exit codes mean is ``flows.errors``'.
 
-Exit codes (numbered, so schedulers can branch on them):
-0 every input exported · 1 unexpected failure · 2 usage error (bad option, missing input:
-checked before the flow starts) · 3 run finished but some inputs or studies were rejected
-(see run-report.json) · 4 publishing finished but some studies are not confirmed on the FHIR
-server (their reasons are in run-report.json's ``publish`` sections; ``trialexport publish``
-on the same output sends only those). When both 3 and 4 apply, ``run --fhir-url`` exits 4.
+Every usage error (an option or ``TRIALEXPORT_*`` setting out of range, a ledger of another
+format, a Secret block name Prefect would refuse, a missing input) is found before Prefect is
+imported: one line, exit 2, in well under a second.
 
 FHIR credentials are never options (shell history, process listings): ``TRIALEXPORT_FHIR_TOKEN``
 (bearer) or ``TRIALEXPORT_FHIR_USER`` / ``TRIALEXPORT_FHIR_PASSWORD`` (basic), or
@@ -19,7 +17,6 @@ stay plain lines.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -28,7 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -36,9 +33,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import flows  # noqa: F401  (sets Prefect defaults before Prefect is imported)
 from flows import progress
+from flows.console import Presenter
+from flows.errors import ExitCode, NoExport, TrialexportError
+from mappers.output_layout import REPORT
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS, EXIT_PUBLISH = 0, 1, 2, 3, 4
-MAX_KEYS_SHOWN = 10  # studies named on one console line; run-report.json names them all
+if TYPE_CHECKING:
+    from prefect import Flow
+
 # From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
 # start (workers import and warm up) and pays back only on runs of a few minutes.
 AUTO_WORKERS_INPUTS = 5000
@@ -178,85 +179,51 @@ class _ProgressBar:
 
 
 @contextmanager
-def _interruptible() -> Iterator[None]:
-    """Ctrl-C says what it left instead of a traceback; it exits 1 as it did.
+def _handled(presenter: Presenter) -> Iterator[None]:
+    """An error of ours is one line and its exit code; Ctrl-C says what it left instead of a
+    traceback and exits 1.
 
-    Prefect may raise something else while it records the interrupted run (the cause stays in
+    Prefect may raise something else while it records an interrupted run (the cause stays in
     ``__context__``), so the chain is searched, not the exception alone."""
     try:
         yield
+    except TrialexportError as exc:
+        presenter.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
     except BaseException as exc:
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, KeyboardInterrupt):
             cause = cause.__context__
         if cause is None:
             raise
-        console.print(
-            "[red]interrupted[/red]: every file written is whole; the next run into the same"
-            " output continues from them",
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_FAILURE) from None
+        presenter.interrupted()
+        raise typer.Exit(ExitCode.FAILURE) from None
 
 
-def _print_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def _check_export(output: Path, given: dict[str, Any]) -> None:
+    """Settings and the export ledger, before Prefect is imported."""
+    from flows.incremental import check_ledger
+    from flows.settings import ExportSettings, load
+
+    load(ExportSettings, output=str(output), **{k: v for k, v in given.items() if v is not None})
+    check_ledger(output)
 
 
-def _error_reasons(entry: dict) -> str:
-    return "; ".join(i["message"] for i in entry["issues"] if i["severity"] == "error")
+def _check_publish(output: Path, fhir_url: str, given: dict[str, Any]) -> None:
+    """Settings (the Secret block's name among them) and the publish ledger, before Prefect."""
+    from flows.publish.ledger import check_ledger
+    from flows.settings import PublishSettings, load
+
+    load(PublishSettings, url=fhir_url, **{k: v for k, v in given.items() if v is not None})
+    check_ledger(output)
 
 
-def _rejected(report: dict, output: Path) -> list[dict]:
-    """The rejected entries; read back from ``run-report.json`` (only when there are some) when
-    the flow returned its report without the entries, which a large run keeps on disk."""
-    if not report["totals"]["rejected"]:
-        return []
-    if "studies" in report:
-        studies = report["studies"]
-    else:
-        from flows.run_report import read_studies
+def _check_secret_block(fhir_url: str | None, secret_block: str | None) -> None:
+    """A Secret block named but not there is found before the flow starts (this needs Prefect)."""
+    if fhir_url:
+        from flows.publish.client import resolve_auth
 
-        studies = read_studies(output / "run-report.json")
-    return [e for e in studies if e["status"] == "rejected"]
-
-
-def _run_summary(report: dict, output: Path) -> dict:
-    """``--json``'s object: run-report.json's totals, where everything is, what was rejected."""
-    summary = {
-        "totals": report["totals"],
-        "output": str(output),
-        "report": str(output / "run-report.json"),
-        "html": str(output / "index.html"),
-        "bulk": [str(output / p) for p in report.get("bulk", [])],
-        "rejected": [
-            {
-                "source": e["source"],
-                **({"record": e["record"]} if "record" in e else {}),
-                **({"key": e["key"]} if e.get("key") else {}),
-                "reason": _error_reasons(e),
-            }
-            for e in _rejected(report, output)
-        ],
-        "warnings": report.get("warnings", []),
-    }
-    if "publish" in report:
-        summary["publish"] = _publish_summary(report)
-    return summary
-
-
-def _publish_summary(report: dict) -> dict:
-    section = report["publish"]
-    return {
-        "server": section["server"],
-        "totals": section["totals"],
-        "failed": [
-            {"key": e["key"], "reason": e["publish"].get("reason", ""), "retry": e["publish"].get("retry")}
-            for e in report["studies"]
-            if e.get("publish", {}).get("status") == "failed"
-        ],
-    }
+        resolve_auth(secret_block or os.environ.get("TRIALEXPORT_FHIR_SECRET_BLOCK"))
 
 
 def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | None) -> int | None:
@@ -264,12 +231,13 @@ def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | N
     cpus = os.cpu_count() or 1
     if workers is not None or dask_address or cpus < 2:
         return workers
-    from flows.export import discover
+    from flows.batch import count_inputs
 
-    return cpus if len(discover([str(p) for p in inputs])) >= AUTO_WORKERS_INPUTS else None
+    enough = count_inputs([str(p) for p in inputs], AUTO_WORKERS_INPUTS) >= AUTO_WORKERS_INPUTS
+    return cpus if enough else None
 
 
-def _export_flow(dask_address: str | None, workers: int | None):
+def _export_flow(dask_address: str | None, workers: int | None) -> Flow:
     """The export flow on the runner these options ask for; Dask is imported only then."""
     from flows.export import export_trials
 
@@ -303,79 +271,36 @@ def run(
     as_json: Json = False,
 ) -> None:
     """Read INPUTS, write FHIR bundles, PRS/public XML, NDJSON and run-report.json to OUTPUT."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    given = {
+        "templates": str(templates) if templates else None,
+        "fhir_version": fhir_version.value,
+        "prs_org_name": prs_org_name,
+        "batch_size": batch_size,
+    }
+    with _handled(presenter):
+        _check_export(output, given)
+        if fhir_url:
+            _check_publish(output, fhir_url, {})
     if quiet:
         _quiet_prefect()
     bar = _ProgressBar(console, enabled=not quiet)
-    with _interruptible():
+    with _handled(presenter):
+        _check_secret_block(fhir_url, None)
         try:
             with progress.listening(bar):
                 workers = _auto_workers(inputs, workers, dask_address)
-                report = _export_flow(dask_address, workers)(
-                    inputs=[str(p) for p in inputs],
-                    output=str(output),
-                    templates=str(templates) if templates else None,
-                    fhir_version=fhir_version.value,
-                    prs_org_name=prs_org_name,
-                    batch_size=batch_size,
-                    fhir_url=fhir_url,
-                    full=full,
+                returned = _export_flow(dask_address, workers)(
+                    inputs=[str(p) for p in inputs], output=str(output), fhir_url=fhir_url, full=full, **given
                 )
         finally:  # before anything else is printed
             bar.close()
-    totals = report["totals"]
-    if as_json:
-        _print_json(_run_summary(report, output))
-    elif not quiet:
-        colour = "red" if totals["rejected"] else "default"
-        console.print(
-            f"{totals['studies']} studies read from {totals['inputs']} inputs: "
-            f"[green]{totals['exported']} exported[/green], "
-            f"[{colour}]{totals['rejected']} rejected[/{colour}]. "
-            f"Outputs in {output}/ (run-report.json)",
-            soft_wrap=True,
-        )
-        for warning in report.get("warnings", []):
-            console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
-    if totals["rejected"] and not as_json:
-        rejected = [
-            f"{e['source']}{'#' + str(e['record']) if 'record' in e else ''} ({_error_reasons(e)})"
-            for e in _rejected(report, output)
-        ]
-        console.print(f"[red]rejected:[/red] {'; '.join(rejected)}", soft_wrap=True)
-    if fhir_url and _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
-        raise typer.Exit(EXIT_PUBLISH)
-    if totals["rejected"]:
-        raise typer.Exit(EXIT_REJECTS)
+    from flows.records import RunReport
 
-
-def _print_publish(report: dict, summary: bool = True, failures: bool = True) -> int:
-    """The publish summary line (and the studies left behind); returns how many failed."""
-    section = report["publish"]
-    totals = section["totals"]
-    colour = "red" if totals["failed"] else "default"
-    if summary:
-        split = f"{totals['split']} split, " if totals.get("split") else ""
-        console.print(
-            f"{totals['studies']} studies: [green]{totals['published']} published[/green] "
-            f"({totals['sent']} sent, {split}{totals['unchanged']} unchanged), "
-            f"[{colour}]{totals['failed']} failed[/{colour}] on {section['server']}",
-            soft_wrap=True,
-        )
-    failed = [e for e in report["studies"] if e.get("publish", {}).get("status") == "failed"]
-    not_sent = [e for e in failed if e["publish"].get("attempts") == 0]
-    tried = [f"{e['key']} ({e['publish'].get('reason', '')})" for e in failed if e not in not_sent]
-    if tried and failures:
-        console.print(f"[red]not published:[/red] {'; '.join(tried)}", soft_wrap=True)
-    if not_sent and failures:  # one reason for all of them: said once, not once a study
-        keys = ", ".join(e["key"] for e in not_sent[:MAX_KEYS_SHOWN])
-        more = f" and {len(not_sent) - MAX_KEYS_SHOWN} more" if len(not_sent) > MAX_KEYS_SHOWN else ""
-        console.print(
-            f"[red]not sent:[/red] {len(not_sent)} studies ({keys}{more}): "
-            f"{not_sent[0]['publish'].get('reason', '')}. `trialexport publish` on the same output "
-            "sends them.",
-            soft_wrap=True,
-        )
-    return totals["failed"]
+    report = RunReport.from_json(cast(dict[str, Any], returned))
+    code = presenter.run_done(report, output, published=bool(fhir_url))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -400,30 +325,33 @@ def publish(
     as_json: Json = False,
 ) -> None:
     """Upload the FHIR bundles of OUTPUT (an earlier run) to --fhir-url; resumes where it stopped."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    options = {
+        "concurrency": concurrency,
+        "batch_size": batch_size,
+        "rate_limit": rate_limit,
+        "attempts": attempts,
+        "max_delay": max_delay,
+        "ca_bundle": str(ca_bundle) if ca_bundle else None,
+        "secret_block": secret_block,
+        "force": force or None,
+    }
+    with _handled(presenter):
+        if not (output / REPORT).is_file():
+            raise NoExport(f"no {REPORT} in {output}: run `trialexport run` first")
+        _check_publish(output, fhir_url, options)
     if quiet:
         _quiet_prefect()
-    from flows.publish.flow import publish_bundles
+    with _handled(presenter):
+        _check_secret_block(fhir_url, secret_block)
+        from flows.publish.flow import publish_bundles
 
-    if not (output / "run-report.json").is_file():
-        console.print(f"[red]no run-report.json in {output}: run `trialexport run` first[/red]")
-        raise typer.Exit(EXIT_USAGE)
-    with _interruptible():
-        report = publish_bundles(
-            output=str(output),
-            fhir_url=fhir_url,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            rate_limit=rate_limit,
-            attempts=attempts,
-            max_delay=max_delay,
-            ca_bundle=str(ca_bundle) if ca_bundle else None,
-            secret_block=secret_block,
-            force=force or None,
-        )
-    if as_json:
-        _print_json({**_publish_summary(report), "report": str(output / "run-report.json")})
-    if _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
-        raise typer.Exit(EXIT_PUBLISH)
+        returned = publish_bundles(output=str(output), fhir_url=fhir_url, **options)
+    from flows.records import RunReport
+
+    code = presenter.publish_done(RunReport.from_json(returned), output)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -453,13 +381,18 @@ def serve(
     can override them. Needs a Prefect server (PREFECT_API_URL): the embedded one lives only as
     long as this process and has no UI.
     """
+    presenter = Presenter(console)
+    with _handled(presenter):
+        _check_export(output, {"templates": str(templates) if templates else None})
+        if fhir_url:
+            _check_publish(output, fhir_url, {"secret_block": secret_block})
     from prefect.schedules import Cron
 
     try:
         schedule = Cron(cron, timezone="UTC")
     except ValueError as exc:
-        console.print(f"[red]invalid --cron {cron!r}: {exc}[/red]")
-        raise typer.Exit(EXIT_USAGE) from None
+        presenter.error(f"invalid --cron {cron!r}: {exc}")
+        raise typer.Exit(ExitCode.USAGE) from None
     if secret_block:  # read by the publish settings inside every flow run this process starts
         os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
     parameters = {
@@ -648,32 +581,24 @@ def validate(
     """Check written bundles and XML files with the export's validators; exit 3 on any error."""
     from flows.validate import files_to_check, validate_file
 
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
     errors = 0
     checked = []
     for path in files_to_check(paths):
         issues = validate_file(path, fhir_version.value)
-        invalid = any(i.severity == "error" for i in issues)
         errors += sum(i.severity == "error" for i in issues)
         checked.append(
             {
                 "path": str(path),
-                "valid": not invalid,
+                "valid": not any(i.severity == "error" for i in issues),
                 "issues": [i.model_dump(exclude_none=True) for i in issues],
             }
         )
-        if as_json or (quiet and not invalid):
-            continue
-        mark = "[red]invalid[/red]" if invalid else "[green]valid[/green]"
-        console.print(f"{mark} {path}", soft_wrap=True)
-        for issue in issues:
-            if quiet and issue.severity != "error":
-                continue
-            where = f" ({issue.field or issue.location})" if issue.field or issue.location else ""
-            console.print(f"  {issue.severity} {issue.code}{where}: {issue.message}", soft_wrap=True)
+        presenter.validated(path, issues)
     if as_json:
-        _print_json({"files": len(checked), "errors": errors, "checked": checked})
+        presenter.print_json({"files": len(checked), "errors": errors, "checked": checked})
     if errors:
-        raise typer.Exit(EXIT_REJECTS)
+        raise typer.Exit(ExitCode.REJECTED)
 
 
 def main() -> None:

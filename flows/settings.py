@@ -1,14 +1,30 @@
-"""The job configuration: plain data, from CLI options, flow parameters or ``TRIALEXPORT_*`` env vars."""
+"""The job configuration: plain data, from CLI options, flow parameters or ``TRIALEXPORT_*`` env vars.
+
+Settings are checked before anything starts (the CLI builds them before Prefect is imported): a
+value out of range is a :class:`flows.errors.SettingError` whose one line names the setting as
+the user gave it (``TRIALEXPORT_BATCH_SIZE=0``) and what it may be.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import annotated_types
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mappers.context import MappingSettings
-from mappers.readers import MAX_STUDIES_PER_FILE
+from flows.errors import SecretBlockError, SettingError
+
+if TYPE_CHECKING:
+    from mappers.context import MappingSettings
+
+# The readers' own default (mappers.readers.MAX_STUDIES_PER_FILE, an API v2 page's maximum; a
+# test checks they agree), not imported from there: settings are checked before anything
+# starts, and importing the readers would cost that check most of its time.
+MAX_STUDIES_PER_FILE = 1000
 
 UNCONFIGURED_ORG = "UNCONFIGURED"
 
@@ -18,14 +34,28 @@ class ExportSettings(BaseSettings):
 
     output: str = "output"
     templates: str | None = Field(None, description="directory whose templates override the shipped ones")
-    fhir_version: Literal["R4", "R5"] = "R4"
+    fhir_version: Literal["R4", "R5"] = Field("R4", description="FHIR release of the bundles")
     prs_org_name: str = Field(UNCONFIGURED_ORG, description="the PRS organisation name (id_info/org_name)")
     local_identifier_system: str = Field(
         "urn:trialexport:source-document",
         description="identifier system for studies that have no registry id (free-text documents)",
     )
+    # A list, not a tuple: the run report records the settings as JSON and compares them.
+    formats: Annotated[list[Literal["fhir", "prs", "public"]], NoDecode] = Field(
+        ["fhir", "prs", "public"],
+        min_length=1,
+        description="outputs to write, comma-separated: fhir, prs, public (a study.json is always written)",
+    )
+    deep_validation: bool = Field(
+        False, description="check FHIR structure with fhir.resources' models instead of the JSON Schema"
+    )
+    nct_identifier_system: str = Field(
+        "http://clinicaltrials.gov",
+        description="identifier system of NCT ids (HL7 terminology's NamingSystem for ClinicalTrials.gov); "
+        "conditional updates match on it, so keep the one a server was filled with",
+    )
     # ~200 studies keep a batch's task overhead (60-90 ms) under 10% of its work at ~3 ms a study.
-    batch_size: int = Field(200, ge=1)
+    batch_size: int = Field(200, ge=1, description="studies per Prefect task")
     # Input limits, so that a hostile or mistaken input is a rejection, not an out-of-memory.
     # A file is read whole, then decoded and parsed: measured, that peaks at ~4.3x its size (a
     # 23 MiB list page of 1,000 API v2 studies: +100 MB) on top of the ~210 MB of a CLI run
@@ -44,11 +74,29 @@ class ExportSettings(BaseSettings):
         description="records read from one input; past it the rest of the input is rejected",
     )
 
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _canonical_order(cls, value: list[str]) -> list[str]:
+        """One spelling per choice: the incremental fingerprint hashes the settings."""
+        return [f for f in ("fhir", "prs", "public") if f in value]
+
     def mapping(self) -> MappingSettings:
+        from mappers.context import MappingSettings
+
         return MappingSettings(
             prs_org_name=self.prs_org_name,
             local_identifier_system=self.local_identifier_system,
+            nct_identifier_system=self.nct_identifier_system,
             fhir_version=self.fhir_version,
+            formats=tuple(self.formats),
+            deep_validation=self.deep_validation,
         )
 
 
@@ -86,3 +134,64 @@ class PublishSettings(BaseSettings):
     ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS stays verified)")
     secret_block: str | None = Field(None, description="Prefect Secret block holding the credentials")
     force: bool = Field(False, description="send every bundle, even those the ledger says the server has")
+
+
+# Prefect's rule for block names (prefect.types.names): checked here so that a name Prefect would
+# refuse costs a line, not a server start.
+_BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def load(kind: type[Settings], **given: Any) -> Settings:
+    """``kind`` from ``given`` (options, parameters) over ``TRIALEXPORT_*``; raises SettingError."""
+    try:
+        settings = kind(**given)
+    except ValidationError as exc:
+        raise _setting_error(kind, exc, given) from None
+    block = getattr(settings, "secret_block", None)
+    if block is not None and not _BLOCK_NAME.match(block):
+        raise SecretBlockError(
+            f"{_setting_name(kind, 'secret_block', given)}={block}: a Prefect block name "
+            "(lowercase letters, digits and dashes)"
+        )
+    return settings
+
+
+def _setting_name(kind: type[BaseSettings], name: str, given: dict[str, Any]) -> str:
+    """The setting as the user wrote it: a parameter (or option) given, else the variable."""
+    if given.get(name) is not None:
+        return name
+    return f"{kind.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def _setting_error(kind: type[BaseSettings], exc: ValidationError, given: dict[str, Any]) -> SettingError:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    field = kind.model_fields.get(name)
+    allowed = describe(field) if field is not None else error["msg"]
+    return SettingError(_setting_name(kind, name, given), error.get("input"), allowed)
+
+
+def describe(field: FieldInfo) -> str:
+    """What a setting may be, in words: "an integer >= 1 (studies per Prefect task)"."""
+    annotation = field.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is Literal:
+        kind = "one of " + ", ".join(str(a) for a in args)
+    else:
+        base = args[0] if args else annotation
+        names: dict[object, str] = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+        kind = names.get(base, "a value")
+    bounds = (
+        (annotated_types.Ge, "ge", ">="),
+        (annotated_types.Gt, "gt", ">"),
+        (annotated_types.Le, "le", "<="),
+        (annotated_types.Lt, "lt", "<"),
+    )
+    for item in field.metadata:
+        for bound, attribute, sign in bounds:
+            if isinstance(item, bound):
+                kind += f" {sign} {getattr(item, attribute)}"
+    description = (field.description or "").split(";")[0].split(" (")[0]
+    return f"{kind} ({description})" if description else kind

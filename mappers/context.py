@@ -2,20 +2,88 @@
 
 Everything that is a *mapping* (which CT.gov code becomes which FHIR code, which field goes to
 which element) lives in the templates, where users read and override it. This module only
-supplies what needs Python: deterministic resource ids, the business identifier the conditional
-PUTs key on, and the run's settings.
+supplies what needs Python or would otherwise be computed twice: deterministic resource ids,
+the business identifier the conditional PUTs key on, the registry system of each identifier,
+ISO 3166 codes of country names, which arm gives which intervention, the people of a study
+merged across their roles, where the study came from, and the run's settings.
+
+Invariants: the context is a pure function of (study, settings) — same input, same bytes — and
+every assumption it makes is an ``Issue`` in ``context["assumptions"]``, which the exporter adds
+to the study's issues so that it reaches the run report.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 
-from mappers.model import Identifier, Study
+import pycountry
+from nameparser import HumanName
 
-NCT_SYSTEM = "https://clinicaltrials.gov"
+from mappers.identity import identity, missing_identity
+from mappers.model import Identifier, Issue, Person, Study
+
+# HL7 terminology (THO 7.0.1) NamingSystem "ClinicalTrialsGov": the preferred uri uniqueId.
+# A setting (MappingSettings.nct_identifier_system) because conditional updates match on it: a
+# server filled with another system needs that system kept, or every study is created again.
+NCT_SYSTEM = "http://clinicaltrials.gov"
+# Systems other producers write for NCT ids (HL7's R5 example, the EBM IG, mCODE, the THO OID):
+# an Identifier read with one of these is an NCT id and is written with the configured system.
+NCT_SYSTEM_VARIANTS = frozenset(
+    {
+        "http://clinicaltrials.gov",
+        "http://clinicaltrials.gov/",
+        "https://clinicaltrials.gov",
+        "https://clinicaltrials.gov/",
+        "http://www.clinicaltrials.gov",
+        "https://www.clinicaltrials.gov",
+        "https://clinicaltrials.gov/nctid",
+        "http://clinicaltrials.gov/ct2/show",
+        "https://clinicaltrials.gov/study",
+        "urn:oid:2.16.840.1.113883.3.1077",
+    }
+)
+# EU registries: no HL7 NamingSystem exists; the registries' own addresses, as the French ECLAIRE
+# IG writes EU CT numbers. CTIS issues EU CT numbers (YYYY-5NNNNN-NN-NN), EudraCT its
+# predecessor's numbers (YYYY-NNNNNN-NN).
+EU_CT_SYSTEM = "https://euclinicaltrials.eu"
+EUDRACT_SYSTEM = "https://eudract.ema.europa.eu"
+_NCT_VALUE = re.compile(r"NCT\d{8}")
+_EU_CT_VALUE = re.compile(r"\d{4}-5\d{5}-\d{2}-\d{2}")
+_EUDRACT_VALUE = re.compile(r"\d{4}-\d{6}-\d{2}")
+# CT.gov secondary id type, in any form a source writes it (API v2 code, legacy and PRS display
+# text, classic API text) -> the API v2 SecondaryIdType code.
+_SECONDARY_ID_TYPES = {
+    "NIH": "NIH",
+    "U.S. NIH GRANT/CONTRACT": "NIH",
+    "NIH GRANT NUMBER": "NIH",
+    "FDA": "FDA",
+    "VA": "VA",
+    "CDC": "CDC",
+    "AHRQ": "AHRQ",
+    "SAMHSA": "SAMHSA",
+    "OTHER_GRANT": "OTHER_GRANT",
+    "OTHER GRANT/FUNDING NUMBER": "OTHER_GRANT",
+    "EUDRACT_NUMBER": "EUDRACT_NUMBER",
+    "EUDRACT NUMBER": "EUDRACT_NUMBER",
+    "EUDRACT": "EUDRACT_NUMBER",
+    "CTIS": "CTIS",
+    "EU CT NUMBER": "CTIS",
+    "EU CT": "CTIS",
+    "EU TRIAL NUMBER": "CTIS",
+    "REGISTRY": "REGISTRY",
+    "REGISTRY IDENTIFIER": "REGISTRY",
+    "OTHER": "OTHER",
+    "OTHER IDENTIFIER": "OTHER",
+}
 # Fixed namespace: changing it would change every resource id ever published.
 ID_NAMESPACE = uuid.UUID("5b0f6b8e-3c0a-5d7e-9f0e-747269616c78")
+# Where a study read from ClinicalTrials.gov lives in the registry (cited as the transformed record).
+REGISTRY_RECORD_URL = "https://clinicaltrials.gov/study/{nct_id}"
 
 
 @dataclass(frozen=True)
@@ -25,32 +93,433 @@ class MappingSettings:
     prs_org_name: str = "UNSPECIFIED-ORG"
     local_identifier_system: str = "urn:trialexport:source-document"
     fhir_version: str = "R4"
+    # Which outputs a study's export renders, validates and writes (mappers/export.py FORMATS);
+    # and whether FHIR structure is checked by fhir.resources instead of the JSON Schema.
+    formats: tuple[str, ...] = ("fhir", "prs", "public")
+    deep_validation: bool = False
+    nct_identifier_system: str = NCT_SYSTEM
+
+
+@lru_cache(maxsize=1)
+def trialexport_version() -> str:
+    """Cached: reading the installed distribution's metadata costs ~4 ms, a third of a study."""
+    try:
+        return version("trialexport")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 def business_identifier(study: Study, settings: MappingSettings) -> Identifier:
-    """The one identifier a server finds this study by: NCT id, else org study id, else local id.
+    """The one identifier a server finds this study by (``mappers.identity``), with its system.
 
     Conditional PUTs (``ResearchStudy?identifier=system|value``) key on it, so it must be stable
     across runs and never depend on content that may be edited.
     """
-    for kind in ("nct", "org_study_id", "local"):
-        found = next((i for i in study.identifiers if i.kind == kind), None)
-        if found is not None:
-            system = found.system or (NCT_SYSTEM if kind == "nct" else settings.local_identifier_system)
-            return found.model_copy(update={"system": system})
-    raise ValueError("a study needs at least one nct, org_study_id or local identifier")
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    if found.kind == "nct":
+        system = settings.nct_identifier_system
+    else:
+        system = found.system or settings.local_identifier_system
+    return found.model_copy(update={"system": system})
 
 
 def resource_id(resource_type: str, identifier: Identifier) -> str:
-    return str(uuid.uuid5(ID_NAMESPACE, f"{resource_type}|{identifier.system}|{identifier.value}"))
+    """UUIDv5 of the business identifier. NCT ids are keyed by the id alone, not the configured
+    system: NCT ids are unique on their own, and a change of the system setting must not give
+    every NDJSON resource a new id (a bulk $import would then duplicate them)."""
+    key = "nct" if identifier.kind == "nct" else identifier.system
+    return str(uuid.uuid5(ID_NAMESPACE, f"{resource_type}|{key}|{identifier.value}"))
+
+
+# --- identifiers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentifierView:
+    """One identifier as written: its registry system (None when unknown: none is invented) and
+    its CT.gov SecondaryIdType code (None for NCT, org study and local ids)."""
+
+    identifier: Identifier
+    system: str | None
+    type_code: str | None
+    use: str | None = None
+
+
+def secondary_id_type(identifier: Identifier) -> str | None:
+    """The API v2 SecondaryIdType code of an identifier's type, whatever form the source used."""
+    if not identifier.type:
+        return None
+    return _SECONDARY_ID_TYPES.get(" ".join(identifier.type.upper().replace("-", " ").split()))
+
+
+def _says(text: str | None, *words: str) -> bool:
+    folded = " ".join((text or "").lower().replace("-", " ").split())
+    return any(word in folded for word in words)
+
+
+def registry_system(identifier: Identifier, settings: MappingSettings) -> str | None:
+    """The registry system of a non-business identifier, or None.
+
+    An NCT id, or any id whose system is a known NCT variant, gets the configured NCT system.
+    An EU CT or EudraCT number gets its registry's system when its type or domain names that
+    registry (every spelling sources use: EUDRACT_NUMBER, "EudraCT Number", CTIS, "EU CT
+    number"…) and its value has that registry's format; a secondary id without any type (legacy
+    XML, CSV) only by the format, which no other registry's ids share. Otherwise only a system the
+    source states is kept."""
+    if identifier.kind == "nct" or (identifier.system or "").rstrip("/") in NCT_SYSTEM_VARIANTS | {
+        s.rstrip("/") for s in NCT_SYSTEM_VARIANTS
+    }:
+        return settings.nct_identifier_system
+    if identifier.kind == "local":
+        return identifier.system or settings.local_identifier_system
+    if identifier.kind != "secondary":
+        return identifier.system
+    value = identifier.value.strip()
+    code = secondary_id_type(identifier)
+    untyped = code is None and not identifier.domain
+    named_eu_ct = code == "CTIS" or _says(identifier.domain, "ctis", "eu ct", "euclinicaltrials", "eu trial")
+    named_eudract = code == "EUDRACT_NUMBER" or _says(identifier.domain, "eudract")
+    if _EU_CT_VALUE.fullmatch(value) and (named_eu_ct or named_eudract or untyped or code == "REGISTRY"):
+        return EU_CT_SYSTEM
+    if _EUDRACT_VALUE.fullmatch(value) and (named_eudract or named_eu_ct or untyped or code == "REGISTRY"):
+        return EUDRACT_SYSTEM
+    if _NCT_VALUE.fullmatch(value) and (
+        untyped or code == "REGISTRY" or _says(identifier.domain, "clinicaltrials")
+    ):
+        return settings.nct_identifier_system
+    return identifier.system
+
+
+def identifier_views(study: Study, business: Identifier, settings: MappingSettings) -> list[IdentifierView]:
+    views = []
+    for ident in study.identifiers:
+        if ident.kind == business.kind and ident.value == business.value:
+            system = business.system  # exactly what the conditional request names
+        else:
+            system = registry_system(ident, settings)
+        views.append(
+            IdentifierView(
+                ident, system, secondary_id_type(ident), "official" if ident.kind == "nct" else None
+            )
+        )
+    return views
+
+
+# --- countries ------------------------------------------------------------------------------------
+
+# ClinicalTrials.gov country names ISO 3166 (pycountry) spells otherwise. Withdrawn countries
+# (Netherlands Antilles, Serbia and Montenegro) have no current code and stay text.
+_COUNTRY_ALIASES = {
+    "turkey": "TR",
+    "macedonia, the former yugoslav republic of": "MK",
+    "north macedonia": "MK",
+    "korea, democratic people's republic of": "KP",
+    "korea, republic of": "KR",
+    "south korea": "KR",
+    "taiwan": "TW",
+    "vietnam": "VN",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "swaziland": "SZ",
+    "federated states of micronesia": "FM",
+    "iran, islamic republic of": "IR",
+    "russia": "RU",
+    "congo, the democratic republic of the": "CD",
+    "palestinian territory, occupied": "PS",
+    "palestinian territories, occupied": "PS",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "syria": "SY",
+    "laos": "LA",
+    "cote d'ivoire": "CI",
+    "côte d'ivoire": "CI",
+    "holy see (vatican city state)": "VA",
+    "reunion": "RE",
+    "réunion": "RE",
+    "united states": "US",
+    "united kingdom": "GB",
+}
+
+
+@lru_cache(maxsize=1024)
+def country_code(name: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 code of a country name as CT.gov or a document writes it, else None."""
+    if not name or not name.strip():
+        return None
+    key = " ".join(name.split()).lower()
+    # "Turkey (Türkiye)": CT.gov adds a country's own name in brackets; either part may be known
+    for candidate in (key, *(p.strip() for p in re.split(r"[()]", key) if p.strip())):
+        if candidate in _COUNTRY_ALIASES:
+            return _COUNTRY_ALIASES[candidate]
+        try:
+            return pycountry.countries.lookup(candidate).alpha_2
+        except LookupError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=512)
+def _iso_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:  # codes come from pycountry's own lookup: never reached
+        raise LookupError(code)
+    return country.name
+
+
+@dataclass(frozen=True)
+class Country:
+    name: str
+    code: str | None
+    display: str | None  # ISO 3166's English short name of the code
+
+
+def countries(study: Study) -> list[Country]:
+    """Distinct site countries in first-seen order, with their ISO 3166 codes."""
+    seen: dict[str, Country] = {}
+    for site in study.sites:
+        name = (site.country or "").strip()
+        if name and name not in seen:
+            code = country_code(name)
+            seen[name] = Country(name, code, _iso_name(code) if code else None)
+    return list(seen.values())
+
+
+# --- arms and interventions -----------------------------------------------------------------------
+
+# Arm types that give no active intervention: never linked to an intervention by assumption.
+_NO_ASSUMED_LINK = {"NO_INTERVENTION", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR"}
+
+
+@dataclass(frozen=True)
+class Links:
+    """Which interventions each arm gives: ``arms[i]`` = positions (0-based) of arm i's
+    interventions, in intervention order; ``unlinked`` = interventions no arm gives."""
+
+    arms: list[list[int]]
+    unlinked: list[int]
+    assumed: bool = False
+
+
+def _linked(arm, intervention) -> bool:
+    """CT.gov links them by name, from either side: the intervention's arm labels, the arm's
+    intervention names, the latter also in CT.gov's "<Type>: <name>" form ("Dietary Supplement:
+    X": the registry's type texts are its API codes in title case)."""
+    if arm.label in intervention.arm_labels:
+        return True
+    if not intervention.name:
+        return False
+    if intervention.name in arm.intervention_names:
+        return True
+    typed = f"{(intervention.type or '').replace('_', ' ').title()}: {intervention.name}"
+    return bool(intervention.type) and typed in arm.intervention_names
+
+
+def arm_links(study: Study) -> tuple[Links, list[Issue]]:
+    """The arm <-> intervention links the source states; when it states none at all and the
+    study (not observational) has exactly one intervention, every arm that is not a no-
+    intervention, placebo or sham arm is taken to give it — a recorded assumption (seed 004's
+    dose groups: three doses of its one cell product)."""
+    arms = [
+        [n for n, intervention in enumerate(study.interventions) if _linked(arm, intervention)]
+        for arm in study.arms
+    ]
+    issues: list[Issue] = []
+    assumed = False
+    stated = (
+        any(arms)
+        or any(i.arm_labels for i in study.interventions)
+        or any(a.intervention_names for a in study.arms)
+    )
+    if (
+        not stated
+        and len(study.interventions) == 1
+        and study.arms
+        and study.design.study_type != "OBSERVATIONAL"
+    ):
+        taken = [i for i, arm in enumerate(study.arms) if arm.type not in _NO_ASSUMED_LINK]
+        if taken:
+            for i in taken:
+                arms[i] = [0]
+            assumed = True
+            issues.append(
+                Issue(
+                    severity="warning",
+                    code="assumed-arm-intervention",
+                    field="arms",
+                    message=(
+                        f"the source links no arm to an intervention and names one intervention: "
+                        f"{len(taken)} of {len(study.arms)} arms are taken to give it"
+                    ),
+                )
+            )
+    used = {n for row in arms for n in row}
+    unlinked = [n for n in range(len(study.interventions)) if n not in used]
+    return Links(arms, unlinked, assumed), issues
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+# Role keys, most significant first: a person's first role is the one an element with room for one
+# role gets. PRINCIPAL_INVESTIGATOR / STUDY_DIRECTOR / STUDY_CHAIR are CT.gov official roles,
+# SUB_INVESTIGATOR a site role CT.gov also lets an official carry, SPONSOR_INVESTIGATOR a
+# responsible party type, "official" an official of unstated role.
+ROLE_ORDER = (
+    "PRINCIPAL_INVESTIGATOR",
+    "SPONSOR_INVESTIGATOR",
+    "STUDY_CHAIR",
+    "STUDY_DIRECTOR",
+    "SUB_INVESTIGATOR",
+    "official",
+    "recruitment-contact",
+)
+_OFFICIAL_ROLES = {"PRINCIPAL_INVESTIGATOR", "STUDY_CHAIR", "STUDY_DIRECTOR", "SUB_INVESTIGATOR", "official"}
+
+
+@dataclass
+class Party:
+    """One person of the study, however many roles the source gives them.
+
+    ``names`` are the distinct forms the source wrote (the first is the fullest seen first),
+    ``roles`` the role keys of ``ROLE_ORDER`` in that order, ``phones`` / ``emails`` the union of
+    every record's contact points."""
+
+    key: tuple[str, str]
+    names: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    affiliations: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def role(self) -> str:
+        return self.roles[0]
+
+    @property
+    def official(self) -> bool:
+        """An overall official of the study (any official role, or none stated)."""
+        return any(r in _OFFICIAL_ROLES for r in self.roles)
+
+    @property
+    def contact(self) -> bool:
+        """A central contact of the study."""
+        return "recruitment-contact" in self.roles
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+
+
+@lru_cache(maxsize=16_384)
+def person_key(name: str) -> tuple[str, str]:
+    """First and last name, case and accents folded: "Imanol Otaegui, MD" and "Imanol Otaegui"
+    are one person. A name nameparser cannot split keys on its whole folded text."""
+    parsed = HumanName(name)
+    first, last = _fold(parsed.first), _fold(parsed.last)
+    return (first, last) if last else ("", " ".join(_fold(name).split()))
+
+
+def _add(values: list[str], value: str | None) -> None:
+    value = (value or "").strip()
+    if value and value not in values:
+        values.append(value)
+
+
+def parties(study: Study) -> tuple[list[Party], list[Issue]]:
+    """The study's people — officials, central contacts, an investigator responsible party —
+    merged by name, in first-seen order; one ``assumed-same-person`` issue per merge."""
+    found: dict[tuple[str, str], Party] = {}
+    records: list[tuple[str, Person | None, str, str]] = []
+    for n, official in enumerate(study.officials, 1):
+        records.append((official.name, official, official.role or "official", f"officials[{n}]"))
+    for n, contact in enumerate(study.contacts, 1):
+        records.append((contact.name, contact, "recruitment-contact", f"contacts[{n}]"))
+    rp = study.responsible_party
+    if (
+        rp
+        and rp.type in ("PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR")
+        and (rp.investigator_name or "").strip()
+    ):
+        records.append((rp.investigator_name or "", None, rp.type, "responsible_party"))
+    for name, person, role, source in records:
+        if not (name or "").strip():
+            continue
+        key = person_key(name)
+        party = found.setdefault(key, Party(key))
+        _add(party.names, name)
+        if role not in party.roles:
+            party.roles.append(role)
+        party.sources.append(source)
+        if person is not None:
+            _add(party.phones, person.phone)
+            _add(party.emails, person.email)
+            _add(party.affiliations, person.affiliation)
+        elif rp is not None:
+            _add(party.affiliations, rp.investigator_affiliation)
+    issues = []
+    for party in found.values():
+        party.roles.sort(key=ROLE_ORDER.index)
+        if len(party.sources) > 1:
+            issues.append(
+                Issue(
+                    severity="information",
+                    code="assumed-same-person",
+                    field=party.sources[0].split("[")[0],
+                    message=(
+                        f"{', '.join(repr(n) for n in party.names)} ({', '.join(party.sources)}) "
+                        "read as one person: same first and last name"
+                    ),
+                )
+            )
+    return list(found.values()), issues
+
+
+# --- provenance -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the resources were transformed from, and with what (cited in relatedArtifact)."""
+
+    url: str | None  # the registry record, for a study with an NCT id
+    name: str  # the input as given to the run (relative path or file name)
+    tool: str
+    version: str
+
+
+def source_of(study: Study) -> Source:
+    nct = study.nct_id
+    return Source(
+        url=REGISTRY_RECORD_URL.format(nct_id=nct) if nct else None,
+        name=study.provenance.source,
+        tool="trialexport",
+        version=trialexport_version(),
+    )
 
 
 def build_context(study: Study, settings: MappingSettings) -> dict:
     ident = business_identifier(study, settings)
+    links, link_issues = arm_links(study)
+    people, people_issues = parties(study)
     return {
         "study": study,
         "identifier": ident,
+        "identifiers": identifier_views(study, ident, settings),
         "ids": {rtype: resource_id(rtype, ident) for rtype in ("Bundle", "ResearchStudy", "PlanDefinition")},
         "settings": settings,
-        "nct_system": NCT_SYSTEM,
+        "nct_system": settings.nct_identifier_system,
+        "countries": countries(study),
+        "country_code": country_code,
+        "links": links,
+        "parties": people,
+        "source": source_of(study),
+        "assumptions": link_issues + people_issues,
     }

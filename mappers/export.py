@@ -8,16 +8,21 @@ source field went.
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
 import jinja2
+import orjson
 
 from mappers.context import MappingSettings, build_context
-from mappers.ctgov_xml import public_record_gaps
+from mappers.ctgov_xml import prs_readiness, public_record_assumptions, public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
+from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
+from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import render
 from mappers.trace import json_values, traced_values, untraced, xml_values
 from validation.fhir import validate_bundle
@@ -26,6 +31,84 @@ from validation.xsd import validate_xml
 FHIR_TEMPLATES = {"R4": "fhir/r4/bundle.json.j2", "R5": "fhir/r5/bundle.json.j2"}
 PRS_TEMPLATE = "ctgov/prs.xml.j2"
 PUBLIC_TEMPLATE = "ctgov/public.xml.j2"
+FORMATS = ("fhir", "prs", "public")  # MappingSettings.formats chooses among them
+
+
+class StageClock:
+    """CPU seconds per stage of one export (``export_study(..., clock=StageClock())``): the
+    benchmark's probe into the real pipeline, so that it times what a run does, not a copy of it.
+    CPU time, not wall time: the machines this runs on are shared."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.process_time() - started
+
+
+def _untimed(stage: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+Clock = Callable[[str], AbstractContextManager]
+
+
+def bulk_resources(bundle: dict) -> dict[str, list[dict]]:
+    """A transaction bundle's resources as NDJSON lines for a bulk ``$import``: resourceType ->
+    resources, each standing alone.
+
+    In a bundle the resources carry no id (conditional PUTs: the server owns it) and point at
+    each other by ``urn:uuid`` fullUrl, which means something only inside that bundle. Here each
+    resource gets the id of its fullUrl and every reference to another entry becomes the literal
+    ``<Type>/<id>``, so every reference resolves within the NDJSON files. The flow rebuilds the
+    lines of unchanged inputs from their bundles on disk with this same function.
+
+    The references are rewritten in the serialised resource (an entry's fullUrl as a whole JSON
+    string is only ever a reference to it): ten times faster than walking the tree in Python."""
+    entries = [e for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
+    literal = {
+        e["fullUrl"]: (e["resource"]["resourceType"], e["fullUrl"][len(_UUID_PREFIX) :])
+        for e in entries
+        if str(e.get("fullUrl", "")).startswith(_UUID_PREFIX)
+    }
+    swaps = [(orjson.dumps(url), orjson.dumps(f"{rtype}/{rid}")) for url, (rtype, rid) in literal.items()]
+    out: dict[str, list[dict]] = {}
+    for entry in entries:
+        resource = entry["resource"]
+        if entry.get("fullUrl") in literal:
+            rtype, rid = literal[entry["fullUrl"]]
+            resource = {"resourceType": rtype, "id": rid} | {
+                k: v for k, v in resource.items() if k not in ("resourceType", "id")
+            }
+        text = orjson.dumps(resource)
+        if any(old in text for old, _ in swaps):
+            for old, new in swaps:
+                text = text.replace(old, new)
+            resource = orjson.loads(text)
+        out.setdefault(resource["resourceType"], []).append(resource)
+    return out
+
+
+_UUID_PREFIX = "urn:uuid:"
+
+
+def _without_narratives(bundle: dict) -> dict:
+    """The bundle less its resources' generated narratives: they restate the elements, so a value
+    found only there has no element of its own and is still reported as not mapped."""
+    return {
+        **bundle,
+        "entry": [
+            {**e, "resource": {k: v for k, v in e["resource"].items() if k != "text"}}
+            if isinstance(e.get("resource"), dict)
+            else e
+            for e in bundle.get("entry", [])
+        ],
+    }
 
 
 @dataclass
@@ -34,7 +117,8 @@ class StudyExport:
     key: str  # folder name under studies/
     status: Literal["exported", "rejected"] = "exported"
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the output dir -> bytes
-    resources: dict[str, list[dict]] = field(default_factory=dict)  # resourceType -> resources (NDJSON)
+    # resourceType -> resources as NDJSON lines: ids and literal references (bulk_resources)
+    resources: dict[str, list[dict]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
     def reject(self, code: str, message: str, fld: str | None = None) -> None:
@@ -42,48 +126,73 @@ class StudyExport:
         self.issues.append(Issue(severity="error", code=code, message=message, field=fld))
 
 
-_KEY_PREFERENCE = ("nct", "org_study_id", "local", "secondary")
-
-
 def study_key(study: Study) -> str:
     """A file-system-safe folder name from the study's business identifier."""
-    if not study.identifiers:
-        return "study"
-    ident = min(study.identifiers, key=lambda i: _KEY_PREFERENCE.index(i.kind))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", ident.value).strip("._") or "study"
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    return safe_name(found.value, "study")
 
 
 def export_study(
-    study: Study, settings: MappingSettings, templates: str | None = None, key: str | None = None
+    study: Study,
+    settings: MappingSettings,
+    templates: str | None = None,
+    key: str | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> StudyExport:
+    """Render, validate and serialise the outputs ``settings.formats`` asks for (study.json always:
+    the report page and ``trialexport validate`` read it). A format not asked for costs nothing:
+    it is neither rendered, validated nor traced."""
+    stage = clock or _untimed
+    formats = settings.formats
+    if unknown := set(formats) - set(FORMATS):
+        raise ValueError(f"unknown output formats {sorted(unknown)}; choose among {', '.join(FORMATS)}")
     out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
-    base = f"studies/{out.key}"
+    version = settings.fhir_version
+    bundle = prs = public = None
+    fhir_issues: list[Issue] = []
+    prs_errors: list[Issue] = []
+    gaps: list[str] = []
     try:
         context = build_context(study, settings)
-        bundle_template = FHIR_TEMPLATES[settings.fhir_version]
-        bundle = finish_json(render(bundle_template, context, templates), bundle_template)
-        fhir_issues = validate_bundle(bundle, settings.fhir_version)
-        prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
-        prs_errors = validate_xml(prs, "prs")
-        public = None
-        gaps = public_record_gaps(study) if study.nct_id else []
-        if study.nct_id and not gaps:
-            public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
+        out.issues += context["assumptions"]
+        if "fhir" in formats:
+            bundle_template = FHIR_TEMPLATES[version]
+            with stage("FHIR render"):
+                text = render(bundle_template, context, templates)
+            with stage("FHIR finish (parse, prune)"):
+                bundle = finish_json(text, bundle_template)
+            fhir_issues = validate_bundle(bundle, version, deep=settings.deep_validation, clock=stage)
+        if "prs" in formats:
+            with stage("PRS render"):
+                prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+            with stage("PRS XSD"):
+                prs_errors = validate_xml(prs, "prs")
+        if "public" in formats:
+            gaps = public_record_gaps(study) if study.nct_id else []
+            if study.nct_id and not gaps:
+                with stage("public render"):
+                    public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
     for issue in fhir_issues:
         if issue.severity == "error":
-            out.reject(
-                issue.code, f"FHIR {settings.fhir_version} bundle invalid: {issue.message}", issue.field
-            )
+            out.reject(issue.code, f"FHIR {version} bundle invalid: {issue.message}", issue.field)
         else:
             out.issues.append(issue)
     for issue in prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
+    if prs is not None and (readiness := prs_readiness(study)) is not None:
+        out.issues.append(readiness)
     if public is not None:
-        for issue in validate_xml(public, "public"):
+        with stage("public XSD"):
+            public_errors = validate_xml(public, "public")
+        for issue in public_errors:
             out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
+        out.issues += public_record_assumptions(study)
     elif gaps:
         out.issues.append(
             Issue(
@@ -92,31 +201,36 @@ def export_study(
                 message="public record XML not written: no source for required " + ", ".join(gaps),
             )
         )
-    outputs = {f"FHIR {settings.fhir_version} bundle": json_values(bundle), "PRS XML": xml_values(prs)}
-    if public is not None:
-        outputs["public XML"] = xml_values(public)
-    traced = traced_values(study)
-    for output, values in outputs.items():
-        out.issues += [
-            Issue(
-                severity="warning",
-                code="not-mapped",
-                field=path,
-                message=f"{output} has no element for {path}",
-            )
-            for path in untraced(study, values, traced)
-        ]
-    if out.status == "rejected":  # kept for inspection, outside studies/ and the NDJSON
-        base = f"rejected/{out.key}"
-    version = settings.fhir_version.lower()
-    out.files[f"{base}/fhir-{version}-bundle.json"] = dump_json(bundle)
-    out.files[f"{base}/prs.xml"] = prs
-    if public is not None:
-        out.files[f"{base}/public.xml"] = public
-    out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
-    if out.status == "rejected":
+    with stage("not-mapped trace"):
+        outputs = {}
+        if bundle is not None:
+            outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(bundle))
+        if prs is not None:
+            outputs["PRS XML"] = xml_values(prs)
+        if public is not None:
+            outputs["public XML"] = xml_values(public)
+        traced = traced_values(study) if outputs else []
+        for output, values in outputs.items():
+            out.issues += [
+                Issue(
+                    severity="warning",
+                    code="not-mapped",
+                    field=path,
+                    message=f"{output} has no element for {path}",
+                )
+                for path in untraced(study, values, traced)
+            ]
+    # a rejected study's files are kept for inspection, outside studies/ and the NDJSON
+    paths = study_files(out.key, version, rejected=out.status == "rejected")
+    with stage("serialise"):
+        if bundle is not None:
+            out.files[paths.path(Output.BUNDLE)] = dump_json(bundle)
+        if prs is not None:
+            out.files[paths.path(Output.PRS)] = prs
+        if public is not None:
+            out.files[paths.path(Output.PUBLIC)] = public
+        out.files[paths.path(Output.STUDY)] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+    if out.status == "rejected" or bundle is None:
         return out
-    for entry in bundle.get("entry", []):
-        resource = entry["resource"]
-        out.resources.setdefault(resource["resourceType"], []).append(resource)
+    out.resources = bulk_resources(bundle)
     return out

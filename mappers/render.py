@@ -7,28 +7,22 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import jinja2
 import orjson
-from nameparser import HumanName
+
+from mappers import names
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def split_name(name: str | None) -> dict[str, str]:
-    """Split a person's name for formats that want first/middle/last/degrees (PRS XML)."""
-    first, middle, last, degrees = _split_name(name or "")
-    return {"first": first, "middle": middle, "last": last, "degrees": degrees}
-
-
-@lru_cache(maxsize=16_384)
-def _split_name(name: str) -> tuple[str, str, str, str]:
-    """Cached: nameparser costs ~0.1 ms a name, and one study's officials and site contacts are
-    split once per XML output and again by the trace, while investigators recur across studies."""
-    parsed = HumanName(name)
-    return " ".join(p for p in (parsed.title, parsed.first) if p), parsed.middle, parsed.last, parsed.suffix
+    """A name's first/middle/last/degrees for formats that want them (PRS XML); a text that is
+    not a person's name comes back whole as ``last`` (``mappers.names``)."""
+    return asdict(names.split_name(name or ""))
 
 
 def _dumps(value, **_) -> str:
@@ -38,9 +32,24 @@ def _dumps(value, **_) -> str:
         raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
 
 
-@lru_cache(maxsize=8)
+_ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
+_BUILDING = threading.Lock()
+
+
 def environment(user_dir: str | None = None) -> jinja2.Environment:
-    """One cached environment per overlay directory: compiling templates is the slow part."""
+    """One environment per overlay directory, shared by every batch thread: compiling templates
+    is the slow part, and Jinja renders loaded templates safely from many threads. Built under a
+    lock, so that two threads asking first get the same one, fully set up."""
+    env = _ENVIRONMENTS.get(user_dir)
+    if env is None:
+        with _BUILDING:
+            env = _ENVIRONMENTS.get(user_dir)
+            if env is None:
+                env = _ENVIRONMENTS[user_dir] = _build_environment(user_dir)
+    return env
+
+
+def _build_environment(user_dir: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))

@@ -3,9 +3,13 @@
 Templates decide what each format can hold; rather than restating their conditions in Python
 (a second copy of the mapping that drifts), the exporter checks the rendered outputs: every
 free-text or numeric value of the study must appear among an output's values, else it is
-reported as ``not-mapped`` for that output. Coded values (enums), dates and ages are translated
-by the templates (to codes, ISO dates, Ranges) and are not traced; a person's name counts as
-mapped when its surname is there, since PRS splits names into parts.
+reported as ``not-mapped`` for that output. Coded values (enums), yes/no flags, dates and ages
+are translated by the templates (to codes, ISO dates, Ranges) and are not traced; a person's
+name counts as mapped when its surname is there, since PRS splits names into parts. Two bulky
+registry-derived values are not traced either: a site's coordinates (no XML format has an
+element for them: two warnings per site per XML file, and the most costly values to look for in
+a study of hundreds of sites) and the MeSH ancestors (the hierarchy above each heading, dozens a
+study); README.md lists them among the values the XML formats do not write.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mappers.render import split_name
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
     "identifiers.*.value",
+    "nct_aliases.*",
     "brief_title",
     "official_title",
     "acronym",
@@ -27,23 +32,37 @@ TRACED = (
     "detailed_description",
     "conditions.*",
     "keywords.*",
+    "condition_browse.meshes.*.term",
+    "condition_browse.meshes.*.id",
     "interventions.*.name",
     "interventions.*.description",
     "interventions.*.other_names.*",
+    "intervention_browse.meshes.*.term",
+    "intervention_browse.meshes.*.id",
     "arms.*.label",
     "arms.*.description",
     "arms.*.dose.text",
     "outcomes.*.measure",
     "outcomes.*.description",
     "outcomes.*.time_frame",
+    "design.target_duration",
+    "design.intervention_model_description",
+    "design.masking_description",
+    "design.number_of_arms",
+    "design.bio_spec_description",
+    "design.endpoint_classification",
     "enrollment.count",
     "status.why_stopped",
+    "expanded_access_info.nct_id",
+    "oversight.authorities.*",
+    "organization.name",
     "sponsor.name",
     "collaborators.*.name",
     "officials.*.name",
     "officials.*.affiliation",
     "contacts.*.name",
     "contacts.*.phone",
+    "contacts.*.phone_ext",
     "contacts.*.email",
     "sites.*.facility",
     "sites.*.city",
@@ -52,15 +71,33 @@ TRACED = (
     "sites.*.country",
     "sites.*.contacts.*.name",
     "sites.*.contacts.*.phone",
+    "sites.*.contacts.*.phone_ext",
     "sites.*.contacts.*.email",
+    "sites.*.investigators.*.name",
+    "removed_countries.*",
     "eligibility.criteria",
+    "eligibility.gender_description",
+    "eligibility.study_population",
     "responsible_party.investigator_name",
     "responsible_party.investigator_title",
     "responsible_party.investigator_affiliation",
+    "responsible_party.old_name_title",
+    "responsible_party.old_organization",
     "references.*.citation",
     "references.*.pmid",
     "links.*.url",
     "links.*.description",
+    "ipd_sharing_statement.description",
+    "ipd_sharing_statement.time_frame",
+    "ipd_sharing_statement.access_criteria",
+    "ipd_sharing_statement.url",
+    "avail_ipds.*.id",
+    "avail_ipds.*.type",
+    "avail_ipds.*.url",
+    "avail_ipds.*.comment",
+    "large_docs.*.label",
+    "large_docs.*.filename",
+    "large_docs.*.url",
 )
 _NAMES = {"name"}
 

@@ -2,13 +2,16 @@
 
 Three layers, all run on every study, so all stay cheap:
 
-* Structure: the Bundle and each entry resource go through fhir.resources' pydantic models:
-  R4B's for R4 (R4B's ResearchStudy, PlanDefinition, ActivityDefinition, Group, Organization,
-  Practitioner and Location are R4's), the default (R5) package for R5. Entry resources are
-  validated with their own model rather than through ``Bundle.entry.resource`` so that an
-  error is reported against ``ResearchStudy.…`` and an unknown ``resourceType`` becomes an
-  issue instead of a crash inside fhir_core.
-* Rules those models do not check but a server applies to a transaction (or that FHIR states
+* Structure: the official FHIR JSON Schema of the release (R4B 4.3.0's for R4 — its
+  ResearchStudy, PlanDefinition, ActivityDefinition, Group, Organization, Practitioner and
+  Location are R4's — and R5 5.0.0's), compiled with jsonschema-rs and completed with minimum
+  cardinalities and calendar dates from the StructureDefinitions (``validation/structure.py``).
+  Entry resources are validated one at a time, so an error is reported against
+  ``ResearchStudy.…`` and an unknown ``resourceType`` becomes an issue. fhir.resources stays
+  the model library: it re-reads a resource the schema refused, for the messages its users
+  know, and reads every resource under ``deep`` (the default of a direct call, as
+  ``trialexport validate`` makes; the export passes its ``deep_validation`` setting, off).
+* Rules the schema does not check but a server applies to a transaction (or that FHIR states
   as invariants): ``urn:uuid`` full URLs, unique; every reference resolves inside the Bundle or
   to a contained resource; every contained resource is referenced (dom-3) and contains none
   itself (dom-2); ids fit ``[A-Za-z0-9\\-.]{1,64}``; no empty elements (ele-1) and extensions
@@ -23,6 +26,8 @@ The result is a list of ``Issue``s; an empty list means the Bundle may be posted
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from urllib.parse import unquote
 
 import fhir.resources
@@ -35,6 +40,7 @@ from pydantic import ValidationError
 
 from mappers.model import Issue
 from validation.profile import check_resource
+from validation.structure import resource_issues, resource_types
 
 # fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
 _MODELS = {
@@ -71,8 +77,10 @@ def _model_issues(model: type, data: object, root: str) -> list[Issue]:
     return []
 
 
-def _structure_issues(bundle: dict, version: str) -> list[Issue]:
-    get_fhir_model_class, Bundle, Resource = _MODELS[version]
+def _split(bundle: dict) -> tuple[dict, list[tuple[int, object]]]:
+    """The bundle without its entries' resources, and those resources by entry index: each
+    resource is validated on its own, so that its errors are reported against it
+    (``ResearchStudy.…``) and an unknown ``resourceType`` becomes an issue, not a crash."""
     shell = dict(bundle)
     resources: list[tuple[int, object]] = []
     entries = bundle.get("entry")
@@ -85,21 +93,85 @@ def _structure_issues(bundle: dict, version: str) -> list[Issue]:
             else:
                 shell_entries.append(entry)
         shell["entry"] = shell_entries
-    issues = _model_issues(Bundle, shell, "Bundle")
+    return shell, resources
+
+
+def _model_of(rtype: str, version: str) -> type | None:
+    get_fhir_model_class, _, Resource = _MODELS[version]
+    try:
+        model = get_fhir_model_class(rtype)
+    except (KeyError, ValueError):
+        return None
+    return model if isinstance(model, type) and issubclass(model, Resource) else None
+
+
+def _model_resource_issues(resource: dict, rtype: str, version: str, model: type) -> list[Issue]:
+    """fhir.resources' reading of one resource. Its models accept any content in a contained
+    resource (``contained`` is typed as the abstract Resource), so each contained resource is
+    validated with its own model as well."""
+    issues = _model_issues(model, resource, rtype)
+    contained = resource.get("contained")
+    for index, inner in enumerate(contained if isinstance(contained, list) else []):
+        where = f"{rtype}.contained[{index}]"
+        inner_type = inner.get("resourceType") if isinstance(inner, dict) else None
+        inner_model = _model_of(inner_type, version) if isinstance(inner_type, str) else None
+        if inner_model is None:
+            issues.append(_error("fhir-invalid", where, f"unknown resourceType {inner_type!r}"))
+        else:
+            issues += _model_issues(inner_model, inner, where)
+    return issues
+
+
+def _merged(readable: list[Issue], found: list[Issue]) -> list[Issue]:
+    """fhir.resources' issues (the messages FHIR users know), and the schema's at elements it
+    did not report: it is laxer (it reads ``"yes"`` as a boolean, skips minimum cardinalities
+    of some elements)."""
+    seen = {issue.field for issue in readable}
+    return readable + [issue for issue in found if issue.field not in seen]
+
+
+def _structure_issues(bundle: dict, version: str, deep: bool = False) -> list[Issue]:
+    """Structure of the bundle and of each entry resource.
+
+    The official FHIR JSON Schema, compiled (``validation/structure.py``), checks everything;
+    fhir.resources reads again each resource the schema refused, for its messages
+    (``_merged``). ``deep`` (``trialexport validate``, ``deep_validation``): fhir.resources reads
+    every resource, refused or not, so what only its models check is checked too.
+    """
+    _, Bundle, _ = _MODELS[version]
+    shell, resources = _split(bundle)
+    issues = resource_issues(shell, version, "Bundle")
+    if issues or deep:
+        issues = _merged(_model_issues(Bundle, shell, "Bundle"), issues)
     for index, resource in resources:
         where = f"Bundle.entry[{index}].resource"
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
         if not isinstance(rtype, str):
             issues.append(_error("fhir-invalid", where, "is not a resource (no resourceType)"))
             continue
-        try:
-            model = get_fhir_model_class(rtype)
-        except (KeyError, ValueError):
-            model = None
-        if model is None or not issubclass(model, Resource):
+        model = _model_of(rtype, version)
+        if model is None or rtype not in resource_types(version):
             issues.append(_error("fhir-invalid", where, f"unknown resourceType {rtype!r}"))
             continue
-        issues.extend(_model_issues(model, resource, rtype))
+        found = resource_issues(resource, version, rtype)
+        if found or deep:
+            found = _merged(_model_resource_issues(resource, rtype, version, model), found)
+        issues += found
+    return issues
+
+
+def _model_structure_issues(bundle: dict, version: str) -> list[Issue]:
+    """fhir.resources alone (the tests compare it with the schema)."""
+    _, Bundle, _ = _MODELS[version]
+    shell, resources = _split(bundle)
+    issues = _model_issues(Bundle, shell, "Bundle")
+    for _index, resource in resources:
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        model = _model_of(rtype, version) if isinstance(rtype, str) else None
+        if model is None:
+            issues.append(_error("fhir-invalid", "Bundle.entry.resource", f"unknown resourceType {rtype!r}"))
+        else:
+            issues += _model_resource_issues(resource, rtype, version, model)
     return issues
 
 
@@ -286,10 +358,31 @@ def _rule_issues(bundle: dict) -> list[Issue]:
     return issues
 
 
-def validate_bundle(bundle: dict, version: str = "R4") -> list[Issue]:
+def _untimed(stage: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+def validate_bundle(
+    bundle: dict,
+    version: str = "R4",
+    *,
+    deep: bool = True,
+    clock: Callable[[str], AbstractContextManager] | None = None,
+) -> list[Issue]:
     """Every problem found: structure, then transaction rules, then (on a well-formed bundle)
-    required bindings and FHIRPath invariants (validation/profile.py); ``[]`` means valid."""
+    required bindings and FHIRPath invariants (validation/profile.py); ``[]`` means valid.
+
+    ``deep``: fhir.resources reads every resource besides the schema (a few ms a study); the
+    export passes ``deep=False`` unless its ``deep_validation`` setting is on. ``clock`` times
+    each layer (the benchmark's probe, see mappers.export.StageClock)."""
+    stage = clock or _untimed
     if not isinstance(bundle, dict):
         return [_error("fhir-invalid", "Bundle", "is not a JSON object")]
-    issues = _structure_issues(bundle, version) + _rule_issues(bundle)
-    return issues or check_resource(bundle, version)
+    with stage("FHIR structure"):
+        issues = _structure_issues(bundle, version, deep)
+    with stage("FHIR bundle rules"):
+        issues += _rule_issues(bundle)
+    if issues:
+        return issues
+    with stage("FHIR bindings + invariants"):
+        return check_resource(bundle, version)

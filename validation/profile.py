@@ -16,9 +16,11 @@ fhirpathpy gaps, and how they are handled:
   to ``descendants()``, so it is evaluated as ``ofType(canonical)``, the filtering it means.
 - Every node is evaluated as a typed node (its resource, datatype or backbone path), so choice
   elements resolve (ext-1's ``value`` finds ``valueString``).
-Expressions are parsed once (parsing is the slow part) and, for invariants that do not look at
-``%resource``, results are memoised by the node's content: registry studies repeat the same
-extensions, periods and codings thousands of times.
+Expressions are parsed once (parsing is the slow part). An invariant is evaluated on the
+projection of its node onto the element names the expression mentions (it cannot read others),
+reduced to presence and counts when it only asks ``exists()`` / ``empty()`` / ``count()``, and
+memoised by a digest of that: bdl-1 sees ``{"type": "transaction"}``, ref-2 a Reference's
+shape, whatever the study, so a study the process has never seen still hits the memo.
 """
 
 from __future__ import annotations
@@ -97,10 +99,22 @@ def _ratio_range_ordered(node: dict) -> bool:
 
 # Invariants checked in Python instead of fhirpathpy. dom-3 and ref-1 walk descendants() per
 # resource and per Reference (~70 ms a bundle in fhirpathpy) and are the bundle rules of
-# validation/fhir.py (fhir-unreferenced-contained, fhir-unresolved-reference): None here.
+# validation/fhir.py (fhir-unreferenced-contained, fhir-unresolved-reference), as ext-1 is
+# (fhir-extension; a quarter of the fhirpathpy time, on unique extension values): None here.
 # per-1, rng-2 and ratrng-2 in R5 use lowBoundary()/highBoundary()/comparable(), which
 # fhirpathpy does not implement (R4's per-1 has no boundaries and runs in fhirpathpy).
-NATIVE = {"dom-3": None, "ref-1": None, "rng-2": _range_ordered, "ratrng-2": _ratio_range_ordered}
+NATIVE = {
+    "dom-3": None,
+    "ref-1": None,
+    "ext-1": None,  # validation/fhir.py's fhir-extension rule, on every extension of the bundle
+    # Implied by the bundle rules, which run first: every fullUrl is a urn:uuid (no /_history/)
+    # and no two are the same (so fullUrl & versionId are distinct), the type is a transaction.
+    "bdl-7": None,
+    "bdl-8": None,
+    "bdl-15": None,
+    "rng-2": _range_ordered,
+    "ratrng-2": _ratio_range_ordered,
+}
 NATIVE_R5 = {**NATIVE, "per-1": _period_ordered}
 
 
@@ -130,20 +144,97 @@ def _evaluate(expression: str, version: str, node: dict, type_name: str, context
     return _holds(_compiled(expression, version)(ResourceNode.create_node(node, type_name), context))
 
 
-_MEMO: dict[tuple[str, str, str, bytes], bool] = {}
+_MEMO: dict[tuple, bool] = {}
 _MEMO_LIMIT = 65536
 
+# An invariant reads its node through element names only, unless it walks the whole node: then
+# it sees everything, and is evaluated on everything.
+_WHOLE_NODE = ("children()", "descendants()", "$this", "repeat(", "resolve()", "%context")
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-def _memoised(expression: str, version: str, type_name: str, node: dict) -> bool:
-    """Keyed by a 16-byte digest of the node, not the node: keeping whole nodes as keys made the
-    cache hold tens of MB of JSON; cleared when full (hits come from recurring small nodes)."""
-    digest = hashlib.blake2b(orjson.dumps(node, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
-    key = (expression, version, type_name, digest)
+
+@cache
+def _names(expression: str) -> frozenset[str] | None:
+    """Every name the expression could navigate by (over-approximated: every identifier outside
+    string literals), or None when it walks the whole node."""
+    if any(marker in expression for marker in _WHOLE_NODE):
+        return None
+    return frozenset(_NAME.findall(_LITERAL.sub("", expression)))
+
+
+@cache
+def _kept(key: str, names: frozenset[str]) -> bool:
+    """Whether an element (``_status`` is ``status``'s; ``valueString`` is ``value``'s, a choice)
+    can be reached by one of ``names``; ``resourceType`` always (it types the node)."""
+    name = key[1:] if key.startswith("_") else key
+    if name == "resourceType" or name in names:
+        return True
+    return any(name.startswith(n) and name[len(n) : len(n) + 1].isupper() for n in names)
+
+
+def _projected(value, names: frozenset[str]):
+    """The node with only the elements the invariant can reach, at every depth. Its result on
+    the projection is its result on the node (what it cannot name, it cannot read), and a
+    projection recurs across studies far more often than the node: ``Bundle.type`` for bdl-1,
+    not the whole bundle with its study's full URLs."""
+    if isinstance(value, dict):
+        return {k: _projected(v, names) for k, v in value.items() if _kept(k, names)}
+    if isinstance(value, list):
+        return [_projected(v, names) for v in value]
+    return value
+
+
+# An invariant that only asks whether elements are there, or how many (ref-2, org-1, cpt-2, dom-4,
+# dom-5, …): paths each followed by .exists() / .empty() / .hasValue() / .count(), joined by logic.
+_PRESENCE = re.compile(
+    r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.(?:exists|empty|hasValue|count)\(\)(?:\.not\(\))?"
+)
+_LOGIC = re.compile(r"(?:\s|[()+<>=!0-9]|\band\b|\bor\b|\bxor\b|\bimplies\b|\bnot\(\))*")
+
+
+@cache
+def _presence_only(expression: str) -> bool:
+    return _LOGIC.fullmatch(_PRESENCE.sub("", expression)) is not None
+
+
+def _shape(value, counted: bool):
+    """What a presence-only invariant can see of a (projected) value: which elements are there,
+    and, when it counts, how many; a primitive's value is not looked at. Without count(), equal
+    items of a list are one (a site list of 1,200 contained Locations is one Location)."""
+    if isinstance(value, list):
+        items = [_shape(v, counted) for v in value]
+        if counted or len(items) < 2:
+            return items
+        return list({orjson.dumps(i, option=orjson.OPT_SORT_KEYS): i for i in items}.values())
+    if isinstance(value, dict):
+        return {k: v if k == "resourceType" else _shape(v, counted) for k, v in value.items()}
+    return True if isinstance(value, bool) else 0 if isinstance(value, int | float) else "x"
+
+
+def _digest(value) -> bytes:
+    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def _memoised(expression: str, version: str, type_name: str, node: dict, context: dict) -> bool:
+    """Evaluated on the node's projection (``_projected``), memoised by a 16-byte digest of it
+    (and of the projected ``%resource`` / ``%rootResource`` it reads): keeping whole nodes as
+    keys made the cache hold tens of MB of JSON; cleared when full."""
+    names = _names(expression)
+    if names is not None:
+        node = _projected(node, names)
+        context = {k: _projected(v, names) for k, v in context.items()}
+        if not context and _presence_only(expression):  # primitive extensions (_x) stay whole
+            counted = "count()" in expression
+            node = {
+                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()
+            }
+    key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
     found = _MEMO.get(key)
     if found is None:
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
-        found = _MEMO[key] = _evaluate(expression, version, node, type_name, {})
+        found = _MEMO[key] = _evaluate(expression, version, node, type_name, context)
     return found
 
 
@@ -249,11 +340,10 @@ class _Walk:
         if "contained" not in node and _ABOUT_CONTAINED.fullmatch(expression):
             return  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
         try:
+            context = {}
             if "%resource" in expression or "%rootResource" in expression:
                 context = {"resource": resource, "rootResource": root}
-                ok = _evaluate(expression, self.version, node, type_name, context)
-            else:
-                ok = _memoised(expression, self.version, type_name, node)
+            ok = _memoised(expression, self.version, type_name, node, context)
         except Exception as exc:  # an engine gap must not pass silently, nor stop the run
             self.issues.append(
                 Issue(

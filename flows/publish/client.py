@@ -13,12 +13,15 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
+
+from flows.errors import SecretBlockError
 
 TOKEN_ENV = "TRIALEXPORT_FHIR_TOKEN"
 USER_ENV = "TRIALEXPORT_FHIR_USER"
@@ -112,7 +115,7 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> httpx.Auth | None:
+def resolve_auth(secret_block: str | None = None, env: Mapping[str, str] | None = None) -> httpx.Auth | None:
     """Credentials from the environment, else from a Prefect Secret block, never from arguments
     (a command line ends up in shell history and in process listings).
 
@@ -126,7 +129,12 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
     if secret_block:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(secret_block).get()
+        try:
+            value: Any = Secret.load(secret_block).get()  # type: ignore[union-attr]  # sync here
+        except ValueError as exc:  # no such block, or a block of another type
+            raise SecretBlockError(
+                f"TRIALEXPORT_FHIR_SECRET_BLOCK / --secret-block {secret_block!r}: {exc}"
+            ) from None
         if isinstance(value, str):
             try:
                 value = json.loads(value)
@@ -136,7 +144,7 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
             return httpx.BasicAuth(value["user"], value.get("password", ""))
         if isinstance(value, dict) and "token" in value:
             return BearerAuth(value["token"])
-        raise ValueError(f"Secret block {secret_block!r} holds neither a token nor user/password")
+        raise SecretBlockError(f"Secret block {secret_block!r} holds neither a token nor user/password")
     return None
 
 
@@ -189,6 +197,7 @@ def send_with_retries(
             if _untrusted(exc):  # the certificate will not be trusted on the next try either
                 return Attempted(None, attempt, error, waited, [*history, error])
         else:
+            assert response is not None
             if not (retry_statuses and is_retryable_status(response.status_code)):
                 return Attempted(response, attempt, None, waited, history)
             error = f"HTTP {response.status_code}"

@@ -50,6 +50,7 @@ class Draft:
 
     def build(self, provenance: Provenance, issues: list[Issue]) -> Study:
         provenance = provenance.model_copy(update={"field_sources": dict(self.sources)})
+        # lax, not strict: a value that converts exactly ("12" for a count) is taken (mappers.model)
         return Study.model_validate(
             {**self.values, "provenance": provenance, "issues": [*issues, *self.issues]}, strict=False
         )
@@ -63,6 +64,11 @@ class Reader(ABC):
     @abstractmethod
     def recognises(self, text: str) -> bool:
         """Whether ``text`` is in this layout; decided by content, never by file name."""
+
+    def missing(self, text: str) -> str:
+        """What recognition looked for in ``text`` and did not find, for the "unknown layout"
+        reason; empty where the layout's name says it all."""
+        return ""
 
     @abstractmethod
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:

@@ -23,7 +23,14 @@ import re
 from collections.abc import Iterable, Iterator
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
-from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
+from mappers.readers.ctgov_values import (
+    agency_class,
+    coded,
+    iso_date,
+    large_document,
+    phases,
+    results_not_mapped,
+)
 from mappers.readers.fields import (
     parse_design,
     parse_intervention_item,
@@ -61,10 +68,16 @@ COLUMNS = {
     "start_date": ("Start Date", "Start Date"),
     "primary_completion_date": ("Primary Completion Date", "Primary Completion Date"),
     "completion_date": ("Completion Date", "Completion Date"),
+    "study_first_post_date": ("First Posted", "First Posted"),
+    "results_first_post_date": ("Results First Posted", "Results First Posted"),
+    "last_update_post_date": ("Last Update Posted", "Last Update Posted"),
+    "std_ages": ("Age", None),  # the current export's Age holds the standard age groups only
     "locations": ("Locations", "Locations"),
     "documents": ("Study Documents", "Study Documents"),
 }
 REQUIRED = ("nct", "brief_title", "status")
+# Columns that, beside "NCT Number", make a header an export's (either export's title or status).
+_RECOGNISED = {head for name in ("brief_title", "status") for head in COLUMNS[name] if head}
 _DESIGN = ("allocation", "intervention_model", "primary_purpose", "masking")
 _AGES = re.compile(r"^(?:(\d+ \w+) and older|up to (\d+ \w+)|(\d+ \w+) to (\d+ \w+))\b", re.I)
 
@@ -73,8 +86,19 @@ class CtgovCsv(Reader):
     layout = "ctgov-csv"
 
     def recognises(self, text: str) -> bool:
-        header = text[: text.find("\n")] if "\n" in text else text[:4096]
-        return "NCT Number" in header and header.count(",") >= 2
+        """By the export's header: an ``NCT Number`` column and a title or status column of
+        either export (a CSV that merely mentions NCT numbers is not an export)."""
+        line = text[: text.find("\n")] if "\n" in text else text[:4096]
+        if "NCT Number" not in line:
+            return False
+        try:
+            header = {cell.strip() for cell in next(csv.reader([line]))}
+        except csv.Error:
+            return False
+        return "NCT Number" in header and bool(header & _RECOGNISED)
+
+    def missing(self, text: str) -> str:
+        return f"{self.layout}: no export header (an 'NCT Number' column beside a title or status column)"
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         rows = csv.reader(io.StringIO(text))
@@ -144,12 +168,12 @@ def read_row(cells: dict[str, str], number: int, legacy: bool) -> Draft:
     for item in split_list(cells.get("locations", "")):
         sites.append(vars(parse_location(item)))
     draft.put("sites", sites, at("locations"))
-    links = []
+    documents = []  # the registry's uploaded documents: "label, address" (ctgov_values.large_document)
     for item in split_list(cells.get("documents", "")):
         label, _, url = item.rpartition(", ")
         if url.startswith("http"):
-            links.append({"url": url, "description": label.strip('" ') or None})
-    draft.put("links", links, at("documents"))
+            documents.append(large_document(label.strip('" '), url))
+    draft.put("large_docs", documents, at("documents"))
     if cells.get("results", "").upper() in ("YES", "HAS RESULTS"):
         results_not_mapped(draft, at("results"))
     return draft
@@ -194,7 +218,14 @@ def _outcomes(draft: Draft, cells: dict, at, legacy: bool) -> None:
 
 def _status(draft: Draft, cells: dict, at) -> None:
     status = {"overall_status": _code(draft, "status", cells.get("status"), "status", at("status"))}
-    for name in ("start_date", "primary_completion_date", "completion_date"):
+    for name in (
+        "start_date",
+        "primary_completion_date",
+        "completion_date",
+        "study_first_post_date",
+        "results_first_post_date",
+        "last_update_post_date",
+    ):
         if name in cells:
             status[name] = iso_date(cells[name])
             if status[name] is None:
@@ -234,9 +265,12 @@ def _organisations(draft: Draft, cells: dict, at) -> None:
 def _eligibility(draft: Draft, cells: dict, at) -> None:
     eligibility = {"sex": _code(draft, "sex", cells.get("sex"), "eligibility.sex", at("sex"))}
     match = _AGES.match(cells.get("age", "").replace("\xa0", " ").strip())
-    if match:
+    if match:  # "18 Years and older": no maximum, which the registry writes N/A
         older, upto, low, high = match.groups()
-        eligibility["minimum_age"] = older or low
-        eligibility["maximum_age"] = upto or high
+        eligibility["minimum_age"] = older or low or "N/A"
+        eligibility["maximum_age"] = upto or high or "N/A"
+    groups = re.search(r"\(([^)]*)\)", cells.get("age", "")) if "std_ages" not in cells else None
+    ages = (cells.get("std_ages") or (groups.group(1) if groups else "")).split(",")
+    eligibility["std_ages"] = [a for a in (coded("std_age", x) for x in ages) if a]
     eligibility = {k: v for k, v in eligibility.items() if v}
     draft.put("eligibility", eligibility, at("sex" if "sex" in cells else "age"))

@@ -18,7 +18,14 @@ import json
 from collections.abc import Iterable, Iterator
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
-from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
+from mappers.readers.ctgov_values import (
+    agency_class,
+    coded,
+    iso_date,
+    large_document_url,
+    phases,
+    results_not_mapped,
+)
 from mappers.readers.fields import intervention_type
 
 _SNIFF = 65536  # recognition looks at the start of a file only: a 50 MB file is not scanned
@@ -95,6 +102,7 @@ def read_study(study: dict, base: str) -> Draft:
     _identification(draft, _get(p, "identificationModule") or {}, at + "identificationModule")
     _status(draft, _get(p, "statusModule") or {}, at + "statusModule")
     _sponsors(draft, _get(p, "sponsorCollaboratorsModule") or {}, at + "sponsorCollaboratorsModule")
+    _oversight(draft, _get(p, "oversightModule") or {}, at + "oversightModule")
     draft.put(
         "brief_summary", _get(p, "descriptionModule/briefSummary"), at + "descriptionModule/briefSummary"
     )
@@ -111,6 +119,9 @@ def read_study(study: dict, base: str) -> Draft:
     _eligibility(draft, _get(p, "eligibilityModule") or {}, at + "eligibilityModule")
     _contacts(draft, _get(p, "contactsLocationsModule") or {}, at + "contactsLocationsModule")
     _references(draft, _get(p, "referencesModule") or {}, at + "referencesModule")
+    _ipd_sharing(draft, _get(p, "ipdSharingStatementModule") or {}, at + "ipdSharingStatementModule")
+    _derived(draft, study.get("derivedSection") or {}, f"{base}/derivedSection")
+    _documents(draft, study, f"{base}/documentSection/largeDocumentModule/largeDocs")
     if study.get("resultsSection") or study.get("hasResults") is True:
         results_not_mapped(draft, f"{base}/resultsSection")
     return draft
@@ -133,6 +144,15 @@ def _identification(draft: Draft, m: dict, at: str) -> None:
                 }
             )
     draft.put("identifiers", ids, at)
+    aliases = [a for a in m.get("nctIdAliases") or [] if isinstance(a, str) and a]
+    draft.put("nct_aliases", aliases, f"{at}/nctIdAliases")
+    org = m.get("organization") or {}
+    if org.get("fullName"):
+        draft.put(
+            "organization",
+            {"name": org["fullName"], "agency_class": agency_class(org.get("class"))},
+            f"{at}/organization",
+        )
     for key, name in (
         ("briefTitle", "brief_title"),
         ("officialTitle", "official_title"),
@@ -142,26 +162,83 @@ def _identification(draft: Draft, m: dict, at: str) -> None:
 
 
 def _date(draft: Draft, m: dict, key: str, name: str, at: str) -> None:
-    struct = m.get(key) or {}
+    """A date struct (``{"date": …, "type": …}``) or a bare date string (``…SubmitDate``)."""
+    struct = m.get(key)
+    if isinstance(struct, str):
+        struct = {"date": struct}
+    struct = struct if isinstance(struct, dict) else {}
     value = iso_date(struct.get("date"))
     if struct.get("date") and value is None:
         draft.note("warning", "unreadable-date", f"'{struct['date']}' is not a date", name, f"{at}/{key}")
-    draft.put(name, value, f"{at}/{key}/date")
-    draft.put(name + "_type", _put_coded(draft, name, "date_type", struct.get("type"), f"{at}/{key}"), at)
+    draft.put(name, value, f"{at}/{key}")
+    if key.endswith("Struct"):
+        draft.put(name + "_type", _put_coded(draft, name, "date_type", struct.get("type"), f"{at}/{key}"), at)
+
+
+_DATES = (  # statusModule key -> model field (a …Struct has a type beside its date)
+    ("statusVerifiedDate", "status_verified_date"),
+    ("startDateStruct", "start_date"),
+    ("primaryCompletionDateStruct", "primary_completion_date"),
+    ("completionDateStruct", "completion_date"),
+    ("studyFirstSubmitDate", "study_first_submit_date"),
+    ("studyFirstSubmitQcDate", "study_first_submit_qc_date"),
+    ("studyFirstPostDateStruct", "study_first_post_date"),
+    ("resultsFirstSubmitDate", "results_first_submit_date"),
+    ("resultsFirstSubmitQcDate", "results_first_submit_qc_date"),
+    ("resultsFirstPostDateStruct", "results_first_post_date"),
+    ("dispFirstSubmitDate", "disp_first_submit_date"),
+    ("dispFirstSubmitQcDate", "disp_first_submit_qc_date"),
+    ("dispFirstPostDateStruct", "disp_first_post_date"),
+    ("lastUpdateSubmitDate", "last_update_submit_date"),
+    ("lastUpdatePostDateStruct", "last_update_post_date"),
+)
 
 
 def _status(draft: Draft, m: dict, at: str) -> None:
     sub = Draft()
     sub.put("overall_status", _put_coded(draft, "status", "status", m.get("overallStatus"), at), at)
+    sub.put(
+        "last_known_status",
+        _put_coded(draft, "status.last_known_status", "status", m.get("lastKnownStatus"), at),
+        f"{at}/lastKnownStatus",
+    )
     sub.put("why_stopped", m.get("whyStopped"), at)
-    for key, name in (
-        ("startDateStruct", "start_date"),
-        ("primaryCompletionDateStruct", "primary_completion_date"),
-        ("completionDateStruct", "completion_date"),
-    ):
+    for key, name in _DATES:
         _date(sub, m, key, name, at)
     draft.issues += sub.issues
     draft.put("status", sub.values, at)
+    access = m.get("expandedAccessInfo") or {}
+    info = {
+        "has_expanded_access": _flag(access.get("hasExpandedAccess")),
+        "nct_id": access.get("nctId"),
+        "status_for_nct_id": _put_coded(
+            draft, "expanded_access_info", "status", access.get("statusForNctId"), f"{at}/expandedAccessInfo"
+        ),
+    }
+    info = {k: v for k, v in info.items() if v is not None}
+    draft.put("expanded_access_info", info or None, f"{at}/expandedAccessInfo")
+
+
+def _flag(value) -> bool | None:
+    """A JSON boolean; anything else is no value."""
+    return value if isinstance(value, bool) else None
+
+
+_OVERSIGHT = {  # oversightModule key -> Oversight field
+    "oversightHasDmc": "has_dmc",
+    "isFdaRegulatedDrug": "is_fda_regulated_drug",
+    "isFdaRegulatedDevice": "is_fda_regulated_device",
+    "isUnapprovedDevice": "is_unapproved_device",
+    "isPpsd": "is_ppsd",
+    "isUsExport": "is_us_export",
+    "fdaaa801Violation": "fdaaa801_violation",
+}
+
+
+def _oversight(draft: Draft, m: dict, at: str) -> None:
+    oversight = {name: _flag(m.get(key)) for key, name in _OVERSIGHT.items()}
+    oversight = {k: v for k, v in oversight.items() if v is not None}
+    draft.put("oversight", oversight or None, at)
 
 
 def _org(org: dict | None) -> dict | None:
@@ -179,31 +256,47 @@ def _sponsors(draft: Draft, m: dict, at: str) -> None:
     rtype = _put_coded(
         draft, "responsible_party", "responsible_party", rp.get("type"), f"{at}/responsibleParty"
     )
-    if rtype:
-        party = {
-            "type": rtype,
-            "investigator_name": rp.get("investigatorFullName"),
-            "investigator_title": rp.get("investigatorTitle"),
-            "investigator_affiliation": rp.get("investigatorAffiliation"),
-        }
-        draft.put("responsible_party", party, f"{at}/responsibleParty")
+    party = {
+        "type": rtype,
+        "investigator_name": rp.get("investigatorFullName"),
+        "investigator_title": rp.get("investigatorTitle"),
+        "investigator_affiliation": rp.get("investigatorAffiliation"),
+        "old_name_title": rp.get("oldNameTitle"),
+        "old_organization": rp.get("oldOrganization"),
+    }
+    party = {k: v for k, v in party.items() if v}
+    draft.put("responsible_party", party or None, f"{at}/responsibleParty")
 
 
 def _design(draft: Draft, m: dict, at: str) -> None:
     info = m.get("designInfo") or {}
+    masking = info.get("maskingInfo") or {}
+    bio = m.get("bioSpec") or {}
+
+    def code(name: str, value, where: str = at):
+        return _put_coded(draft, f"design.{name}", name, value, where)
+
     design = {
-        "study_type": _put_coded(draft, "design.study_type", "study_type", m.get("studyType"), at),
+        "study_type": code("study_type", m.get("studyType")),
+        "patient_registry": _flag(m.get("patientRegistry")),
+        "target_duration": m.get("targetDuration"),
         "phases": _phases(draft, m.get("phases"), at),
-        "allocation": _put_coded(draft, "design.allocation", "allocation", info.get("allocation"), at),
-        "intervention_model": _put_coded(
-            draft, "design.intervention_model", "intervention_model", info.get("interventionModel"), at
-        ),
-        "primary_purpose": _put_coded(
-            draft, "design.primary_purpose", "primary_purpose", info.get("primaryPurpose"), at
-        ),
-        "masking": _put_coded(draft, "design.masking", "masking", _get(info, "maskingInfo/masking"), at),
+        "allocation": code("allocation", info.get("allocation")),
+        "intervention_model": code("intervention_model", info.get("interventionModel")),
+        "intervention_model_description": info.get("interventionModelDescription"),
+        "primary_purpose": code("primary_purpose", info.get("primaryPurpose")),
+        "observational_model": code("observational_model", info.get("observationalModel")),
+        "time_perspective": code("time_perspective", info.get("timePerspective")),
+        "masking": code("masking", masking.get("masking")),
+        "who_masked": [c for role in masking.get("whoMasked") or [] if (c := code("who_masked", role))],
+        "masking_description": masking.get("maskingDescription"),
+        "bio_spec_retention": code("bio_spec_retention", bio.get("retention"), f"{at}/bioSpec"),
+        "bio_spec_description": bio.get("description"),
     }
-    draft.put("design", {k: v for k, v in design.items() if v}, at)
+    types = m.get("expandedAccessTypes") or {}
+    types = {k: _flag(types.get(k)) for k in ("individual", "intermediate", "treatment")}
+    design["expanded_access_types"] = {k: v for k, v in types.items() if v is not None} or None
+    draft.put("design", {k: v for k, v in design.items() if v not in (None, [])}, at)
     enrollment = m.get("enrollmentInfo") or {}
     if isinstance(enrollment.get("count"), int):
         etype = _put_coded(draft, "enrollment", "date_type", enrollment.get("type"), f"{at}/enrollmentInfo")
@@ -284,44 +377,65 @@ def _outcomes(draft: Draft, m: dict, at: str) -> None:
 
 
 def _eligibility(draft: Draft, m: dict, at: str) -> None:
+    """An age the record leaves out is no limit: API v2 omits ``minimumAge``/``maximumAge``
+    exactly where the registry (PRS, the legacy XML, the study page) says "N/A"."""
+    if not m:
+        return
     healthy = m.get("healthyVolunteers")
     eligibility = {
         "criteria": m.get("eligibilityCriteria"),
         "sex": _put_coded(draft, "eligibility.sex", "sex", m.get("sex"), at),
-        "minimum_age": m.get("minimumAge"),
-        "maximum_age": m.get("maximumAge"),
+        "gender_based": _flag(m.get("genderBased")),
+        "gender_description": m.get("genderDescription"),
+        "minimum_age": m.get("minimumAge") or "N/A",
+        "maximum_age": m.get("maximumAge") or "N/A",
+        "std_ages": [
+            code
+            for age in m.get("stdAges") or []
+            if (code := _put_coded(draft, "eligibility.std_ages", "std_age", age, at))
+        ],
         "healthy_volunteers": healthy if isinstance(healthy, bool) else None,
+        "study_population": m.get("studyPopulation"),
+        "sampling_method": _put_coded(
+            draft, "eligibility.sampling_method", "sampling_method", m.get("samplingMethod"), at
+        ),
     }
-    if any(v is not None for v in eligibility.values()):
-        draft.put("eligibility", eligibility, at)
+    draft.put("eligibility", eligibility, at)
 
 
-def _person(item: dict, role: str | None = None) -> dict | None:
+def _person(draft: Draft, item: dict, where: str) -> dict | None:
+    """A person; a site's people with role CONTACT are its contacts, the others investigators."""
     if not item.get("name"):
         return None
-    phone = item.get("phone")
-    if phone and item.get("phoneExt"):
-        phone = f"{phone} ext {item['phoneExt']}"
+    role = item.get("role")
     return {
         "name": item["name"],
-        "role": role,
+        "role": _put_coded(draft, "role", "role", role, where) if str(role).upper() != "CONTACT" else None,
         "affiliation": item.get("affiliation"),
-        "phone": phone,
+        "phone": item.get("phone"),
+        "phone_ext": item.get("phoneExt"),
         "email": item.get("email"),
     }
 
 
+def _people(draft: Draft, items, where: str) -> list[dict]:
+    return [p for i, item in enumerate(items or []) if (p := _person(draft, item, f"{where}/{i}"))]
+
+
+def _geo_point(loc: dict) -> dict | None:
+    geo = loc.get("geoPoint") or {}
+    lat, lon = geo.get("lat"), geo.get("lon")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon))
+    return {"lat": lat, "lon": lon} if numbers else None
+
+
 def _contacts(draft: Draft, m: dict, at: str) -> None:
-    officials = []
-    for i, item in enumerate(m.get("overallOfficials") or []):
-        role = _put_coded(draft, "officials", "role", item.get("role"), f"{at}/overallOfficials/{i}")
-        officials.append(_person(item, role))
-    draft.put("officials", [o for o in officials if o], f"{at}/overallOfficials")
-    draft.put(
-        "contacts", [c for c in map(_person, m.get("centralContacts") or []) if c], f"{at}/centralContacts"
-    )
+    for key, name in (("overallOfficials", "officials"), ("centralContacts", "contacts")):
+        draft.put(name, _people(draft, m.get(key), f"{at}/{key}"), f"{at}/{key}")
     sites = []
     for i, loc in enumerate(m.get("locations") or []):
+        where = f"{at}/locations/{i}"
+        people = _people(draft, loc.get("contacts"), f"{where}/contacts")
         sites.append(
             {
                 "facility": loc.get("facility"),
@@ -329,8 +443,10 @@ def _contacts(draft: Draft, m: dict, at: str) -> None:
                 "state": loc.get("state"),
                 "zip": loc.get("zip"),
                 "country": loc.get("country"),
-                "status": _put_coded(draft, "sites", "status", loc.get("status"), f"{at}/locations/{i}"),
-                "contacts": [c for c in map(_person, loc.get("contacts") or []) if c],
+                "status": _put_coded(draft, "sites", "status", loc.get("status"), where),
+                "geo_point": _geo_point(loc),
+                "contacts": [p for p in people if p["role"] is None],
+                "investigators": [p for p in people if p["role"] is not None],
             }
         )
     draft.put("sites", sites, f"{at}/locations")
@@ -350,3 +466,84 @@ def _references(draft: Draft, m: dict, at: str) -> None:
         if link.get("url")
     ]
     draft.put("links", links, f"{at}/seeAlsoLinks")
+    docs = [
+        {"id": d.get("id"), "type": d.get("type"), "url": d.get("url"), "comment": d.get("comment")}
+        for d in m.get("availIpds") or []
+        if isinstance(d, dict) and any(d.get(k) for k in ("id", "type", "url", "comment"))
+    ]
+    draft.put("avail_ipds", docs, f"{at}/availIpds")
+
+
+def _ipd_sharing(draft: Draft, m: dict, at: str) -> None:
+    sharing = _put_coded(draft, "ipd_sharing_statement", "ipd_sharing", m.get("ipdSharing"), at)
+    if not sharing:
+        return
+    statement = {
+        "ipd_sharing": sharing,
+        "description": m.get("description"),
+        "info_types": [
+            code
+            for kind in m.get("infoTypes") or []
+            if (code := _put_coded(draft, "ipd_sharing_statement", "ipd_info_type", kind, at))
+        ],
+        "time_frame": m.get("timeFrame"),
+        "access_criteria": m.get("accessCriteria"),
+        "url": m.get("url"),
+    }
+    draft.put("ipd_sharing_statement", statement, at)
+
+
+_BROWSE = (("conditionBrowseModule", "condition_browse"), ("interventionBrowseModule", "intervention_browse"))
+
+
+def _derived(draft: Draft, m: dict, at: str) -> None:
+    """The registry's MeSH indexing, and the countries whose sites it removed. (``browseLeaves``
+    and ``browseBranches`` are the site's own search categories: not read.)"""
+    for key, name in _BROWSE:
+        module = m.get(key) or {}
+        browse = {
+            part: [
+                {"term": t["term"], "id": t.get("id")}
+                for t in module.get(part) or []
+                if isinstance(t, dict) and t.get("term")
+            ]
+            for part in ("meshes", "ancestors")
+        }
+        draft.put(name, browse if browse["meshes"] or browse["ancestors"] else None, f"{at}/{key}")
+    removed = [c for c in _get(m, "miscInfoModule/removedCountries") or [] if isinstance(c, str)]
+    draft.put("removed_countries", removed, f"{at}/miscInfoModule/removedCountries")
+
+
+def _documents(draft: Draft, study: dict, at: str) -> None:
+    """Uploaded documents. API v2 gives a file name, not an address: the address is built the
+    way the registry serves the file (``ctgov_values.large_document_url``), and recorded so."""
+    nct = _get(study, "protocolSection/identificationModule/nctId")
+    docs = []
+    for doc in _get(study, "documentSection/largeDocumentModule/largeDocs") or []:
+        if not isinstance(doc, dict):
+            continue
+        size = doc.get("size")
+        docs.append(
+            {
+                "label": doc.get("label"),
+                "type_abbrev": doc.get("typeAbbrev"),
+                "has_protocol": _flag(doc.get("hasProtocol")),
+                "has_sap": _flag(doc.get("hasSap")),
+                "has_icf": _flag(doc.get("hasIcf")),
+                "date": iso_date(doc.get("date")),
+                "upload_date": doc.get("uploadDate"),
+                "filename": doc.get("filename"),
+                "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+                "url": large_document_url(nct, doc.get("filename")),
+            }
+        )
+    draft.put("large_docs", docs, at)
+    if any(d["url"] for d in docs):
+        draft.note(
+            "information",
+            "derived-document-url",
+            "the addresses of the uploaded documents are built from the NCT id and file name the "
+            "way ClinicalTrials.gov serves them (API v2 gives the file name only)",
+            "large_docs",
+            at,
+        )

@@ -76,6 +76,30 @@ def _date(module: dict, name: str) -> dict:
     return {"date": struct.get(f"{name}Date"), "type": struct.get(f"{name}DateType")}
 
 
+def _bool(value) -> bool | None:
+    """The classic API's "Yes"/"No" (or "true"/"false") as the boolean API v2 has."""
+    return {"yes": True, "true": True, "no": False, "false": False}.get(str(value).strip().lower())
+
+
+def _number(value) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _browse(derived: dict, kind: str) -> dict:
+    """``ConditionBrowseModule.ConditionMeshList.ConditionMesh[]`` -> ``{"meshes": [...], …}``."""
+    module = derived.get(f"{kind}BrowseModule") or {}
+    return {
+        v2: [
+            {"id": m.get(f"{kind}{part}Id"), "term": m.get(f"{kind}{part}Term")}
+            for m in _items(module, f"{kind}{part}List", f"{kind}{part}")
+        ]
+        for part, v2 in (("Mesh", "meshes"), ("Ancestor", "ancestors"))
+    }
+
+
 def _person(item: dict, prefix: str) -> dict:
     return _rename(
         item,
@@ -91,14 +115,127 @@ def _person(item: dict, prefix: str) -> dict:
     )
 
 
+def _status(status: dict) -> dict:
+    dates = {
+        "startDateStruct": _date(status, "Start"),
+        "primaryCompletionDateStruct": _date(status, "PrimaryCompletion"),
+        "completionDateStruct": _date(status, "Completion"),
+    }
+    for v1, v2 in (
+        ("StudyFirst", "studyFirst"),
+        ("ResultsFirst", "resultsFirst"),
+        ("DispFirst", "dispFirst"),
+    ):
+        dates[f"{v2}SubmitDate"] = status.get(f"{v1}SubmitDate")
+        dates[f"{v2}SubmitQcDate"] = status.get(f"{v1}SubmitQCDate")
+        dates[f"{v2}PostDateStruct"] = _date(status, f"{v1}Post")
+    dates["lastUpdateSubmitDate"] = status.get("LastUpdateSubmitDate")
+    dates["lastUpdatePostDateStruct"] = _date(status, "LastUpdatePost")
+    access = status.get("ExpandedAccessInfo") or {}
+    return {
+        "overallStatus": status.get("OverallStatus"),
+        "lastKnownStatus": status.get("LastKnownStatus"),
+        "whyStopped": status.get("WhyStopped"),
+        "statusVerifiedDate": status.get("StatusVerifiedDate"),
+        "expandedAccessInfo": {
+            "hasExpandedAccess": _bool(access.get("HasExpandedAccess")),
+            "nctId": access.get("ExpandedAccessNCTId"),
+            "statusForNctId": access.get("ExpandedAccessStatusForNCTId"),
+        },
+        **dates,
+    }
+
+
+def _design(design: dict) -> dict:
+    info = design.get("DesignInfo") or {}
+    masking = info.get("DesignMaskingInfo") or {}
+    count = _dig(design, "EnrollmentInfo", "EnrollmentCount")
+    first = lambda data, *keys: next(iter(_values(data, *keys)), None)  # noqa: E731
+    return {
+        "studyType": design.get("StudyType"),
+        "patientRegistry": _bool(design.get("PatientRegistry")),
+        "targetDuration": design.get("TargetDuration"),
+        "phases": _values(design, "PhaseList", "Phase"),
+        "designInfo": {
+            "allocation": info.get("DesignAllocation"),
+            "interventionModel": info.get("DesignInterventionModel"),
+            "interventionModelDescription": info.get("DesignInterventionModelDescription"),
+            "primaryPurpose": info.get("DesignPrimaryPurpose"),
+            "observationalModel": first(info, "DesignObservationalModelList", "DesignObservationalModel"),
+            "timePerspective": first(info, "DesignTimePerspectiveList", "DesignTimePerspective"),
+            "maskingInfo": {
+                "masking": masking.get("DesignMasking"),
+                "maskingDescription": masking.get("DesignMaskingDescription"),
+                "whoMasked": _values(masking, "DesignWhoMaskedList", "DesignWhoMasked"),
+            },
+        },
+        "bioSpec": {
+            "retention": _dig(design, "BioSpec", "BioSpecRetention"),
+            "description": _dig(design, "BioSpec", "BioSpecDescription"),
+        },
+        "expandedAccessTypes": {
+            kind.lower(): _bool(_dig(design, "ExpandedAccessTypes", f"ExpAccType{kind}"))
+            for kind in ("Individual", "Intermediate", "Treatment")
+        },
+        "enrollmentInfo": {
+            "count": parse_count(count) if isinstance(count, str) else None,
+            "type": _dig(design, "EnrollmentInfo", "EnrollmentType"),
+        },
+    }
+
+
+def _location(loc: dict) -> dict:
+    return {
+        **_rename(
+            loc,
+            "Location",
+            {
+                "Facility": "facility",
+                "City": "city",
+                "State": "state",
+                "Zip": "zip",
+                "Country": "country",
+                "Status": "status",
+            },
+        ),
+        "contacts": [
+            _person(c, "LocationContact") for c in _items(loc, "LocationContactList", "LocationContact")
+        ],
+        "geoPoint": {
+            "lat": _number(_dig(loc, "LocationGeoPoint", "LocationLat")),
+            "lon": _number(_dig(loc, "LocationGeoPoint", "LocationLon")),
+        },
+    }
+
+
+def _documents(study: dict) -> list[dict]:
+    names = {
+        "TypeAbbrev": "typeAbbrev",
+        "Label": "label",
+        "Date": "date",
+        "UploadDate": "uploadDate",
+        "Filename": "filename",
+    }
+    return [
+        {
+            **_rename(d, "LargeDoc", names),
+            **{
+                f"has{kind}": _bool(d.get(f"LargeDocHas{kind.upper()}"))
+                for kind in ("Protocol", "Sap", "Icf")
+            },
+        }
+        for d in _items(study, "DocumentSection", "LargeDocumentModule", "LargeDocList", "LargeDoc")
+    ]
+
+
 def to_v2(study: dict) -> dict:
     """A v1 ``Study`` object in the v2 shape (only the parts the v2 reader reads)."""
     p = study["ProtocolSection"]
-    ident, status = p.get("IdentificationModule") or {}, p.get("StatusModule") or {}
-    sponsors, design = p.get("SponsorCollaboratorsModule") or {}, p.get("DesignModule") or {}
+    ident, sponsors = p.get("IdentificationModule") or {}, p.get("SponsorCollaboratorsModule") or {}
     arms, eligibility = p.get("ArmsInterventionsModule") or {}, p.get("EligibilityModule") or {}
     contacts, refs = p.get("ContactsLocationsModule") or {}, p.get("ReferencesModule") or {}
-    count = _dig(design, "EnrollmentInfo", "EnrollmentCount")
+    oversight, ipd = p.get("OversightModule") or {}, p.get("IPDSharingStatementModule") or {}
+    derived = study.get("DerivedSection") or {}
     outcomes = {
         f"{kind.lower()}Outcomes": [
             _rename(
@@ -116,22 +253,20 @@ def to_v2(study: dict) -> dict:
     protocol = {
         "identificationModule": {
             "nctId": ident.get("NCTId"),
+            "nctIdAliases": _values(ident, "NCTIdAliasList", "NCTIdAlias"),
             "orgStudyIdInfo": {"id": _dig(ident, "OrgStudyIdInfo", "OrgStudyId")},
             "secondaryIdInfos": [
                 _rename(s, "SecondaryId", {"": "id", "Type": "type", "Domain": "domain"})
                 for s in _items(ident, "SecondaryIdInfoList", "SecondaryIdInfo")
             ],
+            "organization": _rename(
+                ident.get("Organization") or {}, "Org", {"FullName": "fullName", "Class": "class"}
+            ),
             "briefTitle": ident.get("BriefTitle"),
             "officialTitle": ident.get("OfficialTitle"),
             "acronym": ident.get("Acronym"),
         },
-        "statusModule": {
-            "overallStatus": status.get("OverallStatus"),
-            "whyStopped": status.get("WhyStopped"),
-            "startDateStruct": _date(status, "Start"),
-            "primaryCompletionDateStruct": _date(status, "PrimaryCompletion"),
-            "completionDateStruct": _date(status, "Completion"),
-        },
+        "statusModule": _status(p.get("StatusModule") or {}),
         "sponsorCollaboratorsModule": {
             "leadSponsor": _rename(
                 sponsors.get("LeadSponsor") or {}, "LeadSponsor", {"Name": "name", "Class": "class"}
@@ -148,8 +283,18 @@ def to_v2(study: dict) -> dict:
                     "InvestigatorFullName": "investigatorFullName",
                     "InvestigatorTitle": "investigatorTitle",
                     "InvestigatorAffiliation": "investigatorAffiliation",
+                    "OldNameTitle": "oldNameTitle",
+                    "OldOrganization": "oldOrganization",
                 },
             ),
+        },
+        "oversightModule": {
+            "oversightHasDmc": _bool(oversight.get("OversightHasDMC")),
+            "isFdaRegulatedDrug": _bool(oversight.get("IsFDARegulatedDrug")),
+            "isFdaRegulatedDevice": _bool(oversight.get("IsFDARegulatedDevice")),
+            "isUnapprovedDevice": _bool(oversight.get("IsUnapprovedDevice")),
+            "isPpsd": _bool(oversight.get("IsPPSD")),
+            "isUsExport": _bool(oversight.get("IsUSExport")),
         },
         "descriptionModule": {
             "briefSummary": _dig(p, "DescriptionModule", "BriefSummary"),
@@ -159,20 +304,7 @@ def to_v2(study: dict) -> dict:
             "conditions": _values(p, "ConditionsModule", "ConditionList", "Condition"),
             "keywords": _values(p, "ConditionsModule", "KeywordList", "Keyword"),
         },
-        "designModule": {
-            "studyType": design.get("StudyType"),
-            "phases": _values(design, "PhaseList", "Phase"),
-            "designInfo": {
-                "allocation": _dig(design, "DesignInfo", "DesignAllocation"),
-                "interventionModel": _dig(design, "DesignInfo", "DesignInterventionModel"),
-                "primaryPurpose": _dig(design, "DesignInfo", "DesignPrimaryPurpose"),
-                "maskingInfo": {"masking": _dig(design, "DesignInfo", "DesignMaskingInfo", "DesignMasking")},
-            },
-            "enrollmentInfo": {
-                "count": parse_count(count) if isinstance(count, str) else None,
-                "type": _dig(design, "EnrollmentInfo", "EnrollmentType"),
-            },
-        },
+        "designModule": _design(p.get("DesignModule") or {}),
         "armsInterventionsModule": {
             "armGroups": [
                 {
@@ -200,9 +332,14 @@ def to_v2(study: dict) -> dict:
         "eligibilityModule": {
             "eligibilityCriteria": eligibility.get("EligibilityCriteria"),
             "sex": eligibility.get("Gender"),
+            "genderBased": _bool(eligibility.get("GenderBased")),
+            "genderDescription": eligibility.get("GenderDescription"),
             "minimumAge": eligibility.get("MinimumAge"),
             "maximumAge": eligibility.get("MaximumAge"),
+            "stdAges": _values(eligibility, "StdAgeList", "StdAge"),
             "healthyVolunteers": healthy,
+            "studyPopulation": eligibility.get("StudyPopulation"),
+            "samplingMethod": eligibility.get("SamplingMethod"),
         },
         "contactsLocationsModule": {
             "overallOfficials": [
@@ -212,27 +349,7 @@ def to_v2(study: dict) -> dict:
             "centralContacts": [
                 _person(c, "CentralContact") for c in _items(contacts, "CentralContactList", "CentralContact")
             ],
-            "locations": [
-                {
-                    **_rename(
-                        loc,
-                        "Location",
-                        {
-                            "Facility": "facility",
-                            "City": "city",
-                            "State": "state",
-                            "Zip": "zip",
-                            "Country": "country",
-                            "Status": "status",
-                        },
-                    ),
-                    "contacts": [
-                        _person(c, "LocationContact")
-                        for c in _items(loc, "LocationContactList", "LocationContact")
-                    ],
-                }
-                for loc in _items(contacts, "LocationList", "Location")
-            ],
+            "locations": [_location(loc) for loc in _items(contacts, "LocationList", "Location")],
         },
         "referencesModule": {
             "references": [
@@ -243,6 +360,29 @@ def to_v2(study: dict) -> dict:
                 _rename(x, "SeeAlsoLink", {"Label": "label", "URL": "url"})
                 for x in _items(refs, "SeeAlsoLinkList", "SeeAlsoLink")
             ],
+            "availIpds": [
+                _rename(x, "AvailIPD", {"Id": "id", "Type": "type", "URL": "url", "Comment": "comment"})
+                for x in _items(refs, "AvailIPDList", "AvailIPD")
+            ],
+        },
+        "ipdSharingStatementModule": {
+            "ipdSharing": ipd.get("IPDSharing"),
+            "description": ipd.get("IPDSharingDescription"),
+            "infoTypes": _values(ipd, "IPDSharingInfoTypeList", "IPDSharingInfoType"),
+            "timeFrame": ipd.get("IPDSharingTimeFrame"),
+            "accessCriteria": ipd.get("IPDSharingAccessCriteria"),
+            "url": ipd.get("IPDSharingURL"),
         },
     }
-    return {"protocolSection": protocol, "resultsSection": study.get("ResultsSection")}
+    return {
+        "protocolSection": protocol,
+        "resultsSection": study.get("ResultsSection"),
+        "derivedSection": {
+            "conditionBrowseModule": _browse(derived, "Condition"),
+            "interventionBrowseModule": _browse(derived, "Intervention"),
+            "miscInfoModule": {
+                "removedCountries": _values(derived, "MiscInfoModule", "RemovedCountryList", "RemovedCountry")
+            },
+        },
+        "documentSection": {"largeDocumentModule": {"largeDocs": _documents(study)}},
+    }

@@ -34,8 +34,21 @@ _ALIASES: dict[str, dict[str, str]] = {
     "primary_purpose": {"EDUCATIONAL_COUNSELING_TRAINING": "ECT"},
     "masking": {"OPEN_LABEL": "NONE", "NONE_OPEN_LABEL": "NONE", "NO_MASKING": "NONE"},
     "sex": {"BOTH": "ALL"},
-    "date_type": {"ANTICIPATED": "ESTIMATED"},
+    # start dates are "Anticipated", posted dates "Estimate": both are API v2's ESTIMATED
+    "date_type": {"ANTICIPATED": "ESTIMATED", "ESTIMATE": "ESTIMATED"},
     "reference_type": {"RESULTS": "RESULT"},
+    "observational_model": {"ECOLOGIC_OR_COMMUNITY_STUDY": "ECOLOGIC_OR_COMMUNITY"},
+    # 2016 records name the masked roles Subject and Caregiver
+    "who_masked": {"SUBJECT": "PARTICIPANT", "CAREGIVER": "CARE_PROVIDER"},
+    "ipd_info_type": {
+        "STATISTICAL_ANALYSIS_PLAN_SAP": "SAP",
+        "STATISTICAL_ANALYSIS_PLAN": "SAP",
+        "INFORMED_CONSENT_FORM_ICF": "ICF",
+        "INFORMED_CONSENT_FORM": "ICF",
+        "CLINICAL_STUDY_REPORT_CSR": "CSR",
+        "CLINICAL_STUDY_REPORT": "CSR",
+    },
+    "results_submission": {"SUBMISSION_CANCELLED": "SUBMISSION_CANCELED"},
 }
 _VOCABULARIES = {
     "status": model.OverallStatus,
@@ -48,9 +61,18 @@ _VOCABULARIES = {
     "arm_type": model.ArmType,
     "sex": model.Sex,
     "date_type": model.DateType,
-    "role": model.OfficialRole,
+    "role": model.PersonRole,
     "reference_type": model.ReferenceType,
     "responsible_party": model.ResponsiblePartyType,
+    "observational_model": model.ObservationalModel,
+    "time_perspective": model.TimePerspective,
+    "who_masked": model.WhoMasked,
+    "bio_spec_retention": model.BioSpecRetention,
+    "sampling_method": model.SamplingMethod,
+    "std_age": model.StdAge,
+    "ipd_sharing": model.IpdSharing,
+    "ipd_info_type": model.IpdInfoType,
+    "results_submission": model.ResultsSubmissionEvent,
 }
 # Legacy agency classes -> API v2 classes (the public XML's four classes).
 _AGENCY_CLASS = {"U_S_FED": "FED", "US_FED": "FED"}
@@ -72,6 +94,16 @@ def coded(vocabulary: str, text: str | None) -> str | None:
         word = _ALIASES["masking"].get(word, word)
     word = _ALIASES.get(vocabulary, {}).get(word, word)
     return word if word in get_args(_VOCABULARIES[vocabulary]) else None
+
+
+def masked_roles(text: str | None) -> list[str]:
+    """The roles in a public masking value: ``Double (Participant, Investigator)`` ->
+    ["PARTICIPANT", "INVESTIGATOR"]; 2016's ``Double Blind (Subject, Caregiver)`` alike."""
+    inner = re.search(r"\((.*)\)", text or "")
+    if not inner:
+        return []
+    roles = [coded("who_masked", part) for part in inner.group(1).split(",")]
+    return [role for role in roles if role]
 
 
 def phases(text: str | None) -> list[str]:
@@ -150,3 +182,33 @@ def results_not_mapped(draft: Draft, where: str) -> None:
         field="results",
         where=where,
     )
+
+
+_NCT = re.compile(r"^NCT\d{8}$")
+_FILENAME = re.compile(r"^[A-Za-z0-9_.-]+\.pdf$")
+
+
+def large_document_url(nct_id: str | None, filename: str | None) -> str | None:
+    """Where ClinicalTrials.gov serves a study's uploaded document: its document store, under
+    the last two digits of the NCT id, then the NCT id, then the file name
+    (``…/large-docs/12/NCT02552212/Prot_SAP_000.pdf``; legacy XML records give the older
+    ``https://ClinicalTrials.gov/ProvidedDocs/12/NCT02552212/Prot_SAP_000.pdf``). None unless
+    both parts have the registry's shape."""
+    if not nct_id or not filename or not _NCT.match(nct_id) or not _FILENAME.match(filename):
+        return None
+    return f"https://cdn.clinicaltrials.gov/large-docs/{nct_id[-2:]}/{nct_id}/{filename}"
+
+
+def large_document(label: str | None, url: str) -> dict:
+    """An uploaded document known by its label and address (the CSV export's Study Documents
+    cell, legacy XML's provided_document): the registry builds the label from what the file
+    holds ("Study Protocol and Statistical Analysis Plan"), so the label says which it holds."""
+    words = (label or "").lower()
+    return {
+        "label": label or None,
+        "has_protocol": "protocol" in words,
+        "has_sap": "statistical analysis plan" in words,
+        "has_icf": "informed consent form" in words,
+        "url": url,
+        "filename": url.rsplit("/", 1)[-1] or None,
+    }

@@ -6,9 +6,15 @@ have one; it is where expansion bombs and external-entity reads live), before an
 
 Values arrive as display strings (``Phase 1/Phase 2``, ``Active, not recruiting``) and legacy
 dates (``March 3, 2015``) and are translated by ``ctgov_values``; the 2016-era flat
-``study_design`` string is split like the CSV's Study Design cell. Textblocks lose the
-registry's fixed indentation (the text is the same, the layout is the XML's). Person names
-stay whole as written in ``last_name`` (the registry puts the full name there).
+``study_design`` string is split like the CSV's Study Design cell, and the 2016 date names
+(``firstreceived_date``, ``lastchanged_date``, ``firstreceived_results_date``,
+``firstreceived_results_disposition_date``) are read as their 2017 successors. Textblocks lose
+the registry's fixed indentation (the text is the same, the layout is the XML's). Person names
+stay whole as written in ``last_name`` (the registry puts the full name there); a record that
+splits them (first/middle/last/degrees, as PRS does) is joined back into one name.
+
+Everything the protocol section holds is read; ``required_header`` (this download's own
+header), the search result's ``rank`` and the results sections are not study data of the model.
 """
 
 from __future__ import annotations
@@ -19,21 +25,26 @@ import textwrap
 from lxml import etree
 
 from mappers.readers.base import Draft, Reader, RejectedInput
-from mappers.readers.ctgov_values import agency_class, coded, iso_date, phases, results_not_mapped
+from mappers.readers.ctgov_values import (
+    agency_class,
+    coded,
+    iso_date,
+    masked_roles,
+    phases,
+    results_not_mapped,
+    yes_no,
+)
 from mappers.readers.fields import intervention_type, parse_design
 from mappers.text import parse_count
+from mappers.threads import PerThread
 
 _SNIFF = 65536
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+_PARSER = PerThread(  # an lxml parser must not be shared between batch threads
+    lambda: etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
 )
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-_DESIGN_KEYS = {
-    "allocation": "allocation",
-    "intervention_model": "intervention_model",
-    "primary_purpose": "primary_purpose",
-    "masking": "masking",
-}
 
 
 class CtgovXml(Reader):
@@ -48,7 +59,7 @@ class CtgovXml(Reader):
         if "<!ENTITY" in prolog.upper():
             raise RejectedInput("XML DOCTYPE declares entities; entity declarations are refused")
         try:
-            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER)
+            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER())
         except etree.XMLSyntaxError as exc:
             raise RejectedInput(f"malformed XML: {exc.msg} (line {exc.lineno})") from exc
         except ValueError as exc:  # lxml refuses text whose (broken) declaration names an encoding
@@ -65,7 +76,13 @@ def _text(el, path: str) -> str | None:
     found = el.find(path)
     if found is None:
         return None
-    value = "".join(found.itertext()).replace("\r\n", "\n").replace("\r", "\n")  # &#13; in old records
+    if not len(found):  # a leaf, as most are: its text, without walking it
+        value = found.text
+        if not value or ("\n" not in value and "\r" not in value):
+            return (value or "").strip() or None
+    else:
+        value = "".join(found.itertext())
+    value = value.replace("\r\n", "\n").replace("\r", "\n")  # &#13; in old records
     if found.find("textblock") is not None or "\n" in value.strip():
         value = textwrap.dedent(value.strip("\n"))
     return value.strip() or None
@@ -82,9 +99,30 @@ def _code(draft: Draft, vocabulary: str, value: str | None, field: str, where: s
     return code
 
 
+def _flag(draft: Draft, value: str | None, field: str, where: str) -> bool | None:
+    """A Yes/No element; anything else is reported, not guessed."""
+    flag = yes_no(value)
+    if value and flag is None:
+        draft.note("warning", "unknown-code", f"'{value}' is not Yes or No", field, where)
+    return flag
+
+
+def _date(draft: Draft, root, tag: str, field: str) -> tuple[str | None, str | None]:
+    """A date element's ISO value and its type code; an unreadable date is reported."""
+    el = root.find(tag)
+    if el is None or not (el.text or "").strip():
+        return None, None
+    where = f"/clinical_study/{tag}"
+    value = iso_date(el.text)
+    if value is None and el.text.strip() != "Unknown":
+        draft.note("warning", "unreadable-date", f"'{el.text.strip()}' is not a date", field, where)
+    return value, _code(draft, "date_type", el.get("type"), field, where)
+
+
 def read_study(root) -> Draft:
     draft = Draft()
     _identification(draft, root)
+    _oversight(draft, root)
     _status(draft, root)
     _design(draft, root)
     _arms(draft, root)
@@ -96,6 +134,7 @@ def read_study(root) -> Draft:
                 "measure": _text(o, "measure"),
                 "description": _text(o, "description"),
                 "time_frame": _text(o, "time_frame"),
+                "safety_issue": yes_no(_text(o, "safety_issue")),
             }
             for kind in ("primary", "secondary", "other")
             for o in root.findall(f"{kind}_outcome")
@@ -106,6 +145,8 @@ def read_study(root) -> Draft:
     _eligibility(draft, root)
     _people(draft, root)
     _references(draft, root)
+    _derived(draft, root)
+    _sharing(draft, root)
     if root.find("clinical_results") is not None:
         results_not_mapped(draft, "/clinical_study/clinical_results")
     return draft
@@ -116,6 +157,7 @@ def _identification(draft: Draft, root) -> None:
     ids += [{"kind": "org_study_id", "value": v} for v in _texts(root, "id_info/org_study_id")[:1]]
     ids += [{"kind": "secondary", "value": v} for v in _texts(root, "id_info/secondary_id")]
     draft.put("identifiers", ids, "/clinical_study/id_info")
+    draft.put("nct_aliases", _texts(root, "id_info/nct_alias"), "/clinical_study/id_info/nct_alias")
     for name in ("brief_title", "official_title", "acronym", "brief_summary", "detailed_description"):
         draft.put(name, _text(root, name), f"/clinical_study/{name}")
     draft.put("conditions", _texts(root, "condition"), "/clinical_study/condition")
@@ -127,6 +169,59 @@ def _identification(draft: Draft, root) -> None:
     if root.find("sponsors/lead_sponsor") is not None:
         draft.put("sponsor", orgs[0], "/clinical_study/sponsors/lead_sponsor")
         draft.put("collaborators", [o for o in orgs[1:] if o], "/clinical_study/sponsors/collaborator")
+    source = _text(root, "source")
+    draft.put("organization", source and {"name": source}, "/clinical_study/source")
+
+
+def _oversight(draft: Draft, root) -> None:
+    at = "/clinical_study/oversight_info"
+    oversight = {
+        name: _flag(draft, _text(root, f"oversight_info/{element}"), f"oversight.{name}", at)
+        for element, name in (
+            ("has_dmc", "has_dmc"),
+            ("is_fda_regulated_drug", "is_fda_regulated_drug"),
+            ("is_fda_regulated_device", "is_fda_regulated_device"),
+            ("is_unapproved_device", "is_unapproved_device"),
+            ("is_ppsd", "is_ppsd"),
+            ("is_us_export", "is_us_export"),
+        )
+    }
+    oversight["authorities"] = _texts(root, "oversight_info/authority")
+    for element in ("is_fda_regulated", "is_section_801"):  # 2016, outside oversight_info
+        oversight[element] = _flag(
+            draft, _text(root, element), f"oversight.{element}", f"/clinical_study/{element}"
+        )
+    oversight = {k: v for k, v in oversight.items() if v is not None and v != []}
+    draft.put("oversight", oversight or None, at)
+
+
+_DATES = (  # (element, 2016 name, model field)
+    ("start_date", None, "start_date"),
+    ("primary_completion_date", None, "primary_completion_date"),
+    ("completion_date", None, "completion_date"),
+    ("verification_date", None, "status_verified_date"),
+    ("study_first_submitted", "firstreceived_date", "study_first_submit_date"),
+    ("study_first_submitted_qc", None, "study_first_submit_qc_date"),
+    ("study_first_posted", None, "study_first_post_date"),
+    ("results_first_submitted", "firstreceived_results_date", "results_first_submit_date"),
+    ("results_first_submitted_qc", None, "results_first_submit_qc_date"),
+    ("results_first_posted", None, "results_first_post_date"),
+    ("disposition_first_submitted", "firstreceived_results_disposition_date", "disp_first_submit_date"),
+    ("disposition_first_submitted_qc", None, "disp_first_submit_qc_date"),
+    ("disposition_first_posted", None, "disp_first_post_date"),
+    ("last_update_submitted", "lastchanged_date", "last_update_submit_date"),
+    ("last_update_submitted_qc", None, "last_update_submit_qc_date"),
+    ("last_update_posted", None, "last_update_post_date"),
+)
+_TYPED_DATES = {
+    "start_date",
+    "primary_completion_date",
+    "completion_date",
+    "study_first_post_date",
+    "results_first_post_date",
+    "disp_first_post_date",
+    "last_update_post_date",
+}
 
 
 def _status(draft: Draft, root) -> None:
@@ -135,39 +230,85 @@ def _status(draft: Draft, root) -> None:
         "overall_status": _code(
             draft, "status", _text(root, "overall_status"), "status", at + "overall_status"
         ),
+        "last_known_status": _code(
+            draft, "status", _text(root, "last_known_status"), "status", at + "last_known_status"
+        ),
         "why_stopped": _text(root, "why_stopped"),
     }
-    for name in ("start_date", "primary_completion_date", "completion_date"):
-        el = root.find(name)
-        if el is None or not (el.text or "").strip():
-            continue
-        status[name] = iso_date(el.text)
-        if status[name] is None:
-            draft.note(
-                "warning", "unreadable-date", f"'{el.text}' is not a date", f"status.{name}", at + name
-            )
-        status[f"{name}_type"] = _code(draft, "date_type", el.get("type"), f"status.{name}", at + name)
+    for element, legacy, name in _DATES:
+        tag = element if root.find(element) is not None or legacy is None else legacy
+        value, dtype = _date(draft, root, tag, f"status.{name}")
+        status[name] = value
+        if name in _TYPED_DATES:
+            status[f"{name}_type"] = dtype
     draft.put("status", {k: v for k, v in status.items() if v}, at + "overall_status")
+    access = {
+        "has_expanded_access": _flag(
+            draft, _text(root, "has_expanded_access"), "expanded_access_info", at + "has_expanded_access"
+        )
+    }
+    draft.put(
+        "expanded_access_info",
+        access if access["has_expanded_access"] is not None else None,
+        at + "has_expanded_access",
+    )
+    pending = []
+    for el in root.findall("pending_results/*"):
+        event = _code(draft, "results_submission", el.tag, "pending_results", at + "pending_results")
+        if event:
+            pending.append({"event": event, "date": iso_date(el.text)})
+    draft.put("pending_results", pending, at + "pending_results")
 
 
 def _design(draft: Draft, root) -> None:
     at = "/clinical_study/"
     study_type = _text(root, "study_type")
-    phase_text = _text(root, "phase")
+    registry = study_type is not None and "[Patient Registry]" in study_type
+    if registry:
+        study_type = study_type.replace("[Patient Registry]", "").strip()
     design = {
         "study_type": _code(
             draft, "study_type", study_type if study_type != "N/A" else None, "design", at + "study_type"
         ),
-        "phases": phases(phase_text),
+        "patient_registry": True if registry else None,
+        "target_duration": _text(root, "target_duration"),
+        "phases": phases(_text(root, "phase")),
     }
     info = {child.tag: (child.text or "").strip() for child in root.findall("study_design_info/*")}
     where = at + "study_design_info"
     if not info and _text(root, "study_design"):  # 2016-era flat "Allocation: …, Masking: …"
         info, where = parse_design(_text(root, "study_design")), at + "study_design"
-    for key, name in _DESIGN_KEYS.items():
+    for key in (
+        "allocation",
+        "intervention_model",
+        "primary_purpose",
+        "observational_model",
+        "time_perspective",
+    ):
         if info.get(key):
-            design[name] = _code(draft, name, info[key], f"design.{name}", where)
-    draft.put("design", {k: v for k, v in design.items() if v}, at + "study_type")
+            design[key] = _code(draft, key, info[key], f"design.{key}", where)
+    if info.get("masking"):
+        design["masking"] = _code(draft, "masking", info["masking"], "design.masking", where)
+        design["who_masked"] = masked_roles(info["masking"])
+    for key in ("intervention_model_description", "masking_description", "endpoint_classification"):
+        design[key] = info.get(key) or None
+    count = _text(root, "number_of_arms") or _text(root, "number_of_groups")
+    design["number_of_arms"] = parse_count(count) if count else None
+    design["bio_spec_retention"] = _code(
+        draft, "bio_spec_retention", _text(root, "biospec_retention"), "design", at + "biospec_retention"
+    )
+    design["bio_spec_description"] = _text(root, "biospec_descr")
+    types = {
+        kind: _flag(
+            draft,
+            _text(root, f"expanded_access_info/expanded_access_type_{kind}"),
+            "design",
+            at + "expanded_access_info",
+        )
+        for kind in ("individual", "intermediate", "treatment")
+    }
+    design["expanded_access_types"] = {k: v for k, v in types.items() if v is not None} or None
+    draft.put("design", {k: v for k, v in design.items() if v not in (None, [])}, at + "study_type")
     enrollment = root.find("enrollment")
     count = parse_count(enrollment.text) if enrollment is not None else None
     if count is not None:
@@ -208,39 +349,58 @@ def _eligibility(draft: Draft, root) -> None:
     eligibility = {
         "criteria": _text(el, "criteria"),
         "sex": _code(draft, "sex", _text(el, "gender"), "eligibility.sex", at),
+        "gender_based": _flag(draft, _text(el, "gender_based"), "eligibility.gender_based", at),
+        "gender_description": _text(el, "gender_description"),
         "minimum_age": _text(el, "minimum_age"),
         "maximum_age": _text(el, "maximum_age"),
         "healthy_volunteers": {"Accepts Healthy Volunteers": True, "No": False}.get(healthy or ""),
+        "study_population": _text(el, "study_pop"),
+        "sampling_method": _code(
+            draft, "sampling_method", _text(el, "sampling_method"), "eligibility.sampling_method", at
+        ),
     }
     draft.put("eligibility", eligibility, at)
 
 
-def _person(el, role: str | None = None) -> dict | None:
-    name = _text(el, "last_name")
+def _name(el) -> str | None:
+    """The person's name as one text: ``last_name`` holds it whole in public records; a record
+    with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
+    parts = [_text(el, part) for part in ("first_name", "middle_name", "last_name")]
+    name = " ".join(p for p in parts if p)
+    degrees = _text(el, "degrees")
+    if name and degrees:
+        name = f"{name}, {degrees}"
+    return name or degrees
+
+
+def _person(draft: Draft, el, where: str) -> dict | None:
+    name = _name(el)
     if not name:
         return None
-    phone, ext = _text(el, "phone"), _text(el, "phone_ext")
     return {
         "name": name,
-        "role": role,
+        "role": _code(draft, "role", _text(el, "role"), "role", where),
         "affiliation": _text(el, "affiliation"),
-        "phone": f"{phone} ext {ext}" if phone and ext else phone,
+        "phone": _text(el, "phone"),
+        "phone_ext": _text(el, "phone_ext"),
         "email": _text(el, "email"),
     }
 
 
 def _people(draft: Draft, root) -> None:
     at = "/clinical_study/"
-    officials = [
-        _person(o, _code(draft, "role", _text(o, "role"), "officials", at + "overall_official"))
-        for o in root.findall("overall_official")
-    ]
+    officials = [_person(draft, o, at + "overall_official") for o in root.findall("overall_official")]
     draft.put("officials", [o for o in officials if o], at + "overall_official")
-    contacts = [_person(c) for c in root.findall("overall_contact") + root.findall("overall_contact_backup")]
+    contacts = [
+        _person(draft, c, at + "overall_contact")
+        for c in root.findall("overall_contact") + root.findall("overall_contact_backup")
+    ]
     draft.put("contacts", [c for c in contacts if c], at + "overall_contact")
     sites = []
     for loc in root.findall("location"):
-        people = [_person(c) for c in loc.findall("contact") + loc.findall("contact_backup")]
+        where = at + "location"
+        people = [_person(draft, c, where) for c in loc.findall("contact") + loc.findall("contact_backup")]
+        investigators = [_person(draft, c, where) for c in loc.findall("investigator")]
         sites.append(
             {
                 "facility": _text(loc, "facility/name"),
@@ -248,11 +408,13 @@ def _people(draft: Draft, root) -> None:
                     part: _text(loc, f"facility/address/{part}")
                     for part in ("city", "state", "zip", "country")
                 },
-                "status": _code(draft, "status", _text(loc, "status"), "sites", at + "location"),
+                "status": _code(draft, "status", _text(loc, "status"), "sites", where),
                 "contacts": [p for p in people if p],
+                "investigators": [p for p in investigators if p],
             }
         )
     draft.put("sites", sites, at + "location")
+    draft.put("removed_countries", _texts(root, "removed_countries/country"), at + "removed_countries")
     rp = root.find("responsible_party")
     if rp is not None:
         rtype = _code(
@@ -262,12 +424,16 @@ def _people(draft: Draft, root) -> None:
             "responsible_party",
             at + "responsible_party",
         )
-        if rtype:
-            party = {"type": rtype}
-            for part in ("investigator_title", "investigator_affiliation"):
-                party[part] = _text(rp, part)
-            party["investigator_name"] = _text(rp, "investigator_full_name")
-            draft.put("responsible_party", party, at + "responsible_party")
+        party = {
+            "type": rtype,
+            "investigator_name": _text(rp, "investigator_full_name"),
+            "investigator_title": _text(rp, "investigator_title"),
+            "investigator_affiliation": _text(rp, "investigator_affiliation"),
+            "old_name_title": _text(rp, "name_title"),
+            "old_organization": _text(rp, "organization"),
+        }
+        party = {k: v for k, v in party.items() if v}
+        draft.put("responsible_party", party or None, at + "responsible_party")
 
 
 def _references(draft: Draft, root) -> None:
@@ -287,3 +453,58 @@ def _references(draft: Draft, root) -> None:
         if _text(x, "url")
     ]
     draft.put("links", links, "/clinical_study/link")
+
+
+def _derived(draft: Draft, root) -> None:
+    """The registry's MeSH indexing (terms only: the legacy XML has no MeSH ids)."""
+    for element in ("condition_browse", "intervention_browse"):
+        terms = [{"term": t} for t in _texts(root, f"{element}/mesh_term")]
+        draft.put(element, {"meshes": terms} if terms else None, f"/clinical_study/{element}")
+
+
+def _sharing(draft: Draft, root) -> None:
+    at = "/clinical_study/"
+    data = root.find("patient_data")
+    if data is not None:
+        statement = {
+            "ipd_sharing": _code(
+                draft, "ipd_sharing", _text(data, "sharing_ipd"), "ipd_sharing_statement", at + "patient_data"
+            ),
+            "description": _text(data, "ipd_description"),
+            "info_types": [
+                code
+                for t in _texts(data, "ipd_info_type")
+                if (code := _code(draft, "ipd_info_type", t, "ipd_sharing_statement", at + "patient_data"))
+            ],
+            "time_frame": _text(data, "ipd_time_frame"),
+            "access_criteria": _text(data, "ipd_access_criteria"),
+            "url": _text(data, "ipd_url"),
+        }
+        draft.put(
+            "ipd_sharing_statement", statement if statement["ipd_sharing"] else None, at + "patient_data"
+        )
+    docs = [
+        {
+            "id": _text(d, "doc_id"),
+            "type": _text(d, "doc_type"),
+            "url": _text(d, "doc_url"),
+            "comment": _text(d, "doc_comment"),
+        }
+        for d in root.findall("study_docs/study_doc")
+    ]
+    draft.put("avail_ipds", [d for d in docs if any(d.values())], at + "study_docs")
+    large = []
+    for d in root.findall("provided_document_section/provided_document"):
+        url = _text(d, "document_url")
+        large.append(
+            {
+                "label": _text(d, "document_type"),
+                "has_protocol": yes_no(_text(d, "document_has_protocol")),
+                "has_icf": yes_no(_text(d, "document_has_icf")),
+                "has_sap": yes_no(_text(d, "document_has_sap")),
+                "date": iso_date(_text(d, "document_date")),
+                "url": url,
+                "filename": url.rsplit("/", 1)[-1] if url and "/" in url else None,
+            }
+        )
+    draft.put("large_docs", large, at + "provided_document_section")

@@ -13,11 +13,13 @@ primary is not stated at all: see ``_OUTCOME_RULE``. Both are recorded on the st
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import get_args
 
 from mappers.model import Allocation, Intervention, Masking, Outcome, Person, PrimaryPurpose, Site, StudyType
 from mappers.readers.base import Draft, Reader
 from mappers.readers.free_text import arms_from_dose_groups, local_identifier
+from mappers.readers.outcome_cell import reads_as_time
 from mappers.readers.places import looks_like_person, split_place
 from mappers.text import parse_count, unescape_markdown
 
@@ -38,18 +40,45 @@ _OUTCOME_RULE = (
 )
 
 
+def _design_labels(lines: list[str]) -> set[str]:
+    """The design labels that stand on a line of their own with a registry value under them."""
+    found = set()
+    for label, value in pairwise(lines):
+        if label not in _LABELS:
+            continue
+        allowed, value = _LABELS[label][1], unescape_markdown(value)
+        if allowed is int:
+            valid = parse_count(value) is not None
+        else:
+            valid = value.upper().replace(" ", "_").replace("-", "_") in allowed
+        if valid:
+            found.add(label)
+    return found
+
+
+def _has_time_frame_lines(lines: list[str]) -> bool:
+    for previous, line in pairwise(lines):
+        match = _TIME_FRAME.match(line)
+        if match and previous and not _TIME_FRAME.match(previous) and reads_as_time(match.group(1)):
+            return True
+    return False
+
+
 class TextB(Reader):
     layout = "text-b"
 
     def recognises(self, text: str) -> bool:
+        """Only on the page's own evidence: a labelled design block whose values are registry
+        codes (a study type, or two of its labels), or ``Time frame:`` lines that hold a time
+        under an outcome line. A stray "Purpose" heading or "Time frame: TBD" is not one."""
         lines = [ln.strip() for ln in text.split("\n")]
-        labelled = sum(
-            1
-            for i, ln in enumerate(lines[:-1])
-            if ln in _LABELS and lines[i + 1] and lines[i + 1] not in _LABELS
-        )
-        return (labelled >= 1 and ("Study Type" in lines or labelled >= 2)) or any(
-            _TIME_FRAME.match(ln) for ln in lines
+        design = _design_labels(lines)
+        return "Study Type" in design or len(design) >= 2 or _has_time_frame_lines(lines)
+
+    def missing(self, text: str) -> str:
+        return (
+            f"{self.layout} (registry page): no labelled design block (Study Type, Allocation, "
+            "Purpose, Masking, Enrollment with registry values), no 'Time frame:' lines under outcomes"
         )
 
     def read(self, text: str, source: str) -> list[Draft]:

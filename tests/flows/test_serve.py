@@ -13,6 +13,8 @@ import yaml
 from tests.conftest import ROOT, SEEDS
 from tests.flows.test_cli import TRIALEXPORT, api_url
 
+pytestmark = pytest.mark.prefect
+
 NAME = "served-in-a-test"
 DEPLOYMENT = f"export-trials/{NAME}"
 CRON = "0 2 * * *"

@@ -57,9 +57,20 @@ def _normalised_source(path: Path) -> str:
 
 # Values a template composes from codes or from several source values (not copied text).
 COMPOSED = re.compile(
-    r"^(Study Type|Allocation|Intervention Model|Primary Purpose|Masking|Phase)\b|×10\^"
+    r"^(Study Type|Allocation|Intervention Model|Primary Purpose|Masking|Phase|Who Masked)\b|×10\^"
     r"|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # deterministic resource ids
+    r"|^(Transformed with )?trialexport \S+$|^ClinicalTrials\.gov record NCT\d{8}$"  # provenance
+    r"|^(Principal investigator|Study director|Study chair|Sponsor-investigator|Overall official"
+    r"|Central contact)(, |$)"  # a merged person's roles
 )
+
+
+def _without(value, keys: set[str]):
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
@@ -72,10 +83,14 @@ def test_every_output_text_is_traceable_to_the_source(doc, version):
     source = _normalised_source(doc)
     bundle = json.loads(next(d for n, d in result.files.items() if n.endswith("bundle.json")))
     prs = next(d for n, d in result.files.items() if n.endswith("prs.xml"))
-    resources = [entry["resource"] for entry in bundle["entry"]]  # not the request URLs
+    # not the request URLs, the codings (codes and their displays) nor the generated narratives
+    # (they restate the elements, in markup)
+    resources = [_without(entry["resource"], {"text", "coding"}) for entry in bundle["entry"]]
     for value in [*json_values(resources), *xml_values(prs)]:
         text = re.sub(r"\s+", " ", value).strip()
         if len(text) < 25 or COMPOSED.search(text) or text.startswith(("http", "urn:")):
+            continue
+        if text == f"seeds/{doc.name}":  # the transformed input, cited by name
             continue
         assert text in source, f"{doc.name}: {text[:80]!r} is not in the source"
 
@@ -84,7 +99,7 @@ def test_ids_and_identifiers_are_unique_across_the_seeds():
     ids = []
     for seed in (SEED_A, SEED_B):
         bundle = json.loads(next(d for n, d in export(seed).files.items() if n.endswith("bundle.json")))
-        ids += [bundle["id"], *(e["resource"]["id"] for e in bundle["entry"])]
+        ids += [bundle["id"], *(e["fullUrl"] for e in bundle["entry"])]
     assert len(ids) == len(set(ids)) == 6
 
 
@@ -130,3 +145,49 @@ def test_a_template_in_the_overlay_wins_and_the_rest_come_from_the_shipped_set(t
     assert (
         export(SEED_A).files[f"studies/{result.key}/prs.xml"] == result.files[f"studies/{result.key}/prs.xml"]
     )
+
+
+def _names(result) -> list[str]:
+    return sorted(Path(name).name for name in result.files)
+
+
+@pytest.mark.parametrize(
+    ("formats", "written"),
+    [
+        (("fhir",), ["fhir-r4-bundle.json", "study.json"]),
+        (("prs",), ["prs.xml", "study.json"]),
+        (("prs", "public"), ["prs.xml", "public.xml", "study.json"]),
+    ],
+)
+def test_formats_choose_the_outputs_and_the_bytes_stay_those_of_a_full_export(formats, written):
+    """A format not asked for is not rendered, validated or traced; the others are unchanged."""
+    path = ROOT / "tests" / "fixtures" / "ctgov" / "xml" / "NCT03494712.xml"
+    [study] = read_document(path.read_bytes(), path.name)
+    full = export_study(study, MappingSettings(prs_org_name="EXAMPLE-ORG"))
+    part = export_study(study, MappingSettings(prs_org_name="EXAMPLE-ORG", formats=formats))
+    assert full.status == part.status == "exported"
+    assert _names(part) == written
+    assert all(full.files[name] == data for name, data in part.files.items())
+    assert bool(part.resources) == ("fhir" in formats)
+    outputs = {"fhir": "FHIR R4 bundle", "prs": "PRS XML", "public": "public XML"}
+    not_mapped = {i.message.split(" has no element")[0] for i in part.issues if i.code == "not-mapped"}
+    assert not_mapped <= {outputs[f] for f in formats}
+
+
+def test_an_unknown_format_is_refused():
+    [study] = read_document(SEED_A.read_bytes(), "seeds/a.txt")
+    with pytest.raises(ValueError, match="unknown output formats"):
+        export_study(study, MappingSettings(formats=("fhir", "pdf")))
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_deep_validation_exports_the_same_bytes(version):
+    """deep_validation adds fhir.resources' reading of every resource; a valid study's files are
+    the same."""
+    for seed in (SEED_A, SEED_B):
+        [study] = read_document(seed.read_bytes(), f"seeds/{seed.name}")
+        settings = MappingSettings(prs_org_name="EXAMPLE-ORG", fhir_version=version)
+        fast = export_study(study, settings)
+        deep = export_study(study, MappingSettings(**{**vars(settings), "deep_validation": True}))
+        assert fast.status == deep.status == "exported"
+        assert fast.files == deep.files

@@ -55,14 +55,32 @@ def _xml(out, name: str):
 def test_fhir_related_artifacts_and_responsible_investigator():
     out = _export()
     study = out.resources["ResearchStudy"][0]
-    artifacts = study["relatedArtifact"]
+    source, tool, *artifacts = study["relatedArtifact"]
+    assert source == {
+        "type": "derived-from",
+        "display": "ClinicalTrials.gov record NCT01234567",
+        "url": "https://clinicaltrials.gov/study/NCT01234567",
+    }
+    assert tool["display"].startswith("Transformed with trialexport ")
+    classifier = "http://hl7.org/fhir/5.0/StructureDefinition/extension-RelatedArtifact.classifier"
+    ctgov = "https://clinicaltrials.gov/data-about-studies/study-data-structure#enum-ReferenceType"
+    # R4's label is a citation label ("[1]"): the CT.gov reference type goes to R5's classifier
     assert artifacts[0] == {
+        "extension": [
+            {
+                "url": classifier,
+                "valueCodeableConcept": {
+                    "coding": [{"system": ctgov, "code": "BACKGROUND", "display": "Background"}],
+                    "text": "Background",
+                },
+            }
+        ],
         "type": "citation",
-        "label": "Background",
         "citation": "Background paper. J Test. 2001;1:1-2.",
         "url": "https://pubmed.ncbi.nlm.nih.gov/11111111/",
     }
-    assert artifacts[1]["label"] == "Result"
+    assert not any("label" in a for a in artifacts)
+    assert artifacts[1]["extension"][0]["valueCodeableConcept"]["text"] == "Result"
     assert artifacts[2] == {"type": "citation", "citation": "A citation without PMID."}
     assert artifacts[3] == {
         "type": "documentation",
@@ -70,8 +88,11 @@ def test_fhir_related_artifacts_and_responsible_investigator():
         "display": "Study website",
     }
     assert artifacts[4] == {"type": "documentation", "url": "https://example.org/bare"}
-    parties = [e for e in study["extension"] if e["url"].endswith("ResearchStudy.associatedParty")]
-    assert {"url": "name", "valueString": "Jane Doe, MD"} in parties[-1]["extension"]
+    # the responsible party is the principal investigator: R4's principalInvestigator
+    assert study["principalInvestigator"] == {
+        "reference": "#principal-investigator",
+        "display": "Jane Doe, MD",
+    }
 
 
 def test_prs_references_links_and_responsible_party():

@@ -14,16 +14,19 @@ from mappers.ctgov_xml import public_record_gaps
 from mappers.finish import finish_xml
 from mappers.model import (
     Arm,
+    AvailIpd,
     Design,
     Dose,
     Eligibility,
     Enrollment,
     Identifier,
     Intervention,
+    IpdSharingStatement,
     Organization,
     Outcome,
     Person,
     Provenance,
+    ResultsSubmission,
     Site,
     StatusInfo,
     Study,
@@ -242,11 +245,12 @@ def test_rich_prs_validates_and_places_values():
     ]
     assert texts(cs, "eligibility/healthy_volunteers") == ["no"]
     official = cs.find("overall_official")
+    # "Dr." is a title, not a first name: PRS's name elements have no place for titles but degrees
     assert [official.findtext(t) for t in ("first_name", "middle_name", "last_name", "degrees", "role")] == [
-        "Dr. Jane",
+        "Jane",
         "Q.",
         "Smith",
-        "MD",
+        "Dr., MD",
         "Principal Investigator",
     ]
     assert texts(cs, "overall_contact/last_name") + texts(cs, "overall_contact/degrees") == ["Major", "RN"]
@@ -324,7 +328,10 @@ def test_seed_like_prs_validates_and_leaves_out_what_has_no_source():
     assert_valid(data, "prs")
     (cs,) = parsed(data).xpath("clinical_study")
     assert texts(cs, "id_info/org_study_id") == ["004_8c3e1bb58083379b"]
-    assert texts(cs, "study_design/interventional_design/*") == ["Treatment", "N/A", "N/A", "yes"]
+    # no masking: no_masking yes, and so every masked_* no
+    assert (
+        texts(cs, "study_design/interventional_design/*") == ["Treatment", "N/A", "N/A", "yes"] + ["no"] * 4
+    )
     assert texts(cs, "enrollment") == ["14"] and cs.find("enrollment_type") is None
     assert cs.find("intervention") is None  # no name: intervention_name is required
     assert cs.find("location") is None  # no facility name: facility/name is required
@@ -385,27 +392,36 @@ def gappy_study() -> Study:
     )
 
 
-def test_prs_leaves_out_elements_missing_a_required_child_and_says_so():
+def test_prs_writes_required_elements_without_a_source_empty_and_keeps_the_rest():
+    """A required element with no source is written empty, as PRS's own downloads do: the rest
+    of its block (number of arms, masking, criteria, sex) is not dropped with it."""
     study = gappy_study()
     data = render_xml(study, "prs")
     assert_valid(data, "prs")
     (cs,) = parsed(data).xpath("clinical_study")
-    assert cs.find("study_design/interventional_design") is None
     assert texts(cs, "study_design/study_type") == ["Interventional"]
+    design = cs.find("study_design/interventional_design")
+    for required in ("interventional_subtype", "phase", "allocation"):  # no purpose; Phase 1 + 3; none
+        assert design.find(required).text is None, required
+    assert texts(design, "no_masking|number_of_arms") == ["no", "2"]
+    assert design.find("masked_subject") is None  # DOUBLE, and the source does not say who
     assert cs.find("overall_status") is None and cs.find("start_date") is None
-    assert cs.find("eligibility") is None
-    assert texts(cs, "overall_official/last_name") == ["Smith", "Doe"]
-    assert texts(cs, "overall_contact/last_name|overall_contact_backup/last_name") == ["Major", "Roe"]
+    assert texts(cs, "eligibility/criteria/textblock|eligibility/gender") == ["Adults", "Female"]
+    assert (
+        texts(cs, "eligibility/minimum_age") == ["18 years"]
+        and cs.find("eligibility/maximum_age").text is None
+    )
+    assert texts(cs, "overall_official/last_name") == ["Madonna", "Smith", "Doe"]  # one word: a surname
+    assert texts(cs, "overall_contact/last_name|overall_contact_backup/last_name") == ["Cher", "Major"]
     assert len(cs.findall("location")) == 2
     assert texts(cs, "intervention[1]/intervention_name") == ["Untyped"]
     assert untraced(study, xml_values(data)) == [
         "identifiers[1].value",  # PRS assigns NCT ids
         "identifiers[5].value",  # org_study_id holds one id
-        "officials[1].name",  # no last name can be read from 'Madonna'
-        "contacts[1].name",  # 'Cher': likewise
-        "contacts[4].name",  # only two central contacts
+        "contacts[3].name",  # only two central contacts
+        "contacts[4].name",
+        "contacts[3].email",
         "sites[1].city",  # no facility name
-        "eligibility.criteria",  # PRS eligibility also requires maximum_age
     ]
 
 
@@ -419,12 +435,15 @@ def test_public_leaves_out_elements_missing_a_required_child_and_says_so():
     assert cs.find("phase") is None and cs.find("start_date") is None
     assert cs.find("eligibility") is None
     assert texts(cs, "intervention/intervention_name") == ["CAR-T cells", "Fludarabine", "Vitamin D"]
-    assert texts(cs, "overall_contact/first_name|overall_contact_backup/last_name") == ["Cher", "Major"]
+    # the public record keeps a name whole in last_name, as the registry writes it
+    assert texts(cs, "overall_contact/last_name|overall_contact_backup/last_name") == [
+        "Cher",
+        "Mary Major, RN",
+    ]
     assert cs.find("location[1]/facility") is None and texts(cs, "location[1]/status") == ["Available"]
     assert untraced(study, xml_values(data)) == [
         "identifiers[5].value",  # the local id has no public element
         "interventions[1].name",  # no type: public intervention_type is required
-        "officials[1].name",
         "contacts[3].name",  # only two central contacts
         "contacts[4].name",
         "contacts[3].email",
@@ -455,12 +474,63 @@ CODE_VARIANTS = (
     + [("status.overall_status", v) for v in get_args(model.OverallStatus)]
     + [("interventions", [Intervention(type=v, name="X")]) for v in get_args(model.InterventionType)]
     + [("arms", [Arm(label="A", type=v)]) for v in get_args(model.ArmType)]
-    + [("officials", [Person(name="A B", role=v)]) for v in get_args(model.OfficialRole)]
+    + [("officials", [Person(name="A B", role=v)]) for v in get_args(model.PersonRole)]
+    + [
+        ("sites", [Site(facility="F", city="C", country="K", investigators=[Person(name="A B", role=v)])])
+        for v in get_args(model.PersonRole)
+    ]
+    + [
+        ("sites", [Site(facility="F", city="C", country="K", status=v)])
+        for v in get_args(model.OverallStatus)
+    ]
+    + [("status.last_known_status", v) for v in get_args(model.OverallStatus)]
     + [
         ("eligibility", Eligibility(criteria="c", sex=v, minimum_age="N/A", maximum_age="N/A"))
         for v in get_args(model.Sex)
     ]
+    + [
+        (
+            "eligibility",
+            Eligibility(criteria="c", sex="ALL", minimum_age="1 Year", maximum_age="N/A", sampling_method=v),
+        )
+        for v in get_args(model.SamplingMethod)
+    ]
+    + [("design.observational_model", v) for v in get_args(model.ObservationalModel)]
+    + [("design.time_perspective", v) for v in get_args(model.TimePerspective)]
+    + [("design.bio_spec_retention", v) for v in get_args(model.BioSpecRetention)]
+    + [("design.who_masked", [v]) for v in get_args(model.WhoMasked)]
+    + [("design.study_type", "OBSERVATIONAL"), ("design.patient_registry", True)]
+    + [
+        (
+            "ipd_sharing_statement",
+            IpdSharingStatement(ipd_sharing=v, info_types=list(get_args(model.IpdInfoType))),
+        )
+        for v in get_args(model.IpdSharing)
+    ]
+    + [("pending_results", [ResultsSubmission(event=v)]) for v in get_args(model.ResultsSubmissionEvent)]
+    + [("avail_ipds", [AvailIpd(type=v)]) for v in ("Study Protocol", "study-level data", None)]
 )
+
+
+def test_every_observational_code_renders_valid_xml():
+    design = Design(
+        study_type="OBSERVATIONAL",
+        patient_registry=True,
+        target_duration="2 Years",
+        observational_model="CASE_CONTROL",
+        time_perspective="CROSS_SECTIONAL",
+        bio_spec_retention="SAMPLES_WITH_DNA",
+        bio_spec_description="Blood",
+    )
+    study = rich_study().model_copy(update={"design": design})
+    public = parsed(render_xml(study, "public"))
+    assert texts(public, "study_type") == ["Observational [Patient Registry]"]
+    assert texts(public, "study_design_info/observational_model|study_design_info/time_perspective") == [
+        "Case-Control",
+        "Cross-Sectional",
+    ]
+    (cs,) = parsed(render_xml(study, "prs")).xpath("clinical_study")
+    assert texts(cs, "study_design/observational_design/biospecimen_retention") == ["Samples With DNA"]
 
 
 @pytest.mark.parametrize(("field", "value"), CODE_VARIANTS, ids=lambda v: str(v)[:40])

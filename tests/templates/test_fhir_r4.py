@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from mappers.context import ID_NAMESPACE, NCT_SYSTEM, MappingSettings, build_context
+from mappers.context import EUDRACT_SYSTEM, ID_NAMESPACE, NCT_SYSTEM, MappingSettings, build_context
 from mappers.finish import dump_json, finish_json
 from mappers.model import (
     Eligibility,
@@ -40,7 +40,8 @@ R4_STUDY_STATUS = {
 }
 DATA_ABSENT_REASONS = {"unknown", "asked-unknown", "temp-unknown", "not-asked", "asked-declined", "masked"}
 LABEL_URL = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy.label"
-TIME_FRAME_URL = "urn:trialexport:fhir:extension:outcome-time-frame"
+TIME_FRAME_URL = "https://trialexport.org/fhir/StructureDefinition/outcome-time-frame"
+CTGOV = "https://clinicaltrials.gov/data-about-studies/study-data-structure#enum-"
 ABSENT_URL = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
@@ -123,11 +124,11 @@ def test_rich_bundle_transaction(rich_bundle):
     assert rich_bundle["type"] == "transaction"
     requests = [entry["request"] for entry in rich_bundle["entry"]]
     assert requests == [
-        {"method": "PUT", "url": "ResearchStudy?identifier=https%3A//clinicaltrials.gov|NCT01234567"},
-        {"method": "PUT", "url": "PlanDefinition?identifier=https%3A//clinicaltrials.gov|NCT01234567"},
+        {"method": "PUT", "url": "ResearchStudy?identifier=http%3A//clinicaltrials.gov|NCT01234567"},
+        {"method": "PUT", "url": "PlanDefinition?identifier=http%3A//clinicaltrials.gov|NCT01234567"},
     ]
-    for entry in rich_bundle["entry"]:
-        assert entry["fullUrl"] == f"urn:uuid:{entry['resource']['id']}"
+    for entry in rich_bundle["entry"]:  # conditional PUTs: the server owns the id (FHIR http.html)
+        assert "id" not in entry["resource"] and entry["fullUrl"].startswith("urn:uuid:")
     study, plan = resources(rich_bundle)
     assert study["protocol"] == [{"reference": rich_bundle["entry"][1]["fullUrl"]}]
     assert plan["identifier"] == [{"system": NCT_SYSTEM, "value": "NCT01234567"}]
@@ -175,9 +176,14 @@ def test_rich_identifiers(rich_bundle):
     study, _ = resources(rich_bundle)
     nct, org, secondary = study["identifier"]
     assert nct == {"use": "official", "system": NCT_SYSTEM, "value": "NCT01234567"}
+    assert NCT_SYSTEM == "http://clinicaltrials.gov"  # HL7 terminology's NamingSystem ClinicalTrialsGov
     assert org["value"] == "ORG-2020-01" and org["assigner"] == {"display": "University Hospital"}
     assert secondary == {
-        "type": {"text": "EudraCT Number"},
+        "type": {
+            "coding": [{"system": CTGOV + "SecondaryIdType", "code": "EUDRACT_NUMBER"}],
+            "text": "EudraCT Number",
+        },
+        "system": EUDRACT_SYSTEM,
         "value": "2020-000123-45",
         "assigner": {"display": "EMA"},
     }
@@ -237,7 +243,7 @@ def test_rich_sites(rich_bundle):
         "city": "Boston",
         "state": "Massachusetts",
         "postalCode": "02115",
-        "country": "United States",
+        "country": "US",  # ISO 3166 code, as FHIR recommends for Address.country
     }
     assert inner["site-1"]["telecom"] == [{"system": "phone", "value": "+1 555 0101", "use": "work"}]
 
@@ -290,7 +296,12 @@ def test_rich_protocol_actions_and_dose(rich_bundle):
     assert plan["title"] == "CAR-T Cells for Relapsed Lymphoma"
     assert plan["description"] == "Tests whether **CAR-T cells** are safe."
     escalation, expansion, rescue = plan["action"]
-    assert escalation["title"] == "Dose escalation" and escalation["code"] == [{"text": "Experimental"}]
+    assert escalation["title"] == "Dose escalation" and escalation["code"] == [
+        {
+            "coding": [{"system": CTGOV + "ArmGroupType", "code": "EXPERIMENTAL", "display": "Experimental"}],
+            "text": "Experimental",
+        }
+    ]
     assert escalation["definitionCanonical"] == "#arm-1-dose"
     assert [(a["title"], a["definitionCanonical"]) for a in escalation["action"]] == [
         ("CD19 CAR-T cells", "#intervention-1"),  # linked by the intervention's arm label
@@ -301,7 +312,10 @@ def test_rich_protocol_actions_and_dose(rich_bundle):
     inner = contained(plan)
     assert inner["intervention-1"]["title"] == "CD19 CAR-T cells"
     assert inner["intervention-1"]["subtitle"] == "CTL019; tisagenlecleucel"
-    assert inner["intervention-1"]["code"] == {"text": "Biological"}
+    assert inner["intervention-1"]["code"] == {
+        "coding": [{"system": CTGOV + "InterventionType", "code": "BIOLOGICAL", "display": "Biological"}],
+        "text": "Biological",
+    }
     assert inner["arm-1-dose"]["dosage"] == [
         {
             "text": "0.5×10^6 cells/kg",
@@ -361,29 +375,30 @@ def test_minimal_site_and_no_enrollment(minimal_bundle):
         "site-1": {
             "resourceType": "Location",
             "id": "site-1",
-            "address": {"city": "Lyon", "country": "France"},
+            "address": {"city": "Lyon", "country": "FR"},
         }
     }
     assert study["site"] == [{"reference": "#site-1"}]
     assert "enrollment" not in study
 
 
-def test_minimal_dose_groups(minimal_bundle):
+def test_minimal_dose_groups_give_the_one_intervention(minimal_study, minimal_bundle):
+    """Seed 004's shape: one unnamed intervention, three dose groups, no stated link. Each dose
+    group gives the one intervention (an assumption, reported); its dose definition is "the
+    intervention at this dose", so there is no untitled intervention definition and no orphan
+    action."""
     _, plan = resources(minimal_bundle)
     inner = contained(plan)
-    assert inner["intervention-1"] == {
-        "resourceType": "ActivityDefinition",
-        "id": "intervention-1",
-        "status": "unknown",
-        "description": "An unnamed cell product.",
-    }
-    arms, unlinked = plan["action"][:3], plan["action"][3:]
-    assert [(a["title"], a["definitionCanonical"]) for a in arms] == [
+    assert sorted(inner) == ["arm-1-dose", "arm-2-dose", "arm-3-dose"]
+    assert [(a["title"], a["definitionCanonical"]) for a in plan["action"]] == [
         ("Dose level 1", "#arm-1-dose"),
         ("Dose level 2", "#arm-2-dose"),
         ("Dose level 3", "#arm-3-dose"),
     ]
-    assert unlinked == [{"definitionCanonical": "#intervention-1"}]
+    assert not any("action" in a for a in plan["action"])
+    for n in (1, 2, 3):
+        dose = inner[f"arm-{n}-dose"]
+        assert dose["title"] == f"Dose level {n}" and dose["description"] == "An unnamed cell product."
     assert inner["arm-2-dose"]["dosage"][0]["doseAndRate"][0]["doseQuantity"] == {
         "value": 2.0,
         "unit": "mg/kg",
@@ -391,6 +406,8 @@ def test_minimal_dose_groups(minimal_bundle):
         "code": "mg/kg",
     }
     assert inner["arm-3-dose"]["dosage"] == [{"text": "the highest tolerated dose"}]
+    [assumption] = build_context(minimal_study, MappingSettings())["assumptions"]
+    assert assumption.code == "assumed-arm-intervention" and "3 of 3 arms" in assumption.message
     goal = plan["goal"][0]
     assert goal == {
         "category": {
@@ -406,6 +423,18 @@ def test_minimal_dose_groups(minimal_bundle):
     }
 
 
+def test_no_link_is_assumed_where_the_source_states_one_or_has_several_interventions(minimal_study):
+    placebo = minimal_study.arms[0].model_copy(
+        update={"label": "Placebo", "type": "PLACEBO_COMPARATOR", "dose": None}
+    )
+    study = minimal_study.model_copy(update={"arms": [*minimal_study.arms, placebo]})
+    links = build_context(study, MappingSettings())["links"]
+    assert links.arms == [[0], [0], [0], []] and links.assumed  # a placebo arm never gets it
+    two = minimal_study.model_copy(update={"interventions": minimal_study.interventions * 2})
+    links = build_context(two, MappingSettings())["links"]
+    assert links.arms == [[], [], []] and links.unlinked == [0, 1] and not links.assumed
+
+
 # --- determinism ----------------------------------------------------------------------------------
 
 
@@ -415,15 +444,25 @@ def test_rendering_is_deterministic(rich_study, minimal_study):
 
 
 def test_ids_are_uuid5_of_the_business_identifier(rich_study, rich_bundle):
+    # keyed by the NCT id alone: changing the NCT system setting keeps every id
     expected = {
-        rtype: str(uuid.uuid5(ID_NAMESPACE, f"{rtype}|{NCT_SYSTEM}|NCT01234567"))
+        rtype: str(uuid.uuid5(ID_NAMESPACE, f"{rtype}|nct|NCT01234567"))
         for rtype in ("Bundle", "ResearchStudy", "PlanDefinition")
     }
-    study, plan = resources(rich_bundle)
-    assert (rich_bundle["id"], study["id"], plan["id"]) == (
+    assert [rich_bundle["id"], *(e["fullUrl"] for e in rich_bundle["entry"])] == [
         expected["Bundle"],
-        expected["ResearchStudy"],
-        expected["PlanDefinition"],
+        f"urn:uuid:{expected['ResearchStudy']}",
+        f"urn:uuid:{expected['PlanDefinition']}",
+    ]
+    other = finish_json(
+        render(
+            TEMPLATE,
+            build_context(rich_study, MappingSettings(nct_identifier_system="https://clinicaltrials.gov")),
+        )
+    )
+    assert [e["fullUrl"] for e in other["entry"]] == [e["fullUrl"] for e in rich_bundle["entry"]]
+    assert other["entry"][0]["request"]["url"].startswith(
+        "ResearchStudy?identifier=https%3A//clinicaltrials.gov|"
     )
     edited = bundle_for(rich_study.model_copy(update={"brief_title": "Another title", "conditions": []}))
     assert [e["fullUrl"] for e in edited["entry"]] == [e["fullUrl"] for e in rich_bundle["entry"]]

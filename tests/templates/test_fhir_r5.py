@@ -50,8 +50,10 @@ def test_r5_registry_elements(rich, rich_study):
     assert study["phase"]["coding"][0]["system"] == "http://hl7.org/fhir/research-study-phase"
     assert study["recruitment"]["actualNumber"] == 42 and "targetNumber" not in study["recruitment"]
     state, *dated = study["progressStatus"]
-    assert codes(state["state"]) == ["temporarily-closed-to-accrual"]  # SUSPENDED
-    assert codes(dated[0]["state"]) == ["overall-study"] and dated[0]["period"]["start"] == "2020-03"
+    assert codes(state["state"]) == ["temporarily-closed-to-accrual", "SUSPENDED"]
+    assert codes(dated[0]["state"]) == ["overall-study"]
+    # the completion date ends the overall-study period; the start is actual, the end estimated
+    assert dated[0]["period"] == {"start": "2020-03", "end": "2024-12-31"} and dated[0]["actual"] is False
     roles = [codes(p["role"]) for p in study["associatedParty"]]
     assert ["lead-sponsor"] in roles and ["primary-investigator"] in roles and ["study-director"] in roles
     assert ["recruitment-contact"] in roles
@@ -90,6 +92,9 @@ def test_every_overall_status_gives_a_valid_r5_bundle(rich_study, status):
     )
     bundle = bundle_for(study)
     assert validate_bundle(bundle, "R5") == []
-    current = [p for p in resources(bundle)[0]["progressStatus"] if "period" not in p]
-    # WITHHELD and UNKNOWN say nothing about the study's state: no state, rather than a guess.
-    assert len(current) == (0 if status in ("WITHHELD", "UNKNOWN") else 1)
+    [current] = [p for p in resources(bundle)[0]["progressStatus"] if "period" not in p]
+    # WITHHELD and UNKNOWN have no R5 state: the CT.gov coding alone, rather than a guess.
+    assert codes(current["state"])[-1] == status
+    assert len(codes(current["state"])) == (1 if status in ("WITHHELD", "UNKNOWN") else 2)
+    states = [c for p in resources(bundle)[0]["progressStatus"] for c in codes(p["state"])]
+    assert "completed" not in states or status in ("COMPLETED", "APPROVED_FOR_MARKETING")

@@ -1,10 +1,17 @@
-"""Regenerate ``r4.json`` / ``r5.json`` from the official FHIR packages (needs npm and the registry).
+"""Regenerate ``r4.json`` / ``r5.json`` and ``r4.schema.json`` / ``r5.schema.json`` from the
+official FHIR packages (needs npm and the registry).
 
     python -m validation.definitions.build R4|R5 [--package DIR]
 
 Without ``--package`` the package is fetched with ``npm pack`` into a temporary directory.
-Only what the emitted resources can contain is kept: the resources below, and every datatype
-reachable from them, expanded to JSON paths (``arm.type.coding``) up to a fixed depth.
+
+``rN.json``: only what the emitted resources can contain is kept: the resources below, and every
+datatype reachable from them, with their required bindings and constraints.
+
+``rN.schema.json``: the package's own FHIR JSON Schema (``openapi/fhir.schema.json``), which
+checks element names, types, choice types and primitive patterns, completed with what it leaves
+out and the package's StructureDefinitions state (see ``structure_schema``). Descriptions are
+dropped (four fifths of its size); nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -159,6 +166,126 @@ def extract(root: Path, release: str) -> dict:
     }
 
 
+SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"  # the package's is draft-06; 07 adds if/then
+# Calendar checks the schema's patterns cannot make (2021-02-30 matches them): jsonschema formats,
+# implemented in validation/structure.py.
+DATE_FORMATS = {"date": "fhir-date", "dateTime": "fhir-date", "instant": "fhir-date"}
+
+
+def _cleaned(node):
+    """Without descriptions, and without the ``pattern`` of ``decimal`` (``type: number``): a
+    pattern applies to strings only, so it never applied to a JSON number, and R5's is not even
+    a valid regular expression (``[0-9]{1,9}})?``), which a compiling validator refuses."""
+    if isinstance(node, dict):
+        return {
+            k: _cleaned(v)
+            for k, v in node.items()
+            if not (k == "description" and isinstance(v, str))
+            and not (k == "pattern" and node.get("type") == "number")
+        }
+    if isinstance(node, list):
+        return [_cleaned(v) for v in node]
+    return node
+
+
+def _referenced(prop: dict) -> str | None:
+    ref = (prop.get("items") or prop).get("$ref", "")
+    return ref.rsplit("/", 1)[-1] or None
+
+
+def _definition_at(definitions: dict, type_name: str, parts: list[str]) -> str | None:
+    """The schema definition of a backbone element (``ResearchStudy.arm`` -> ``ResearchStudy_Arm``),
+    found by following the schema's own references rather than guessing its naming."""
+    name: str | None = type_name
+    for part in parts:
+        prop = definitions.get(name, {}).get("properties", {}).get(part)
+        if not isinstance(prop, dict) or not (name := _referenced(prop)):
+            return None
+    return name
+
+
+def _alternatives(element: dict, name: str, properties: dict) -> list[str]:
+    """The JSON properties any one of which satisfies a required element: a primitive may be
+    present as its value or only as ``_name`` (an extension such as data-absent-reason); a choice
+    ``value[x]`` as any of its types."""
+    names = [json_name for json_name, _ in _json_names(element, name)]
+    return [n for base in names for n in (base, "_" + base) if n in properties]
+
+
+def _required(pkg_root: Path, definitions: dict) -> int:
+    """Add every element of minimum cardinality >= 1 to its definition: a plain ``required`` for
+    a complex element, else an ``if`` none of its forms is present ``then`` require the element's
+    FHIR name (``status``, ``value[x]``), so the error names the element as the specification
+    does. Only base definitions (``derivation: specialization``) of resources and complex types."""
+    added = 0
+    for path in sorted(pkg_root.glob("StructureDefinition-*.json")):
+        structure = json.loads(path.read_text())
+        if structure.get("derivation") != "specialization" or structure.get("kind") not in (
+            "resource",
+            "complex-type",
+        ):
+            continue
+        type_name = structure["type"]
+        for element in structure["snapshot"]["element"][1:]:
+            if element.get("min", 0) < 1 or "contentReference" in element:
+                continue
+            *parents, name = element["path"].split(".")[1:]
+            definition = definitions.get(_definition_at(definitions, type_name, parents) or "")
+            if definition is None:
+                continue
+            alternatives = _alternatives(element, name, definition.get("properties", {}))
+            if len(alternatives) == 1:
+                required = definition.setdefault("required", [])
+                if alternatives[0] not in required:
+                    required.append(alternatives[0])
+            elif alternatives:
+                forms = {"anyOf": [{"required": [a]} for a in alternatives]}
+                definition.setdefault("allOf", []).append(
+                    {"if": {"not": forms}, "then": {"required": [name]}}
+                )
+            else:
+                continue
+            added += 1
+    return added
+
+
+def structure_schema(pkg_root: Path) -> tuple[dict, int]:
+    """The package's JSON Schema, completed where it is looser than the StructureDefinitions:
+
+    * minimum cardinalities (``_required``);
+    * no descriptions, no patterns on numbers (``_cleaned``);
+    * ``Resource.id`` is of type ``id`` (the schema writes it as ``string``);
+    * dates are valid calendar dates (``format``, see ``DATE_FORMATS``);
+    * a contained resource (``ResourceList``) is checked against its own type, chosen by
+      ``resourceType`` (``if``/``then``), instead of a ``oneOf`` over every resource, which tries
+      all ~150 and reports only that none matched.
+    """
+    source = json.loads((pkg_root / "openapi" / "fhir.schema.json").read_text())
+    definitions = _cleaned(source["definitions"])
+    resources = sorted(source["discriminator"]["mapping"])
+    added = _required(pkg_root, definitions)
+    for resource in resources:
+        properties = definitions[resource].get("properties", {})
+        if "id" in properties:
+            properties["id"] = {"$ref": "#/definitions/id"}
+    for primitive, fmt in DATE_FORMATS.items():
+        definitions[primitive]["format"] = fmt
+    definitions["ResourceList"] = {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"enum": resources}},
+        "allOf": [
+            {
+                "if": {"properties": {"resourceType": {"const": r}}},
+                "then": {"$ref": f"#/definitions/{r}"},
+            }
+            for r in resources
+        ],
+    }
+    schema = {"$schema": SCHEMA_DRAFT, "$id": source["id"], "definitions": definitions}
+    return schema, added
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("release", choices=sorted(PACKAGES), help="FHIR release")
@@ -175,7 +302,11 @@ def main() -> None:
                 archive.extractall(tmp, filter="data")
             root = Path(tmp) / "package"
         data = extract(root, args.release)
+        schema, required = structure_schema(root)
     out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    schema_out = HERE / f"{args.release.lower()}.schema.json"
+    schema_out.write_text(json.dumps({"package": PACKAGES[args.release], **schema}, indent=0) + "\n")
+    print(f"wrote {schema_out.name}: {len(schema['definitions'])} definitions, {required} required elements")
     bindings = sum(len(t["bindings"]) for t in data["types"].values())
     constraints = sum(len(t["constraints"]) for t in data["types"].values())
     print(f"wrote {out.name}: {len(data['types'])} types, {bindings} bindings, {constraints} constraints")

@@ -5,7 +5,8 @@ written public XML is compared with the input, element by element, over the elem
 covers (COVERED). Values are compared as the registry means them: whitespace in textblocks is
 layout; names are compared after the same first/middle/last/degrees split the writer makes;
 dates and coded values through the reader's own normalisation (``Estimated`` = ``Anticipated``).
-Elements not covered are listed in README.md, "ClinicalTrials.gov fields not mapped".
+It runs the whole export (FHIR and PRS too) on the reader fixtures; the leaf-by-leaf measure over
+every legacy record is tests/templates/test_ctgov_public_leaf_parity.py.
 """
 
 import re

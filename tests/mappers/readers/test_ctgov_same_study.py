@@ -37,6 +37,11 @@ UPDATED = {
         "sites": "sites added and renamed (233 -> 437)",
         "status": "primary completion date became actual: 2020-09 estimated -> 2020-11 actual",
     },
+    ("NCT00023673", "jsonv1+xml"): {
+        # classic API copy versioned 2023-10-18, XML downloaded 2017: the registry's MeSH indexing
+        # of the interventions gained a heading in between
+        "intervention_browse": "'Albumin-Bound Paclitaxel' added to the intervention MeSH terms",
+    },
     ("NCT01281917", "xml+csv"): {
         # XML last changed 2015-06-03, CSV row last updated 2017-08-21; and the legacy CSV does
         # not say which outcomes are primary: the reader's stated assumption (only the first)

@@ -1,0 +1,573 @@
+"""Splitting an outcome cell of the CSV-row shape: ``measure, description, time frame``.
+
+ClinicalTrials.gov's CSV export (and seed layout A, one of its rows written a field a line) joins
+an outcome's measure, description and time frame with ``, `` and escapes nothing, although each
+part may hold commas itself, and the description may be absent (``measure, time frame``). No rule
+on the commas alone can undo that, so the split is a *scored segmentation*: the cell is cut on
+the commas outside brackets into pieces, every way of grouping the pieces into a measure (at least
+the first piece), a description (possibly none) and a time frame (the last pieces) is scored by
+how much each part reads like its kind, and the best-scoring grouping wins.
+
+- A **time frame** opens like one ("Up to 5 years", "Baseline", "Week 12", "From randomization
+  …", "12 months", "pre-op") and every further piece continues one (a number, a time unit or a
+  point in a study's course: "15 min", "and at 12mo.", "approximately 4.5 years"). Time frames
+  are short and rarely hold a sentence.
+- A **description** opens like a sentence (a capital), often ends with a full stop, and is
+  absent in about a quarter of the registry's outcomes; registrants often repeat the measure
+  there ("Angioplasty time, Angioplasty time, 1 day").
+- A **measure** continues past its first piece only with pieces that read as more of the same
+  heading: lower-case list items ("CV death, non-fatal MI, non-fatal stroke") or, for a
+  Title-Case measure, more Title Case.
+- A piece ending in a full stop ends a sentence: a description ends there far more often than a
+  time frame or a measure continues past it.
+
+The features are hand-made; their weights (``W``) are those of a log-linear model fitted on the
+development part of the evaluation set in ``tests/mappers/readers/outcome_set.py`` (real
+triples from ClinicalTrials.gov records), starting from hand-set values. The held-out part
+measures them (the README gives the figure). The split returns the cell's own text: parts are
+slices of it, never re-joined pieces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate, pairwise
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# What holds a time: a number with a unit ("12 months", "30 min", "4.5 years", "12months",
+# "Day14", "D28"), a point in a study's course ("baseline", "follow-up", "discharge"), a year.
+# Read from the piece's lower-case tokens (letters or digits; hyphens split "pre-op"), which
+# is several times faster than one regular expression of every spelling.
+_UNITS = _word_set(
+    "s sec secs second seconds min mins minute minutes h hr hrs hour hours d day days night nights "
+    "wk wks week weeks mo mos month months y yr yrs year years cycle cycles visit visits session "
+    "sessions dose doses course courses fraction fractions timepoint timepoints"
+)
+_NUMBER_WORDS = _word_set(
+    "one two three four five six seven eight nine ten eleven twelve fifteen eighteen twenty thirty "
+    "sixty ninety half"
+)
+_TIME_TOKENS = _word_set(
+    "baseline screening followup enrollment enrolment randomization randomisation registration "
+    "admission discharge surgery operation postop preop postoperative postoperatively preoperative "
+    "preoperatively intraoperative intraoperatively infusion injection vaccination dosing predose "
+    "postdose pretreatment posttreatment preintervention postintervention completion termination "
+    "withdrawal onset daily weekly monthly quarterly annual annually yearly throughout continuous "
+    "continuously ongoing period season timepoint timepoints trough prebaseline week weeks day days "
+    "month months year years hour hours minute minutes visit visits cycle cycles date dates "
+    "postpartum antepartum prenatal antenatal postnatal perioperative perioperatively"
+)
+_TIME_PAIRS = frozenset(
+    [("end", "of"), ("start", "of"), ("follow", "up"), ("intra", "operative")]
+    + [(a, b) for a in ("pre", "post") for b in ("op", "operative", "dose", "treatment", "intervention")]
+    + [("pre", "baseline")]
+    + [(a, b) for a in ("first", "last", "final", "each", "every") for b in ("dose", "infusion", "injection")]
+)
+_MONTHS = _word_set("jan feb mar apr jun jul aug sep sept oct nov dec")
+_TOKEN = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
+_STAGE_MARK = _word_set("d w m v t")  # "D28", "W12", "V3", "T0"
+
+
+def _holds_time(text: str) -> bool:
+    tokens = _TOKEN.findall(text.lower())
+    if not _TIME_TOKENS.isdisjoint(tokens):
+        return True
+    for a, b in pairwise(tokens):
+        number = a[0].isdigit() or a in _NUMBER_WORDS
+        if (number and b in _UNITS) or (a, b) in _TIME_PAIRS:
+            return True
+        if b[0].isdigit() and (a in _STAGE_MARK or a in _MONTHS):
+            return True
+    return any(len(t) == 4 and t[:2] in ("19", "20") and t.isdigit() for t in tokens)
+
+
+_UNIT = "(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")"
+_NUMBER = r"(?:\d+(?:[.,]\d+)?(?:\s*(?:-|–|to)\s*\d+(?:\.\d+)?)?|" + "|".join(sorted(_NUMBER_WORDS)) + ")"
+_MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# How a time frame opens.
+_TIME_OPENER = re.compile(
+    r"^(?:up ?to|upto|through(?:out)?|thru|baseline|prior to|end of|start of|the (?:first|last|end|"
+    r"start|duration)|(?:the )?(?:entire|whole|total) (?:study|trial|treatment|follow|duration|"
+    r"period|course|hospital|stay|participation|intervention)|immediately|immediate|"
+    r"continuous(?:ly)?|approximately|approx\.?|about|around|estimated|time of|"
+    r"(?:evaluated|assessed|measured|collected|recorded|performed|obtained|done|conducted)"
+    r" (?:at|up|from|through|during|after|before|on|in|every|over|until|daily|weekly|for)|"
+    r"(?:participants|patients|subjects) (?:will be |were |are )?(?:followed|assessed|evaluated|"
+    r"seen|monitored)|duration of (?:the )?(?:hospital|stay|study|follow)|"
+    r"(?:day|days|week|weeks|wk|month|months|year|years|hour|hours|minute|minutes|cycle|cycles|"
+    rf"visit|visits)\s*[-–]?\s*(?:\d+(?:[A-Za-z]+\d+)*|{_NUMBER}\b)|screening|randomi[sz]ation|enrol?l?ment|admission|discharge|surgery|"
+    r"follow[- ]?up|pre-?baseline|pre-?treatment|post-?treatment|pre-?intervention|"
+    r"post-?intervention|pre-?op|post-?op|pre-?dose|post-?dose|predose|postdose|trough|daily|"
+    r"weekly|monthly|annually|yearly|quarterly|ongoing|once|twice|"
+    rf"{_MONTH_NAME}|(?:19|20)\d\d|[DWMVT]\d+|{_NUMBER}\s*-?\s*{_UNIT}|\d)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+# Prepositions that open a time frame only with a time in the piece ("at baseline", "by week 4";
+# "by cancer type" is not one).
+_TIME_PREPOSITION = re.compile(
+    r"^(?:from|between|pre|post|before|after|during|until|till|within|at|on|by|over|every|each)\b",
+    re.IGNORECASE,
+)
+# A change measured between two times: "Change from baseline to week 12" reads as a time frame
+# only when a time is in it.
+_CHANGE = re.compile(r"^change (?:from|in|between)\b", re.IGNORECASE)
+# Pieces that only continue a list: "4 and 16.", "0", "±3 days" is a time piece already.
+_NUMBERS = r"[\d.,;:%\-–x×±~ ]+"
+_BARE_NUMBERS = re.compile(rf"^(?:(?:and|or|to|&) )?{_NUMBERS}(?: (?:and|or|to|&) {_NUMBERS})*\.?$", re.I)
+_NUMBER_LIST = re.compile(r"^\d+(?:\.\d+)?\s*(?:and|or|to|-|–|&|,|;|$)", re.IGNORECASE)
+# A time unit alone ("Days") is a heading, not a time frame.
+_BARE_UNIT = re.compile(rf"^{_UNIT}$", re.IGNORECASE)
+# Pieces that go on with the clause before them ("which ever occurs first", "whichever is later").
+_CLAUSE = re.compile(r"^(?:which|whichever|whatever|that|if|unless|as|including|e\.g\.|i\.e\.)\b", re.I)
+# Events a time frame runs until ("Until death from any cause", "until disease progression").
+_EVENT = re.compile(r"\b(?:death|progression|relapse|recurrence|discharge|delivery|birth)\b", re.IGNORECASE)
+# The end of a piece that starts a list: "...event: CV death", "... including frequency",
+# "Comparison of frequency" (a short item after a colon, "including", "such as", "of", "e.g.").
+_LIST_HEAD = re.compile(r"(?::|\bincluding|\bsuch as|\be\.g\.|\bof|\bfor)\s+(?:\S+\s+){0,2}\S+$")
+# How a measure opens; a time frame does not ("Proportion of deaths at days 7, 14 and 28").
+_MEASURE_OPEN = re.compile(
+    r"^(?:the )?(?:number|proportion|percentage|percent|rate|incidence|prevalence|frequency|"
+    r"change|changes|mean|median|level|levels|score|concentration|amount|total number|severity|"
+    r"occurrence|assessment|evaluation|measurement|comparison|analysis|analyses)\b",
+    re.IGNORECASE,
+)
+_CONJUNCTION = re.compile(r"^(?:and|or|&|then|as well as|but|plus|with)\b", re.IGNORECASE)
+# Words of a sentence rather than a heading or a time.
+_VERB = re.compile(
+    r"\b(?:is|are|was|were|will|be|been|being|has|have|had|defined|calculated|determined|used|"
+    r"using|reported|scored|consists?|includes?|indicates?|means?|refers?|occurs?|receives?|"
+    r"that|which|who|whom|whose)\b"
+)  # lower case only: "Mean" in a Title-Case heading is not a verb; relative pronouns open clauses
+_ABBREVIATION_END = re.compile(
+    r"(?:\b(?:approx|e\.g|i\.e|etc|vs|wk|wks|mo|mos|yr|yrs|hr|hrs|min|mins|sec|no|st|dr|fig|incl|"
+    r"max|min|ca|resp|[A-Z])|\d(?:mo|wk|yr|h|d|m|min)|[A-Z]{2,})\.$"
+)
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_CONTENT_WORD = re.compile(r"[A-Za-z][\w'\-]{2,}")
+_ACRONYM = re.compile(r"[A-Z0-9\-]{2,8}")
+_ENDS_NUMBER = re.compile(r"\d\)?$")
+_DIGIT = re.compile(r"\d")
+
+# How much each feature of a grouping counts (log-odds). Fitted on the development part
+# (``python -m tests.mappers.readers.outcome_set --fit`` prints new values); the comments say
+# what each feature is, from the hand-set start.
+W: dict[str, float] = {
+    # the time frame: how it opens ...
+    "t_opener": 2.79,  # "Up to 5 years", "Baseline", "12 weeks", "From randomization ..."
+    "t_change": 3.17,  # "Change from baseline to week 12"
+    "t_weak_opener": 0.37,  # "Until death", "During the study": a preposition but no time
+    "t_time_word": 1.28,  # no opener, but a time in it ("Entire study participation ...")
+    "t_foreign_open": -3.25,  # nothing of a time in its first piece
+    "t_bare_open": -0.13,  # numbers only ("0, 15 min, ...")
+    "t_bare_after_number": -3.32,  # "4 and 16" right after "at week 2": a list, not a start
+    "t_conjunction_open": -3.28,  # "and ...", "or ..."
+    "t_measure_open": -1.45,  # "Proportion of deaths at day 28" is a description
+    "t_echoed": 1.53,  # the piece before ends in it ("... at days 7, 14 and 28, Days 7, 14 and 28")
+    "t_lower_open": -2.29,
+    # ... how it goes on ...
+    "t_continuation": 1.35,  # each further piece that continues a time
+    "t_foreign": -2.51,  # each further piece with nothing of a time ...
+    "t_clause": 0.62,  # ... unless it goes on with a clause ("which ever occurs first")
+    "t_sentence_inside": -2.66,  # a sentence ends inside it
+    "t_long": -0.2,  # per word past 12
+    "t_verbs": 0.61,  # per sentence verb
+    # ... and what stands before it
+    "t_after_sentence": 4.74,  # the part before it ends with a full stop
+    "t_absent": -6.96,  # the registry requires one; old records may lack it
+    # the description
+    "d_absent": -2.76,  # a quarter of outcomes have none
+    "d_lower_open": -1.25,  # a description opens with a capital ...
+    "d_lower_open_after_title": -1.1,  # ... all the more after a Title-Case measure
+    "d_bare_open": -2.01,  # ... not with a bare number
+    "d_sentence_open": 1.81,  # ... and like a sentence
+    "d_list_open": -1.51,  # opens with two short lower-case items: a list, the measure's
+    "d_continues_open": -3.2,  # "with ...", "including ...": goes on with the measure
+    "d_lower_clause": -0.38,  # a lower-case opening with a verb is a sentence all the same
+    "d_overlap": 1.56,  # its opening repeats a word of the measure ("Change in d-dimer, plasma d-dimer ...")
+    "d_title": -0.72,  # a Title-Case "description" after a Title-Case measure continues it
+    "d_echoes_measure": 1.7,  # opens with the measure's first piece ...
+    "d_repeats_measure": 3.64,  # ... or is the measure again ("Angioplasty time, Angioplasty time, 1 day")
+    "d_same_word": 1.11,  # opens with the measure's first word ("Time to ...")
+    "d_opener_open": -2.05,  # opens like a time frame
+    "d_all_openers": -1.78,  # time openers only: part of the time frame
+    "d_bare_end": -2.74,  # ends in a bare number piece
+    "d_time_end": -1.94,  # ends in a piece that opens like a time frame
+    "d_items_only": -1.63,  # two or more short lower-case items and nothing else: a list
+    "d_short": -1.24,  # one or two words
+    "d_verbs": -0.24,  # per sentence verb (up to three)
+    # the measure's pieces after its first
+    "m_list_item": -1.12,  # short lower-case list items ("CV death, non-fatal MI, ...")
+    "m_list_after_head": 0.26,  # ... after a first piece ending in a list's first item
+    "m_lower": -0.28,  # other lower-case pieces
+    "m_title": -0.15,  # Title Case after a Title-Case first piece
+    "m_bare": -0.67,  # bare numbers ("Weeks 2, 4, 8, and 12")
+    "m_bare_after_number": 0.13,
+    "m_other": -4.01,  # anything else: most likely the description
+    "m_sentence_inside": -2.53,  # a sentence ends inside the measure
+    "m_verbs": -1.07,  # per sentence verb in a continuation
+    "m_and_close": 2.95,  # its last piece closes a list ("..., vital signs, and ECG")
+}
+_MAX_MEASURE_PIECES = 16
+_MAX_TIME_PIECES = 24
+
+
+def split_top_level(text: str, sep: str = ", ") -> list[str]:
+    """Split on ``sep`` outside (), [] and {}. A bracket that is never closed (or never opened)
+    is text, so it does not swallow the rest: "(1=none, 2=mild, ..., Week 12" still splits."""
+    return [text[start:end] for start, end in _spans(text, sep)]
+
+
+def _spans(text: str, sep: str = ", ") -> list[tuple[int, int]]:
+    """Where ``split_top_level``'s parts lie in ``text``.
+
+    Jumps from bracket to separator with one regex instead of walking every character: CSV
+    exports hold thousands of outcome cells, and this split is most of their parsing."""
+    tokens = list(re.finditer(r"[(\[{)\]}]|" + re.escape(sep), text))
+    paired, stack = set(), []
+    for index, match in enumerate(tokens):
+        token = match.group()
+        if token in ("(", "[", "{"):
+            stack.append(index)
+        elif token in (")", "]", "}") and stack:
+            paired.update((stack.pop(), index))
+    spans, depth, start = [], 0, 0
+    for index, match in enumerate(tokens):
+        token = match.group()
+        if index in paired:
+            depth += 1 if token in ("(", "[", "{") else -1
+        elif token == sep and depth == 0 and match.start() >= start:
+            spans.append((start, match.start()))
+            start = match.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+@dataclass(frozen=True)
+class OutcomeParts:
+    measure: str
+    description: str | None
+    time_frame: str | None
+
+
+def _title_case(text: str, long_words: list[str]) -> bool:
+    """Title Case: most long words capitalised; a piece without long words ("C", "W-135 and Y")
+    by its first character."""
+    if not long_words:
+        return text[:1].isupper()
+    return sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.7
+
+
+def _sentence_case(text: str, long_words: list[str]) -> bool:
+    """Opens like a sentence: a capital, then (in its first words) mostly lower case."""
+    rest = long_words[1:12]
+    if not text[:1].isupper() or not rest:
+        return False
+    return sum(w[0].isupper() for w in rest) <= len(rest) * 0.3
+
+
+@dataclass(slots=True)
+class _Piece:
+    """What one comma-separated piece of a cell looks like (cached by text: treat as frozen)."""
+
+    text: str
+    words: int
+    lower: bool  # opens with a lower-case letter
+    title: bool  # a Title-Case heading without sentence verbs
+    sentence: bool  # opens like a sentence: a capital, then mostly lower-case words
+    sentence_end: bool  # ends with a full stop that is not an abbreviation's
+    bare: bool  # numbers only ("4 and 16", "0")
+    ends_number: bool
+    numeric_start: bool  # "18 and 24 after treatment start": goes on with a list of times
+    conjunction: bool
+    clause: bool  # goes on with the clause before it
+    time_word: bool  # holds a time ("12 weeks", "baseline", "Day14", "2009")
+    opener: bool  # opens like a time frame
+    weak_opener: bool  # opens with a preposition of time but holds no time ("until death")
+    opens_list: bool  # ends with a list's first item ("event: CV death", "including frequency")
+    change: bool  # "Change from baseline to week 12"
+    measure_open: bool  # opens like a measure ("Proportion of ...", "Number of ...")
+    verbs: int
+    first_word: str
+    content: frozenset[str]  # its first words of three letters or more, lower-cased
+    list_item: bool  # a short lower-case item of a list ("non-fatal MI", "vital signs", "ECG")
+
+
+@lru_cache(maxsize=8192)
+def _piece(text: str) -> _Piece:
+    words = text.split()
+    head = text[:300]  # what a piece is opens it: a long description piece is not searched whole
+    long_words = [w for w in _WORD.findall(head) if len(w) > 3]
+    time_word = _holds_time(head)
+    bare = bool(_BARE_NUMBERS.match(text))
+    verbs = len(_VERB.findall(text))
+    lower = text[:1].islower()
+    return _Piece(
+        text=text,
+        words=len(words),
+        lower=lower,
+        title=len(words) <= 30 and not verbs and _title_case(text, long_words),
+        sentence=len(words) >= 4 and _sentence_case(text, long_words),
+        sentence_end=text.endswith(".") and not _ABBREVIATION_END.search(text[-12:]),
+        bare=bare,
+        ends_number=bool(_ENDS_NUMBER.search(text[-4:])),
+        numeric_start=bool(_NUMBER_LIST.match(text)),
+        conjunction=bool(_CONJUNCTION.match(text)),
+        time_word=time_word,
+        # a digit opens a time frame only as a time ("12 weeks") or a list of them ("0", "3, 6")
+        opener=(
+            bool(_TIME_OPENER.match(text))
+            and (time_word or bare or not text[:1].isdigit())
+            and not _BARE_UNIT.match(text)
+        )
+        or (bool(_TIME_PREPOSITION.match(text)) and (time_word or bool(_EVENT.search(head)))),
+        weak_opener=not time_word and bool(_TIME_PREPOSITION.match(text)) and not _EVENT.search(head),
+        opens_list=bool(_LIST_HEAD.search(text[-60:])),
+        clause=bool(_CLAUSE.match(text)),
+        change=bool(_CHANGE.match(text)) and time_word and bool(_DIGIT.search(head)),
+        measure_open=bool(_MEASURE_OPEN.match(text)) and not _CHANGE.match(text),
+        verbs=verbs,
+        first_word=words[0].lower() if words else "",
+        content=frozenset(w.lower() for w in _CONTENT_WORD.findall(head)) - _STOP_WORDS,
+        list_item=(lower or bool(_ACRONYM.fullmatch(text))) and len(words) <= 4 and not verbs,
+    )
+
+
+# words too common in outcomes to say that a description repeats its measure
+_STOP_WORDS = frozenset(
+    {
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "than",
+        "into",
+        "over",
+        "per",
+        "are",
+        "was",
+        "were",
+        "will",
+        "who",
+        "which",
+        "its",
+        "their",
+        "change",
+        "changes",
+        "number",
+        "percentage",
+        "proportion",
+        "rate",
+        "time",
+    }
+)
+Features = dict[str, float]
+
+
+def _add(features: Features, name: str, value: float = 1.0) -> None:
+    if value:
+        features[name] = features.get(name, 0.0) + value
+
+
+class _Cell:
+    """One cell cut into pieces, with running totals so that any part's features cost O(1)."""
+
+    def __init__(self, cell: str):
+        self.cell = cell
+        self.spans = [(a, b) for a, b in _spans(cell) if cell[a:b].strip()]
+        self.texts = [cell[a:b].strip() for a, b in self.spans]
+        self.pieces = [_piece(t) for t in self.texts]
+        self.n = len(self.pieces)
+
+        def running(values) -> list[int]:
+            return [0, *accumulate(values)]
+
+        self._words = running(p.words for p in self.pieces)
+        self._verbs = running(p.verbs for p in self.pieces)
+        self._sentence_ends = running(p.sentence_end for p in self.pieces)
+        self._not_openers = running(not p.opener for p in self.pieces)
+        self._not_items = running(not (p.list_item and p.words <= 3) for p in self.pieces)
+        self._not_titles = running(not (p.title or p.bare) for p in self.pieces)
+        goes_on = [p.time_word or p.bare or p.opener or p.numeric_start for p in self.pieces]
+        self._time_pieces = running(goes_on)
+        self._clauses = running(p.clause and not on for p, on in zip(self.pieces, goes_on, strict=True))
+
+    @staticmethod
+    def _between(totals: list[int], start: int, end: int) -> int:
+        return totals[end] - totals[start]
+
+    def text(self, start: int, end: int) -> str:
+        """Pieces ``[start:end]`` as the cell writes them (its own spaces and commas kept)."""
+        if start >= end:
+            return ""
+        return self.cell[self.spans[start][0] : self.spans[end - 1][1]].strip()
+
+    def time_frame(self, j: int) -> Features:
+        """The time frame ``[j:]`` (none when ``j == n``), given what precedes it."""
+        f: Features = {}
+        pieces, n = self.pieces, self.n
+        if j == n:
+            _add(f, "t_absent")
+            return f
+        first = pieces[j]
+        if first.conjunction:
+            _add(f, "t_conjunction_open")
+        elif first.bare:
+            _add(f, "t_bare_open")
+        elif first.change:
+            _add(f, "t_change")
+        elif first.opener:
+            _add(f, "t_opener")
+        elif first.weak_opener:
+            _add(f, "t_weak_opener")
+        elif first.time_word:
+            _add(f, "t_time_word")
+        else:
+            _add(f, "t_foreign_open")
+        if first.bare and pieces[j - 1].ends_number:
+            _add(f, "t_bare_after_number")
+        _add(f, "t_lower_open", first.lower)
+        _add(f, "t_measure_open", first.measure_open)
+        before = self.texts[j - 1].lower()
+        _add(f, "t_echoed", len(before) > len(self.texts[j]) and before.endswith(self.texts[j].lower()))
+        more = n - j - 1
+        timely = self._between(self._time_pieces, j + 1, n)
+        clauses = self._between(self._clauses, j + 1, n)
+        _add(f, "t_continuation", timely)
+        _add(f, "t_clause", clauses)
+        _add(f, "t_foreign", more - timely - clauses)
+        _add(f, "t_sentence_inside", self._between(self._sentence_ends, j, n - 1))
+        _add(f, "t_long", max(0, self._between(self._words, j, n) - 12))
+        _add(f, "t_verbs", self._between(self._verbs, j, n))
+        _add(f, "t_after_sentence", pieces[j - 1].sentence_end)
+        return f
+
+    def measure(self, i: int) -> Features:
+        """The measure ``[:i]``."""
+        f: Features = {}
+        pieces = self.pieces
+        title = pieces[0].title
+        for k in range(1, i):
+            p = pieces[k]
+            if p.bare:
+                _add(f, "m_bare")
+                _add(f, "m_bare_after_number", pieces[k - 1].ends_number)
+            elif title and p.title:
+                _add(f, "m_title")
+            elif p.list_item:
+                _add(f, "m_list_item")
+                _add(f, "m_list_after_head", pieces[0].opens_list)
+            elif p.lower:
+                _add(f, "m_lower")
+            else:
+                _add(f, "m_other")
+            _add(f, "m_verbs", p.verbs)
+        _add(f, "m_sentence_inside", self._between(self._sentence_ends, 0, i - 1))
+        _add(f, "m_and_close", i > 1 and pieces[i - 1].conjunction)
+        return f
+
+    def opening(self, i: int) -> Features:
+        """What a description starting at ``i`` opens with."""
+        f: Features = {}
+        opening, first = self.pieces[i], self.pieces[0]
+        _add(f, "d_lower_open", opening.lower)
+        _add(f, "d_lower_open_after_title", opening.lower and first.title)
+        _add(f, "d_lower_clause", opening.lower and opening.verbs > 0)
+        _add(f, "d_continues_open", opening.conjunction or opening.clause)
+        _add(f, "d_overlap", bool(opening.content & first.content))
+        _add(f, "d_bare_open", opening.bare)
+        _add(f, "d_sentence_open", opening.sentence)
+        _add(f, "d_opener_open", opening.opener)
+        if self.texts[i] == self.texts[0]:
+            _add(f, "d_echoes_measure")
+        elif opening.first_word == first.first_word:
+            _add(f, "d_same_word")
+        return f
+
+    def ending(self, j: int) -> Features:
+        """What a description of two or more pieces ending before ``j`` ends with."""
+        f: Features = {}
+        _add(f, "d_bare_end", self.pieces[j - 1].bare)
+        _add(f, "d_time_end", self.pieces[j - 1].opener)
+        return f
+
+    def span(self, i: int, j: int) -> Features:
+        """What the description ``[i:j]`` holds as a whole."""
+        f: Features = {}
+        pieces = self.pieces
+        _add(f, "d_list_open", j > i + 1 and pieces[i].list_item and pieces[i + 1].list_item)
+        _add(f, "d_title", pieces[0].title and not self._between(self._not_titles, i, j))
+        _add(f, "d_repeats_measure", j - i == i and self.texts[i:j] == self.texts[:i])
+        _add(f, "d_all_openers", not self._between(self._not_openers, i, j))
+        _add(f, "d_short", self._between(self._words, i, j) <= 2)
+        _add(f, "d_items_only", j > i + 1 and not self._between(self._not_items, i, j))
+        _add(f, "d_verbs", min(3, self._between(self._verbs, i, j)))
+        return f
+
+    def description(self, i: int, j: int) -> Features:
+        """The description ``[i:j]`` (none when ``i == j``)."""
+        if i == j:
+            return {"d_absent": 1.0}
+        f = self.opening(i)
+        for part in (self.ending(j) if j - 1 > i else {}, self.span(i, j)):
+            for name, value in part.items():
+                _add(f, name, value)
+        return f
+
+    def best_grouping(self, weights: dict[str, float] = W) -> tuple[int, int]:
+        """The (i, j) whose measure ``[:i]``, description ``[i:j]`` and time frame ``[j:]``
+        score highest; the measure has at least one piece. The parts' features are scored
+        apart (measure per end, time frame per start, the description's opening per start and
+        its ending per end), so only the description's span is scored per (i, j)."""
+        n = self.n
+        starts = range(max(1, n - _MAX_TIME_PIECES), n + 1)
+        times = {j: _score(self.time_frame(j), weights) for j in starts}
+        endings = {j: _score(self.ending(j), weights) for j in starts if j > 1}
+        absent = weights.get("d_absent", 0.0)
+        best, best_score = (1, n), float("-inf")
+        for i in range(1, min(n, _MAX_MEASURE_PIECES) + 1):
+            head = _score(self.measure(i), weights)
+            opening = _score(self.opening(i), weights) if i < n else 0.0
+            for j in starts:
+                if j < i:
+                    continue
+                score = head + times[j]
+                if j == i:
+                    score += absent
+                else:
+                    score += opening + _score(self.span(i, j), weights) + (endings[j] if j - 1 > i else 0.0)
+                if score > best_score:
+                    best, best_score = (i, j), score
+        return best
+
+
+def _score(features: Features, weights: dict[str, float]) -> float:
+    return sum(weights.get(name, 0.0) * value for name, value in features.items())
+
+
+def reads_as_time(text: str) -> bool:
+    """Whether ``text`` reads as a time frame: it holds a time ("12 weeks", "baseline") or opens
+    like one ("Up to ...", "Until death")."""
+    piece = _piece(text.strip())
+    return piece.time_word or piece.opener
+
+
+def split_outcome(cell: str) -> OutcomeParts:
+    """``measure, description, time frame`` -> its parts (see the module docstring)."""
+    parts = _Cell(cell)
+    texts = parts.texts
+    if not texts:
+        return OutcomeParts("", None, None)
+    if len(texts) == 1:
+        return OutcomeParts(texts[0], None, None)
+    i, j = parts.best_grouping()
+    return OutcomeParts(parts.text(0, i), parts.text(i, j) or None, parts.text(j, parts.n) or None)

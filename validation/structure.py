@@ -1,0 +1,110 @@
+"""FHIR structure by the official FHIR JSON Schema, compiled once (jsonschema-rs).
+
+The export checks every bundle before writing it, so structure must cost little: the package's
+own JSON Schema (``validation/definitions/r4.schema.json`` from ``hl7.fhir.r4b.core@4.3.0``,
+``r5.schema.json`` from ``hl7.fhir.r5.core@5.0.0``, made by ``make definitions``) checks element
+names (no unknown ones), types, choice types and primitive patterns in Rust; the build completed
+it with what the schema leaves out and the StructureDefinitions say: minimum cardinalities,
+``Resource.id`` as an ``id``, calendar-valid dates, contained resources checked by their own
+type. Required bindings and invariants are ``validation/profile.py``'s, the transaction rules
+``validation/fhir.py``'s.
+
+Resources are validated one at a time, so an error points at the resource it is in. Messages
+are the schema's; ``validation/fhir.py`` asks fhir.resources for its own reading of a resource
+the schema refused (and uses fhir.resources alone under ``deep_validation``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from functools import cache
+from pathlib import Path
+
+import jsonschema_rs
+import orjson
+
+from mappers.model import Issue
+
+SCHEMAS = {
+    "R4": Path(__file__).with_name("definitions") / "r4.schema.json",
+    "R5": Path(__file__).with_name("definitions") / "r5.schema.json",
+}
+_MAX_SHOWN = 120  # characters of an offending value quoted in a message
+
+
+def _calendar_date(value: str) -> bool:
+    """``fhir-date`` (dates, dateTimes and instants): the day exists in its month. The schema's
+    pattern has checked the shape and every other range already."""
+    if len(value) < 10:
+        return True  # a year or a year and month: the pattern settles it
+    try:
+        datetime.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+_COMPILING = threading.Lock()
+
+
+@cache
+def _compiled(version: str) -> tuple[jsonschema_rs.Draft7Validator, frozenset[str]]:
+    schema = orjson.loads(SCHEMAS[version].read_bytes())
+    root = {**schema, "$ref": "#/definitions/ResourceList"}
+    validator = jsonschema_rs.Draft7Validator(
+        root, formats={"fhir-date": _calendar_date}, validate_formats=True
+    )
+    types = frozenset(schema["definitions"]["ResourceList"]["properties"]["resourceType"]["enum"])
+    return validator, types
+
+
+def validator(version: str) -> tuple[jsonschema_rs.Draft7Validator, frozenset[str]]:
+    """The compiled schema and the resource types it knows; compiled once per process (under a
+    lock: batches run in threads)."""
+    with _COMPILING:
+        return _compiled(version)
+
+
+def resource_types(version: str) -> frozenset[str]:
+    return validator(version)[1]
+
+
+def _path(root: str, parts) -> str:
+    return root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def _shown(value) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+def _issue(where: str, message: str) -> Issue:
+    return Issue(severity="error", code="fhir-invalid", field=where, message=f"{where}: {message}")
+
+
+def _issues(error: jsonschema_rs.ValidationError, root: str) -> list[Issue]:
+    where = _path(root, error.instance_path)
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
+        return [_issue(f"{where}.{kind.property}", "required element missing (minimum cardinality 1)")]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        return [_issue(f"{where}.{name}", "unknown element") for name in kind.unexpected]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format):
+        message = f"{_shown(error.instance)} is not a valid calendar date"
+    elif isinstance(kind, jsonschema_rs.ValidationErrorKind.Pattern):
+        message = f"{_shown(error.instance)} does not match the pattern of its type ({kind.pattern})"
+    elif isinstance(kind, jsonschema_rs.ValidationErrorKind.Type):
+        message = f"{_shown(error.instance)} is not of type {kind.types}"
+    else:
+        message = error.message if len(error.message) <= 300 else error.message[:299] + "…"
+    return [_issue(where, message)]
+
+
+def resource_issues(resource: dict, version: str, root: str) -> list[Issue]:
+    """Schema errors of one resource (its contained ones included), pointing at ``root``'s
+    elements: ``ResearchStudy.arm[0].name``. ``[]`` is valid."""
+    compiled, _ = validator(version)
+    if compiled.is_valid(resource):
+        return []
+    return [issue for error in compiled.iter_errors(resource) for issue in _issues(error, root)]
