@@ -1,4 +1,5 @@
-"""What a sync keeps between runs, inside the output directory.
+"""What a sync keeps between runs, inside the output directory (the names are
+``mappers.output_layout``'s).
 
 - ``sources/ctgov/<NCT id>.json``: each study as the API gave it (its object from the page,
   keys in the API's order, compact), the export's input. Written atomically, and only when the
@@ -21,14 +22,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from flows.errors import LedgerFormatError
 from flows.output import remove_temporaries, write_atomic
-
-SOURCES = Path("sources") / "ctgov"
-SUPERSEDED = Path("sources") / "ctgov-superseded"
-STATE_NAME = "sync-state.json"
-SYNC_REPORT_NAME = "sync-report.json"
+from mappers.output_layout import SOURCES, SUPERSEDED_SOURCES, SYNC_STATE, source_record, superseded_record
 
 Stored = Literal["new", "changed", "unchanged"]
 
@@ -39,10 +37,18 @@ class SourceStore:
     def __init__(self, output: Path):
         self.root = Path(output)
         self.directory = self.root / SOURCES
-        self.superseded = self.root / SUPERSEDED
+        self.superseded = self.root / SUPERSEDED_SOURCES
 
     def path(self, nct: str) -> Path:
-        return self.directory / f"{nct}.json"
+        return self.root / source_record(nct)
+
+    def nct_of(self, source: str) -> str | None:
+        """The NCT id of a stored record, from its path as the export's report names it (None for
+        any other input)."""
+        path = Path(source)
+        if path.suffix != ".json" or path.parent.resolve() != self.directory.resolve():
+            return None
+        return path.stem
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -72,7 +78,7 @@ class SourceStore:
     def supersede(self, old: str) -> str | None:
         """Move ``old``'s record out of the export's input; returns where it went (None when
         there was nothing to move)."""
-        target = self.superseded / f"{old}.json"
+        target = self.root / superseded_record(old)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(self.path(old), target)
@@ -98,16 +104,29 @@ class SyncState(BaseModel):
         return self.api_url.rstrip("/") == api_url.rstrip("/") and self.query == query
 
 
+_WHAT_TO_DO = "move it aside (the next sync fetches everything again) or choose another --output"
+
+
 def load_state(output: Path) -> SyncState | None:
-    path = Path(output) / STATE_NAME
+    """The watermark of the last sync into ``output`` (None before the first). A file this
+    version cannot read is refused rather than guessed at (LedgerFormatError, a usage error):
+    the watermark decides what is not fetched again."""
+    path = Path(output) / SYNC_STATE
     if not path.is_file():
         return None
-    return SyncState.model_validate_json(path.read_bytes())
+    try:
+        return SyncState.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the file"
+        raise LedgerFormatError(
+            f"{path}: not a sync state this trialexport reads ({where}: {problem['msg']}); {_WHAT_TO_DO}"
+        ) from None
 
 
 def save_state(output: Path, state: SyncState) -> None:
     """Durable: the watermark is what the next run trusts."""
-    write_atomic(Path(output) / STATE_NAME, state.model_dump_json(indent=2).encode() + b"\n", durable=True)
+    write_atomic(Path(output) / SYNC_STATE, state.model_dump_json(indent=2).encode() + b"\n", durable=True)
 
 
 def remove_stale_temporaries(store: SourceStore) -> None:

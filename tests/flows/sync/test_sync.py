@@ -11,12 +11,14 @@ import pytest
 
 from flows import progress
 from flows.sync.flow import sync_trials
-from flows.sync.store import SOURCES, STATE_NAME, SUPERSEDED, SYNC_REPORT_NAME, load_state
+from flows.sync.store import load_state
+from mappers.output_layout import REPORT, SOURCES, SUPERSEDED_SOURCES, SYNC_REPORT, SYNC_STATE
 from tests.flows.sync.registry import fixture_studies, nct_of
 
 pytestmark = pytest.mark.prefect
 
 ALL = sorted(nct_of(s) for s in fixture_studies())
+N = len(ALL)  # 22
 CHANGED = ["NCT03475563", "NCT06171568"]
 
 
@@ -32,7 +34,7 @@ def sync(registry, output, **options) -> dict:
 
 
 def run_report(output) -> dict:
-    return json.loads((output / "run-report.json").read_bytes())
+    return json.loads((output / REPORT).read_bytes())
 
 
 def retitle(study: dict) -> None:
@@ -47,13 +49,13 @@ def test_a_first_sync_fetches_every_study_as_the_api_gave_it_and_exports_it(regi
     out = tmp_path / "out"
     report = sync(registry, out)
     fetch = report["fetch"]
-    assert (fetch["expected"], fetch["fetched"], fetch["pages"], fetch["shortfall"]) == (20, 20, 4, 0)
+    assert (fetch["expected"], fetch["fetched"], fetch["pages"], fetch["shortfall"]) == (N, N, 4, 0)
     assert fetch["new"] == ALL and fetch["changed"] == [] and fetch["complete"]
     assert "filter.advanced" not in fetch["params"] and report["window"]["mode"] == "first"
     for study in fixture_studies():  # one file per study, the API's object byte for byte (compact)
         assert (out / SOURCES / f"{nct_of(study)}.json").read_bytes() == orjson.dumps(study)
     totals = run_report(out)["totals"]
-    assert (totals["inputs"], totals["exported"], totals["rejected"]) == (20, 20, 0)
+    assert (totals["inputs"], totals["exported"], totals["rejected"]) == (N, N, 0)
     assert report["export"]["totals"] == totals and report["publish"] is None
     assert report["api"] == {
         "url": registry.url,
@@ -69,7 +71,7 @@ def test_a_first_sync_fetches_every_study_as_the_api_gave_it_and_exports_it(regi
     }
     state = load_state(out)
     assert state.watermark == date(2025, 11, 21) and state.started is None and state.query == {}
-    assert json.loads((out / SYNC_REPORT_NAME).read_bytes()) == report
+    assert json.loads((out / SYNC_REPORT).read_bytes()) == report
 
 
 def test_a_second_sync_fetches_and_reexports_only_the_two_changed_studies(registry, tmp_path):
@@ -90,7 +92,7 @@ def test_a_second_sync_fetches_and_reexports_only_the_two_changed_studies(regist
         "notes": [],
     }
     totals = run_report(out)["totals"]
-    assert (totals["inputs"], totals["exported"], totals["skipped"]) == (20, 20, 18)  # 18 from the ledger
+    assert (totals["inputs"], totals["exported"], totals["skipped"]) == (N, N, N - 2)  # from the ledger
     after = {p.parent.name: p.stat().st_mtime_ns for p in (out / "studies").glob("*/study.json")}
     assert sorted(k for k in after if after[k] != before[k]) == CHANGED
     for nct in CHANGED:
@@ -105,7 +107,7 @@ def test_nothing_posted_since_fetches_nothing_and_moves_the_watermark_on(registr
     next_day(registry)
     report = sync(registry, out)
     assert (report["fetch"]["expected"], report["fetch"]["fetched"], report["fetch"]["pages"]) == (0, 0, 1)
-    assert run_report(out)["totals"]["skipped"] == 20
+    assert run_report(out)["totals"]["skipped"] == N
     assert report["watermark"]["current"] == "2025-11-24"
 
 
@@ -118,7 +120,7 @@ def test_since_and_full_override_the_watermark(registry, tmp_path):
     assert since["fetch"]["fetched"] == 4 and since["fetch"]["unchanged"] == 4
     full = sync(registry, out, full=True)
     assert full["window"]["mode"] == "full" and "filter.advanced" not in full["fetch"]["params"]
-    assert full["fetch"]["fetched"] == 20 and full["fetch"]["unchanged"] == 20
+    assert full["fetch"]["fetched"] == N and full["fetch"]["unchanged"] == N
     assert full["removed"]["checked"] and full["removed"]["removed"] == []
 
 
@@ -173,8 +175,8 @@ def test_a_failure_mid_paging_keeps_what_was_fetched_and_asks_again(registry, tm
     assert run_report(out)["totals"]["exported"] == 6  # what was fetched is exported all the same
     assert first["watermark"]["current"] is None and load_state(out).watermark is None
     second = sync(registry, out)
-    assert second["window"]["mode"] == "first" and second["fetch"]["fetched"] == 20
-    assert second["fetch"]["unchanged"] == 6 and len(second["fetch"]["new"]) == 14
+    assert second["window"]["mode"] == "first" and second["fetch"]["fetched"] == N
+    assert second["fetch"]["unchanged"] == 6 and len(second["fetch"]["new"]) == N - 6
 
 
 def test_task_retries_go_on_from_the_page_that_failed(registry, tmp_path, monkeypatch):
@@ -185,7 +187,7 @@ def test_task_retries_go_on_from_the_page_that_failed(registry, tmp_path, monkey
     registry.inject("503")
     registry.inject("drop")
     report = sync(registry, out)
-    assert report["fetch"]["complete"] and report["fetch"]["fetched"] == 20
+    assert report["fetch"]["complete"] and report["fetch"]["fetched"] == N
     assert report["fetch"]["duplicates"] == 0 and report["watermark"]["advanced"]
     assert report["requests"]["faults"] == {"HTTP 503": 1, "RemoteProtocolError": 1}
     assert [r.status for r in registry.log if r.path == "studies"] == [503, None, 200, 200, 200, 200]
@@ -204,7 +206,7 @@ def test_a_study_missed_while_paging_is_a_shortfall_that_holds_the_watermark(reg
     registry.on_request = remove_one_fetched
     report = sync(registry, out)
     fetch = report["fetch"]
-    assert (fetch["expected"], fetch["fetched"], fetch["shortfall"]) == (20, 19, 1)
+    assert (fetch["expected"], fetch["fetched"], fetch["shortfall"]) == (N, N - 1, 1)
     assert report["watermark"]["held_because"] == ["1 studies fewer fetched than the API counted"]
     assert load_state(out).watermark is None
 
@@ -214,7 +216,7 @@ def test_an_expired_token_mid_sync_fetches_everything_once(registry, tmp_path):
     registry.inject("expire")
     report = sync(registry, out)
     fetch = report["fetch"]
-    assert (fetch["token_restarts"], fetch["fetched"], fetch["duplicates"]) == (1, 20, 6)
+    assert (fetch["token_restarts"], fetch["fetched"], fetch["duplicates"]) == (1, N, 6)
     assert fetch["new"] == ALL and report["watermark"]["advanced"]
 
 
@@ -234,7 +236,7 @@ def test_a_renamed_study_is_stored_under_its_current_id_and_the_old_one_reported
         }
     ]
     assert not (out / SOURCES / "NCT03418623.json").exists()
-    assert (out / SUPERSEDED / "NCT03418623.json").is_file()  # kept, out of the export's input
+    assert (out / SUPERSEDED_SOURCES / "NCT03418623.json").is_file()  # kept, out of the export's input
     export = run_report(out)
     assert [r["source"] for r in export["removed"]] == [str(out / SOURCES / "NCT03418623.json")]
     assert (out / "studies" / "NCT09999901" / "study.json").is_file()
@@ -311,9 +313,9 @@ def test_a_listed_study_missing_from_the_store_is_fetched_by_id(registry, tmp_pa
 def test_a_sync_cut_short_is_noticed_by_the_next(registry, tmp_path):
     out = tmp_path / "out"
     sync(registry, out)
-    state = json.loads((out / STATE_NAME).read_bytes())
+    state = json.loads((out / SYNC_STATE).read_bytes())
     state["started"] = "2025-11-22T03:00:00Z"  # what a killed sync leaves
-    (out / STATE_NAME).write_text(json.dumps(state))
+    (out / SYNC_STATE).write_text(json.dumps(state))
     report = sync(registry, out)
     assert "did not finish" in report["window"]["notes"][0]
     assert load_state(out).started is None
@@ -341,6 +343,6 @@ def test_progress_counts_fetched_against_expected_then_the_export(registry, tmp_
     with progress.listening(recorder):
         sync(registry, tmp_path / "out")
     calls = recorder.calls
-    assert calls[0] == ("fetch_started", 20)
-    assert [c for c in calls if c[0] == "fetched"] == [("fetched", 6)] * 3 + [("fetched", 2)]
-    assert ("start", 20) in calls and calls.index(("start", 20)) > calls.index(("fetched", 2))
+    assert calls[0] == ("fetch_started", N)
+    assert [c for c in calls if c[0] == "fetched"] == [("fetched", 6)] * 3 + [("fetched", 4)]
+    assert ("start", N) in calls and calls.index(("start", N)) > calls.index(("fetched", 4))
