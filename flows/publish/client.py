@@ -17,11 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from flows.errors import SecretBlockError
+
+if TYPE_CHECKING:
+    from flows.settings import PublishSettings, SyncSettings
 
 TOKEN_ENV = "TRIALEXPORT_FHIR_TOKEN"
 USER_ENV = "TRIALEXPORT_FHIR_USER"
@@ -92,6 +95,11 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     jitter: float = 0.5
+
+    @classmethod
+    def of(cls, settings: PublishSettings | SyncSettings) -> RetryPolicy:
+        """The policy of a client's settings (their shared retry fields, ``flows.settings``)."""
+        return cls(settings.attempts, settings.base_delay, settings.max_delay)
 
     def delay(self, attempt: int, retry_after: float | None = None, rng: Callable[[], float] = random.random):
         """Seconds to wait after failed try number ``attempt`` (1-based)."""

@@ -34,16 +34,17 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from flows.errors import FetchIncomplete
 from flows.publish.client import RetryPolicy, is_retryable_status, send_with_retries, tries
 from flows.publish.flow import RateLimiter
-from flows.sync.settings import SyncSettings
+from flows.settings import SyncSettings
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 REDIRECTS = (301, 302, 307, 308)
 ERROR_TEXT_CHARS = 300  # of an error body quoted in a reason
 
 
-class RegistryError(Exception):
+class RegistryError(FetchIncomplete):
     """A request that did not give a usable answer after its tries.
 
     transient: whether the same request later may succeed (no answer, 429, 5xx)."""
@@ -155,8 +156,9 @@ class RegistryClient:
 
     @classmethod
     def from_settings(cls, settings: SyncSettings, **kwargs) -> RegistryClient:
-        policy = RetryPolicy(settings.attempts, settings.base_delay, settings.max_delay)
-        return cls(settings.api_url, settings.rate_limit, policy, settings.timeout, **kwargs)
+        return cls(
+            settings.api_url, settings.rate_limit, RetryPolicy.of(settings), settings.timeout, **kwargs
+        )
 
     def __enter__(self) -> RegistryClient:
         return self
