@@ -14,11 +14,15 @@ them, the publish ledger does not resend them, and the server's conditional upda
 duplicate them anyway.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Prefect validates a flow run's parameters
+# against ``sync_trials``' annotations, and a served run gets the function pickled by value (its
+# module's name is bound to the Flow, not to it), with only the globals its code uses. A string
+# annotation ("date | None") would then name a type that is not there.
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import orjson
 from prefect import flow, task
@@ -27,9 +31,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import task_run
 
-from flows import progress
-from flows.export import REPORT_NAME, export_trials
-from flows.output import write_report
+from flows import Logger, progress
+from flows.errors import UsageError
+from flows.export import export_trials
+from flows.output import write_atomic
+from flows.records import RunReport, Status
+from flows.run_report import read_report
+from flows.settings import MAX_PAGE_SIZE, SyncSettings, load
 from flows.sync.api import (
     Page,
     Pager,
@@ -41,8 +49,9 @@ from flows.sync.api import (
 )
 from flows.sync.report import (
     ApiSection,
+    ExportSection,
     FetchSection,
-    Outcome,
+    PublishSection,
     RemovalCheck,
     Removed,
     Renamed,
@@ -52,15 +61,15 @@ from flows.sync.report import (
     WatermarkSection,
     Window,
 )
-from flows.sync.settings import MAX_PAGE_SIZE, SyncSettings
 from flows.sync.store import (
-    SYNC_REPORT_NAME,
     SourceStore,
     SyncState,
     load_state,
     remove_stale_temporaries,
     save_state,
 )
+from mappers.finish import dump_json
+from mappers.output_layout import REPORT, SYNC_REPORT
 
 # The cheap listing for the removal check: two fields a study, the API's largest pages.
 LISTING_FIELDS = "NCTId,LastUpdatePostDate"
@@ -293,15 +302,38 @@ def reconcile(run: FetchRun, search: dict[str, str], listed: set[str] | None) ->
     )
 
 
-def _export(
-    store: SourceStore, output: str, fhir_url: str | None, runner: tuple[str | None, int | None], **options
-) -> dict:
-    exporter = export_trials
-    if any(runner):
-        from flows.runners import with_runner
+def _exporter(runner: tuple[str | None, int | None]) -> Any:
+    """The export flow on the runner asked for (``flows.runners``), as ``trialexport run`` has it."""
+    if not any(runner):
+        return export_trials
+    from flows.runners import with_runner
 
-        exporter = with_runner(export_trials, *runner)
-    return exporter(inputs=[str(store.directory)], output=output, fhir_url=fhir_url, **options)
+    return with_runner(export_trials, *runner)
+
+
+def _rejected(store: SourceStore, report: RunReport) -> list[str]:
+    """The stored records the export rejected, by NCT id: their entries, streamed from the report
+    only when its totals say there are some."""
+    if not report.totals.rejected:
+        return []
+    _, entries = read_report(store.root / REPORT)
+    found = (store.nct_of(entry.source) for entry in entries if entry.status is Status.REJECTED)
+    return sorted({nct for nct in found if nct is not None})
+
+
+def export_and_publish(
+    store: SourceStore, fhir_url: str | None, runner: tuple[str | None, int | None], options: dict[str, Any]
+) -> tuple[ExportSection, PublishSection | None]:
+    """The ordinary export of everything stored (and the publish, with ``fhir_url``), through
+    ``export_trials`` as a subflow; what their run report says of it."""
+    returned = _exporter(runner)(
+        inputs=[str(store.directory)], output=str(store.root), fhir_url=fhir_url, **options
+    )
+    report = RunReport.from_json(returned)
+    export = ExportSection(report=REPORT, totals=report.totals, rejected=_rejected(store, report))
+    if report.publish is None:
+        return export, None
+    return export, PublishSection(report=REPORT, server=report.publish.server, totals=report.publish.totals)
 
 
 def _summary_markdown(report: SyncReport) -> str:
@@ -394,14 +426,53 @@ def _api_version(client: RegistryClient) -> ApiSection:
     return api
 
 
-def _log_fetch(logger, fetch: FetchSection, run: FetchRun) -> None:
+@dataclass
+class Fetched:
+    """What the registry gave a sync, as the sync report records it."""
+
+    api: ApiSection
+    fetch: FetchSection
+    removal: RemovalCheck | None
+    requests: RequestsSection
+    renamed: list[Renamed]
+
+
+def fetch_window(
+    settings: SyncSettings,
+    store: SourceStore,
+    search: dict[str, str],
+    window: Window,
+    check: tuple[bool, bool],
+    logger: Logger,
+) -> Fetched:
+    """The window's studies from the registry into ``store``; ``check``: (full, check_removed)."""
+    with RegistryClient.from_settings(settings) as client:
+        api = _api_version(client)
+        logger.info(
+            "registry %s (API %s, data of %s): %s",
+            client.base_url,
+            api.api_version or "?",
+            api.data_timestamp or "?",
+            f"studies updated from {window.start} on" if window.start else "every study of the search",
+        )
+        params = {**search, **({"filter.advanced": updated_since(window.start)} if window.start else {})}
+        pager = Pager(client, params, settings.page_size, settings.token_restarts)
+        run = FetchRun(client, store, pager, settings)
+        fetch, removal = _fetch(run, search, *check)
+        fetched = Fetched(api, fetch, removal, _requests(client, settings), run.renamed)
+    _log_fetch(logger, fetched)
+    return fetched
+
+
+def _log_fetch(logger: Logger, fetched: Fetched) -> None:
+    fetch = fetched.fetch
     if fetch.error:
         logger.error("the fetch stopped: %s", fetch.error)
     if fetch.shortfall:
         logger.warning(
             "%d studies fewer than the API counted (%d of %d)", fetch.shortfall, fetch.fetched, fetch.expected
         )
-    for renamed in run.renamed:
+    for renamed in fetched.renamed:
         logger.warning(
             "%s is now %s: stored under the new id; the old record moved to %s",
             renamed.old,
@@ -410,7 +481,9 @@ def _log_fetch(logger, fetch: FetchSection, run: FetchRun) -> None:
         )
 
 
-def _held_because(fetch: FetchSection, export: Outcome | None, publish: Outcome | None) -> list[str]:
+def _held_because(
+    fetch: FetchSection, export: ExportSection | None, publish: PublishSection | None
+) -> list[str]:
     """Why the watermark must stay: anything fetched but not (yet) exported and published."""
     held = []
     if not fetch.complete:
@@ -418,10 +491,83 @@ def _held_because(fetch: FetchSection, export: Outcome | None, publish: Outcome 
     if fetch.shortfall:
         held.append(f"{fetch.shortfall} studies fewer fetched than the API counted")
     if export is None or export.error:
-        held.append(f"the export did not finish ({export.error if export else 'not run'})")
-    if publish is not None and publish.totals.get("failed"):
-        held.append(f"{publish.totals['failed']} studies not confirmed on {publish.server}")
+        held.append(f"the export did not finish ({export.error if export else 'interrupted'})")
+    if publish is not None and publish.totals.failed:
+        held.append(f"{publish.totals.failed} studies not confirmed on {publish.server}")
     return held
+
+
+@dataclass
+class Asked:
+    """What a sync set out to do: when, which search, which window, from which state."""
+
+    started: datetime
+    search: dict[str, str]
+    window: Window
+    state: SyncState
+
+
+def conclude(
+    root: Path, asked: Asked, fetched: Fetched, export: ExportSection | None, publish: PublishSection | None
+) -> SyncReport:
+    """The sync report, written; the watermark moved only when nothing holds it, and the mark of
+    a sync under way cleared either way."""
+    held = _held_because(fetched.fetch, export, publish)
+    api = fetched.api
+    today = date.fromisoformat(api.data_timestamp[:10]) if api.data_timestamp else asked.started.date()
+    state = asked.state
+    report = SyncReport(
+        sync=RunSection(
+            started=asked.started.isoformat(timespec="seconds"),
+            finished=_now().isoformat(timespec="seconds"),
+            trialexport_version=version("trialexport"),
+        ),
+        api=api,
+        query=asked.search,
+        window=asked.window,
+        fetch=fetched.fetch,
+        requests=fetched.requests,
+        renamed=fetched.renamed,
+        removed=fetched.removal,
+        export=export,
+        publish=publish,
+        watermark=WatermarkSection(
+            previous=state.watermark,
+            current=state.watermark if held else today,
+            advanced=not held,
+            held_because=held,
+        ),
+    )
+    write_atomic(root / SYNC_REPORT, dump_json(report.model_dump(mode="json")), durable=True)
+    moved = {"watermark": today, "data_timestamp": api.data_timestamp, "committed": _now()}
+    save_state(root, state.model_copy(update={"started": None, **({} if held else moved)}))
+    return report
+
+
+def begin(
+    root: Path, settings: SyncSettings, search: dict[str, str], since: date | None, full: bool
+) -> Asked:
+    """The window to ask for, from the last sync's state; marks this sync as under way."""
+    started = _now()
+    previous = load_state(root)
+    window = choose_window(previous, settings.api_url, search, since, full)
+    usable = previous if previous is not None and previous.same_search(settings.api_url, search) else None
+    state = usable or SyncState(api_url=settings.api_url, query=search)
+    save_state(root, state.model_copy(update={"started": started}))  # cleared when this sync ends
+    return Asked(started, search, window, state)
+
+
+def _log_end(logger: Logger, report: SyncReport) -> None:
+    fetch, mark = report.fetch, report.watermark
+    logger.info(
+        "sync: %d of %s studies fetched (%d new, %d changed); watermark %s%s",
+        fetch.fetched,
+        fetch.expected if fetch.expected is not None else "?",
+        len(fetch.new),
+        len(fetch.changed),
+        mark.current,
+        "" if mark.advanced else f" (held: {'; '.join(mark.held_because)})",
+    )
 
 
 @flow(name="sync-trials")
@@ -456,100 +602,30 @@ def sync_trials(
     (``full_export`` is its ``full``).
     """
     if full and since is not None:
-        raise ValueError("full and since exclude each other: full fetches everything")
+        raise UsageError("--full and --since exclude each other: --full fetches everything")
     logger = get_run_logger()
     overrides = {"api_url": api_url, "page_size": page_size, "rate_limit": rate_limit}
-    settings = SyncSettings(**{k: v for k, v in overrides.items() if v is not None})
-    started = _now()
+    settings = load(SyncSettings, **{k: v for k, v in overrides.items() if v is not None})
     root = Path(output)
     store = SourceStore(root)
     store.directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(store)
-    search = search_params(query, condition)
-    previous = load_state(root)
-    window = choose_window(previous, settings.api_url, search, since, full)
-    usable = previous if previous is not None and previous.same_search(settings.api_url, search) else None
-    state = usable or SyncState(api_url=settings.api_url, query=search)
-    save_state(root, state.model_copy(update={"started": started}))  # cleared when this sync ends
-    for note in window.notes:
+    asked = begin(root, settings, search_params(query, condition), since, full)
+    for note in asked.window.notes:
         logger.warning("%s", note)
-
-    with RegistryClient.from_settings(settings) as client:
-        api = _api_version(client)
-        logger.info(
-            "registry %s (API %s, data of %s): %s",
-            client.base_url,
-            api.api_version or "?",
-            api.data_timestamp or "?",
-            f"studies updated from {window.start} on" if window.start else "every study of the search",
-        )
-        params = {**search, **({"filter.advanced": updated_since(window.start)} if window.start else {})}
-        run = FetchRun(
-            client, store, Pager(client, params, settings.page_size, settings.token_restarts), settings
-        )
-        fetch, removal = _fetch(run, search, full, check_removed)
-        requests = _requests(client, settings)
-    _log_fetch(logger, fetch, run)
-
+    fetched = fetch_window(settings, store, asked.search, asked.window, (full, check_removed), logger)
+    options: dict[str, Any] = {"templates": templates, "fhir_version": fhir_version}
+    options |= {"prs_org_name": prs_org_name, "batch_size": batch_size, "full": full_export}
     export = publish = None
     try:
-        exported = _export(
-            store,
-            str(root),
-            fhir_url,
-            (dask_address, workers),
-            templates=templates,
-            fhir_version=fhir_version,
-            prs_org_name=prs_org_name,
-            batch_size=batch_size,
-            full=full_export,
-        )
-        export = Outcome(report=REPORT_NAME, totals=exported["totals"])
-        if fhir_url:
-            section = exported["publish"]
-            publish = Outcome(report=REPORT_NAME, totals=section["totals"], server=section["server"])
+        export, publish = export_and_publish(store, fhir_url, (dask_address, workers), options)
     except Exception as exc:  # recorded, and the watermark held; then the flow fails as it should
-        export = Outcome(report=REPORT_NAME, totals={}, error=f"{type(exc).__name__}: {exc}")
+        export = ExportSection(report=REPORT, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        held = _held_because(fetch, export, publish)
-        today = date.fromisoformat(api.data_timestamp[:10]) if api.data_timestamp else started.date()
-        report = SyncReport(
-            sync=RunSection(
-                started=started.isoformat(timespec="seconds"),
-                finished=_now().isoformat(timespec="seconds"),
-                trialexport_version=version("trialexport"),
-            ),
-            api=api,
-            query=search,
-            window=window,
-            fetch=fetch,
-            requests=requests,
-            renamed=run.renamed,
-            removed=removal,
-            export=export,
-            publish=publish,
-            watermark=WatermarkSection(
-                previous=state.watermark,
-                current=state.watermark if held else today,
-                advanced=not held,
-                held_because=held,
-            ),
-        )
-        write_report(root / SYNC_REPORT_NAME, report.model_dump(mode="json"))
-        moved = {"watermark": today, "data_timestamp": api.data_timestamp, "committed": _now()}
-        save_state(root, state.model_copy(update={"started": None, **({} if held else moved)}))
+        report = conclude(root, asked, fetched, export, publish)
     create_markdown_artifact(
         key="trialexport-sync", markdown=_summary_markdown(report), description="registry sync summary"
     )
-    w = report.watermark
-    logger.info(
-        "sync: %d of %s studies fetched (%d new, %d changed); watermark %s%s",
-        fetch.fetched,
-        fetch.expected if fetch.expected is not None else "?",
-        len(fetch.new),
-        len(fetch.changed),
-        w.current,
-        "" if w.advanced else f" (held: {'; '.join(w.held_because)})",
-    )
+    _log_end(logger, report)
     return report.model_dump(mode="json")

@@ -1,6 +1,7 @@
 """``sync-report.json``: what one sync asked, fetched, found renamed or removed, and whether the
 watermark moved (and if not, why). Written whole at the end of every sync, beside the export's
-``run-report.json``, whose entries and totals it does not repeat (it names the file)."""
+``run-report.json``, whose entries it does not repeat (it names the file, and gives the export's
+and the publish's totals)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from flows.records import PublishTotals, Totals
 
 
 class Window(BaseModel):
@@ -82,13 +85,21 @@ class RemovalCheck(BaseModel):
     fetched_missing: list[str] = Field(default_factory=list)  # listed, not stored: fetched now
 
 
-class Outcome(BaseModel):
-    """The export's (or publish's) totals, as its own report has them."""
+class ExportSection(BaseModel):
+    """What the export made of the stored records, from its run report (``report``)."""
 
     report: str
-    totals: dict[str, int]
-    server: str | None = None
+    totals: Totals | None = None  # None: the export did not finish
+    rejected: list[str] = Field(default_factory=list)  # stored records it rejected (reasons in the report)
     error: str | None = None
+
+
+class PublishSection(BaseModel):
+    """The publish's totals, from the ``publish`` block of the run report (``report``)."""
+
+    report: str
+    server: str
+    totals: PublishTotals
 
 
 class WatermarkSection(BaseModel):
@@ -113,6 +124,6 @@ class SyncReport(BaseModel):
     requests: RequestsSection
     renamed: list[Renamed]
     removed: RemovalCheck | None  # None: not asked (neither --full nor --check-removed)
-    export: Outcome | None
-    publish: Outcome | None
+    export: ExportSection | None  # None: the sync was interrupted before the export ended
+    publish: PublishSection | None  # None: no FHIR URL, or the export did not finish
     watermark: WatermarkSection

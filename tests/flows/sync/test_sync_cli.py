@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import yaml
 
+from mappers.output_layout import REPORT, SYNC_REPORT
 from tests.conftest import ROOT
 from tests.flows.test_cli import TRIALEXPORT, api_url, cli
 from tests.flows.test_serve import prefect_cli, prefect_env, stop, wait_for_deployment
@@ -35,10 +36,10 @@ def test_sync_on_the_command_line_then_again_with_nothing_new(registry, tmp_path
     console = first.stdout + first.stderr
     assert first.returncode == 0, console
     assert (
-        f"20 of 20 studies fetched (20 new, 0 changed, 0 unchanged) in 4 pages from {registry.url}" in console
+        f"22 of 22 studies fetched (22 new, 0 changed, 0 unchanged) in 4 pages from {registry.url}" in console
     )
     assert "(data of 2025-11-21T09:00:05)" in console and "watermark 2025-11-21: " in console
-    assert "20 studies read: 20 exported (0 unchanged), 0 rejected" in console
+    assert "22 studies read: 22 exported (0 unchanged), 0 rejected" in console
     assert "Traceback" not in console
 
     registry.update(
@@ -52,7 +53,7 @@ def test_sync_on_the_command_line_then_again_with_nothing_new(registry, tmp_path
     assert second.returncode == 0, console
     assert "1 of 1 studies fetched (0 new, 1 changed, 0 unchanged) in 1 page" in console
     assert "watermark 2025-11-24 (was 2025-11-21)" in console
-    assert "20 exported (19 unchanged)" in console
+    assert "22 exported (21 unchanged)" in console
     [asked] = registry.pages(pageSize="1000")
     assert asked.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2025-11-20,MAX]"
 
@@ -74,9 +75,11 @@ def test_json_puts_the_sync_report_on_stdout(registry, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["fetch"]["fetched"] == 9 and summary["query"] == {"query.cond": "KRAS"}
-    assert summary["report"] == str(out / "sync-report.json")
-    saved = json.loads((out / "sync-report.json").read_bytes())
+    assert summary["report"] == str(out / SYNC_REPORT)
+    saved = json.loads((out / SYNC_REPORT).read_bytes())
     assert summary["fetch"] == saved["fetch"] and summary["watermark"] == saved["watermark"]
+    assert summary["run_report"] == str(out / REPORT)  # and what `run --json` says of the export:
+    assert summary["run"]["totals"]["exported"] == 9 and summary["run"]["rejected"] == []
 
 
 def test_an_api_out_of_reach_exits_5_and_holds_the_watermark(tmp_path):
@@ -94,14 +97,6 @@ def test_an_api_out_of_reach_exits_5_and_holds_the_watermark(tmp_path):
     assert "Traceback" not in console
 
 
-def test_full_with_since_is_a_usage_error(tmp_path):
-    result = sync_cli(tmp_path, "--full", "--since", "2025-01-01")
-    assert result.returncode == 2 and "exclude each other" in result.stderr
-    result = sync_cli(tmp_path, "--since", "last week")
-    assert result.returncode == 2 and "Invalid value for '--since'" in result.stderr
-
-
-@pytest.mark.slow
 def test_the_served_sync_runs_when_triggered(registry, tmp_path):
     from prefect.deployments import run_deployment
 
@@ -126,8 +121,8 @@ def test_the_served_sync_runs_when_triggered(registry, tmp_path):
     finally:
         stop(process)
     assert "Traceback" not in log.read_text(), log.read_text()
-    report = json.loads((output / "sync-report.json").read_bytes())
-    assert report["fetch"]["fetched"] == 20 and report["removed"]["checked"]
+    report = json.loads((output / SYNC_REPORT).read_bytes())
+    assert report["fetch"]["fetched"] == 22 and report["removed"]["checked"]
 
 
 def test_prefect_yaml_schedules_the_nightly_sync():
@@ -140,7 +135,6 @@ def test_prefect_yaml_schedules_the_nightly_sync():
     assert set(deployment["parameters"]) <= set(sync_trials.parameters.properties)
 
 
-@pytest.mark.slow
 def test_the_nightly_sync_deployment_runs_on_a_worker(registry, tmp_path):
     """The README's end-to-end: `prefect deploy --all`, a run of sync-trials/nightly, a worker."""
     from prefect.client.orchestration import get_client
@@ -161,7 +155,7 @@ def test_the_nightly_sync_deployment_runs_on_a_worker(registry, tmp_path):
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(flow_run.id).state
     assert state.is_completed(), state
-    report = json.loads((output / "sync-report.json").read_bytes())
+    report = json.loads((output / SYNC_REPORT).read_bytes())
     assert report["query"] == {"query.cond": "KRAS"} and len(report["fetch"]["new"]) == 9
     assert report["removed"]["checked"] and report["watermark"]["advanced"]
-    assert json.loads((output / "run-report.json").read_bytes())["totals"]["exported"] == 9
+    assert json.loads((output / REPORT).read_bytes())["totals"]["exported"] == 9
