@@ -1,7 +1,5 @@
 import pytest
 
-# The publish tests' Medplum fixtures, for the syncs that publish (defined once, over there).
-from tests.flows.publish.conftest import fhir_server, server  # noqa: F401
 from tests.flows.sync.registry import Registry
 
 

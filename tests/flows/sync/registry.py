@@ -201,17 +201,10 @@ class Registry:
         return studies
 
     def answer_studies(self, params: dict[str, str]) -> tuple[int, dict | str]:
-        if params.get("format", "json") != "json":
-            return 400, "the stand-in answers format=json only"
-        try:
-            size = int(params.get("pageSize", "10"))
-        except ValueError:
-            return 400, "Parameter `pageSize` has incorrect format"
-        if not 0 < size <= MAX_PAGE_SIZE:
-            return 400, f"Parameter `pageSize` must be from 1 to {MAX_PAGE_SIZE}"
+        if refused := _refused(params):
+            return 400, refused
+        size = int(params.get("pageSize", "10"))
         fields = params.get("fields")
-        if fields not in (None, "NCTId,LastUpdatePostDate"):
-            return 400, f"fields: the stand-in knows only NCTId,LastUpdatePostDate: {fields}"
         signature = tuple(sorted((k, v) for k, v in params.items() if k not in PAGING))
         token = params.get("pageToken")
         offset = 0
@@ -247,6 +240,22 @@ class Registry:
         if study is None:
             return 404, f"NCT number {nct} not found", {}
         return 200, study, {}
+
+
+def _refused(params: dict[str, str]) -> str | None:
+    """Why the API would answer 400 to a search's parameters (None: it would not)."""
+    if params.get("format", "json") != "json":
+        return "the stand-in answers format=json only"
+    try:
+        size = int(params.get("pageSize", "10"))
+    except ValueError:
+        return "Parameter `pageSize` has incorrect format"
+    if not 0 < size <= MAX_PAGE_SIZE:
+        return f"Parameter `pageSize` must be from 1 to {MAX_PAGE_SIZE}"
+    fields = params.get("fields")
+    if fields not in (None, "NCTId,LastUpdatePostDate"):
+        return f"fields: the stand-in knows only NCTId,LastUpdatePostDate: {fields}"
+    return None
 
 
 def _condition_text(study: dict) -> str:

@@ -15,13 +15,14 @@ import orjson
 import pytest
 
 from flows.sync.flow import sync_trials
-from flows.sync.store import SOURCES
+from mappers.output_layout import PUBLISH_LEDGER, REPORT, SOURCES, SYNC_REPORT, SYNC_STATE
 from tests.flows.publish.test_publish import assert_each_study_once, identifier_of
+from tests.flows.reports import comparable_bytes
 from tests.flows.sync.registry import fixture_studies, nct_of
 from tests.flows.test_cli import TRIALEXPORT
 from tests.flows.test_crash import environment, is_temporary, ledger_content
 
-pytestmark = [pytest.mark.prefect, pytest.mark.fhir_server]
+pytestmark = pytest.mark.server
 
 ALL = sorted(nct_of(s) for s in fixture_studies())
 CHANGED = ["NCT03475563", "NCT06171568"]
@@ -62,7 +63,7 @@ def server_state(fhir) -> dict[tuple[str, str], dict]:
 def test_syncs_publish_everything_then_only_the_two_changed_studies(registry, server, tmp_path, fast):
     out = tmp_path / "out"
     first = sync_trials(output=str(out), api_url=registry.url, rate_limit=1000.0, fhir_url=server.base_url)
-    assert first["publish"]["totals"]["sent"] == 20 and first["publish"]["totals"]["failed"] == 0
+    assert first["publish"]["totals"]["sent"] == len(ALL) and first["publish"]["totals"]["failed"] == 0
     assert first["watermark"]["advanced"]
     assert_each_study_once(server, out)
 
@@ -76,7 +77,7 @@ def test_syncs_publish_everything_then_only_the_two_changed_studies(registry, se
     second = sync_trials(output=str(out), api_url=registry.url, rate_limit=1000.0, fhir_url=server.base_url)
     assert second["fetch"]["changed"] == CHANGED and second["fetch"]["fetched"] == 2
     totals = second["publish"]["totals"]
-    assert (totals["published"], totals["sent"], totals["unchanged"]) == (20, 2, 18)
+    assert (totals["published"], totals["sent"], totals["unchanged"]) == (len(ALL), 2, len(ALL) - 2)
     assert second["watermark"] == {
         "previous": "2025-11-21",
         "current": "2025-11-24",
@@ -106,7 +107,7 @@ def test_a_publish_failure_holds_the_watermark_and_the_next_sync_sends_the_rest(
     assert first["watermark"]["held_because"] == [f"3 studies not confirmed on {server.base_url}"]
     assert first["watermark"]["current"] is None
     second = sync_trials(output=str(out), api_url=registry.url, rate_limit=1000.0, fhir_url=server.base_url)
-    assert second["fetch"]["unchanged"] == 20  # asked again from where the watermark was
+    assert second["fetch"]["unchanged"] == len(ALL)  # asked again from where the watermark was
     assert second["publish"]["totals"]["sent"] == 3 and second["watermark"]["advanced"]
     assert_each_study_once(server, out)
 
@@ -116,14 +117,15 @@ def test_a_publish_failure_holds_the_watermark_and_the_next_sync_sends_the_rest(
 
 def comparable(root: Path) -> dict[str, object]:
     """An output directory as far as it must not depend on whether its sync was interrupted:
-    every file byte for byte, but what records a run's history (timestamps, which run sent a
-    study, server ids after a reset, how much a rerun was spared)."""
+    every file byte for byte, but what records a run's history (timestamps, the NDJSON
+    manifest's transaction time, which run sent a study, server ids after a reset, how much a
+    rerun was spared)."""
     found: dict[str, object] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
         if is_temporary(relative):
             continue
-        if relative == "run-report.json":
+        if relative == REPORT:
             report = orjson.loads(path.read_bytes())
             report.pop("run")
             report["totals"].pop("skipped")
@@ -136,7 +138,7 @@ def comparable(root: Path) -> dict[str, object]:
                     [r["resourceType"] for r in section.get("resources", [])],
                 )
             found[relative] = report
-        elif relative == "publish-ledger.json":
+        elif relative == PUBLISH_LEDGER:
             servers = orjson.loads(path.read_bytes())["servers"]
             found[relative] = {
                 url: {k: (e["bundle_sha256"], e["content_hash"]) for k, e in studies.items()}
@@ -144,10 +146,10 @@ def comparable(root: Path) -> dict[str, object]:
             }
         elif relative.startswith("export-ledger.sqlite"):
             found[relative] = ledger_content(path)
-        elif relative == "sync-state.json":
+        elif relative == SYNC_STATE:
             state = orjson.loads(path.read_bytes())
             found[relative] = (state["watermark"], state["query"], state["started"])
-        elif relative == "sync-report.json":
+        elif relative == SYNC_REPORT:
             report = orjson.loads(path.read_bytes())
             found[relative] = (
                 report["watermark"]["current"],
@@ -155,7 +157,7 @@ def comparable(root: Path) -> dict[str, object]:
                 report["fetch"]["complete"],
             )
         else:
-            found[relative] = path.read_bytes()
+            found[relative] = comparable_bytes(root, relative)
     return found
 
 
@@ -185,36 +187,41 @@ def kill_when(process: subprocess.Popen, ready, what: str, timeout: float = 120)
     process.wait(30)
 
 
-@pytest.mark.slow
+@pytest.mark.crash
 def test_a_sync_killed_while_fetching_and_while_publishing_then_rerun_equals_one_never_interrupted(
     registry, server, tmp_path
 ):
     reference = tmp_path / "reference"
     finish(start_sync(reference, registry, server, {}))
     expected_server = server_state(server)
-    assert len(expected_server) == 40
+    assert len(expected_server) == 2 * len(ALL)
     server.reset()
 
     interrupted = tmp_path / "interrupted"  # the same relative output path: the reports name it
     paged = threading.Event()
-    registry.on_request = lambda logged: "pageToken" in logged.params and paged.set()
+
+    def on_a_later_page(logged) -> None:
+        if "pageToken" in logged.params:
+            paged.set()
+
+    registry.on_request = on_a_later_page
     first = start_sync(interrupted, registry, server, {})
     kill_when(first, paged.is_set, "the second page was asked for")
     registry.on_request = None
     stored = {p.name for p in (interrupted / "out" / SOURCES).glob("*.json")}
-    assert 4 <= len(stored) < 20  # killed mid-fetch: some records on disk, whole
+    assert 4 <= len(stored) < len(ALL)  # killed mid-fetch: some records on disk, whole
     for name in stored:
         orjson.loads((interrupted / "out" / SOURCES / name).read_bytes())
-    state = orjson.loads((interrupted / "out" / "sync-state.json").read_bytes())
+    state = orjson.loads((interrupted / "out" / SYNC_STATE).read_bytes())
     assert state["watermark"] is None and state["started"]
 
     second = start_sync(interrupted, registry, server, {"TRIALEXPORT_FHIR_RATE_LIMIT": "4"})
     kill_when(second, lambda: server.stats()["transactions"] >= 6, "6 bundles were stored")
-    assert 6 <= server.stats()["transactions"] < 20  # killed mid-publish
+    assert 6 <= server.stats()["transactions"] < len(ALL)  # killed mid-publish
 
     output = finish(start_sync(interrupted, registry, server, {}))
     assert "Traceback" not in output
-    report = orjson.loads((interrupted / "out" / "sync-report.json").read_bytes())
+    report = orjson.loads((interrupted / "out" / SYNC_REPORT).read_bytes())
     assert "did not finish" in report["window"]["notes"][0] and report["watermark"]["advanced"]
     assert comparable(interrupted / "out") == comparable(reference / "out")
     assert server_state(server) == expected_server
