@@ -33,22 +33,66 @@ from mappers.output_layout import STAGING, bundle_version, is_study_json
 from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
 
 
+@dataclass(frozen=True)
+class InputTrees:
+    """The inputs the user named, by their real paths: a file is read only when its real path
+    lies in one of them.
+
+    A symbolic link inside an input folder may lead anywhere (``in/notes.txt -> ../secret.txt``,
+    a link to the home directory): followed, another file's text would land in the report, the
+    bundles, the NDJSON and a FHIR server. Links that stay inside the named trees are followed;
+    one that leaves them is an input of its own, rejected unread with the reason. A named input
+    that is itself a link is what the user asked for: its target is the tree."""
+
+    roots: tuple[str, ...]
+
+    @classmethod
+    def of(cls, inputs: Iterable[str]) -> InputTrees:
+        return cls(tuple(sorted({os.path.realpath(p) for p in inputs})))
+
+    def contain(self, real: str) -> bool:
+        """Whether the real path ``real`` lies in one of the trees."""
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+
+
 def iter_inputs(inputs: Iterable[str]) -> Iterator[str]:
     """Every file named or under a named directory, unsorted; hidden files and directories
-    (``.git``, editor swap files) are not inputs. Raises InputNotFound for a missing one."""
+    (``.git``, editor swap files) are not inputs. Raises InputNotFound for a missing one.
+
+    Directory links are followed only inside the named trees, each real directory once (a link
+    to an ancestor does not loop); a link leading out of them is yielded as it is, so that the
+    export reports it (:func:`read_input` refuses to read it)."""
+    trees = InputTrees.of(inputs)
     for raw in inputs:
         path = Path(raw)
         if path.is_file():
             yield str(path)
         elif path.is_dir():
-            for directory, subdirectories, names in os.walk(path, followlinks=True):
-                subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
-                for name in names:
-                    child = Path(directory, name)
-                    if not name.startswith(".") and child.is_file():
-                        yield str(child)
+            yield from _walk(path, trees, {os.path.realpath(path)})
         else:
             raise InputNotFound(f"input not found: {raw}")
+
+
+def _walk(directory: Path, trees: InputTrees, seen: set[str]) -> Iterator[str]:
+    try:
+        children = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return  # unreadable folder: nothing in it can be read either
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child.is_file(follow_symlinks=False):  # the common case, without resolving a path
+            yield child.path
+            continue
+        real = os.path.realpath(child.path)
+        if child.is_symlink() and not trees.contain(real):
+            yield child.path  # reported, never read or walked
+        elif child.is_dir():  # a folder, or a link to one inside the trees: each real folder once
+            if real not in seen:
+                seen.add(real)
+                yield from _walk(Path(child.path), trees, seen)
+        elif child.is_file():
+            yield child.path
 
 
 def discover(inputs: Iterable[str]) -> list[str]:
@@ -168,11 +212,27 @@ class InputTooLarge(Exception):
         self.size = size
 
 
-def read_input(path: str, limit: int) -> bytes:
+class LeavesInputs(Exception):
+    """Raised by :func:`read_input`: the path is a link to a file outside the named inputs."""
+
+    reason = "not read: a symbolic link that leads outside the inputs named to the run (InputTrees)"
+
+
+def read_input(path: str, limit: int, trees: InputTrees | None = None) -> bytes:
     """An input's bytes, never more than ``limit`` + 1 of them: sized before a byte is read, so a
-    huge file costs nothing. Raises OSError, or InputTooLarge with the size found."""
+    huge file costs nothing. Raises OSError, InputTooLarge with the size found, or LeavesInputs.
+
+    ``trees``: the named inputs the file must lie in (None: ``path`` was named itself). Checked
+    before the file is opened (a link to a pipe elsewhere must not block the run), and again on
+    the file opened, so that a link swapped in between is caught too."""
+    real = os.path.realpath(path)
+    if trees is not None and not trees.contain(real):
+        raise LeavesInputs
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+        opened = os.fstat(handle.fileno())
+        if trees is not None and (opened.st_dev, opened.st_ino) != _identity(real):
+            raise LeavesInputs
+        size = opened.st_size
         data = b"" if size > limit else handle.read(size + 1)  # +1: one growing meanwhile
         if size < len(data) <= limit:  # it did grow: the rest, still bounded (read(n) allocates n)
             data += handle.read(limit + 1 - len(data))
@@ -181,29 +241,44 @@ def read_input(path: str, limit: int) -> bytes:
     return data
 
 
-def digest_of(path: str, limit: int) -> str | None:
+def _identity(path: str) -> tuple[int, int]:
+    there = os.stat(path)
+    return there.st_dev, there.st_ino
+
+
+def digest_of(path: str, limit: int, trees: InputTrees | None = None) -> str | None:
     """SHA-256 of an input's bytes; None when it cannot be read (the export says why)."""
     try:
-        return hashlib.sha256(read_input(path, limit)).hexdigest()
-    except (OSError, InputTooLarge):
+        return hashlib.sha256(read_input(path, limit, trees)).hexdigest()
+    except (OSError, InputTooLarge, LeavesInputs):
         return None
 
 
-def is_unchanged(path: str, record: LedgerRecord, fp: str, settings: ExportSettings) -> bool:
+def is_unchanged(
+    path: str, record: LedgerRecord, fp: str, settings: ExportSettings, trees: InputTrees | None = None
+) -> bool:
     """Whether an input's ledger ``record`` still stands for it: decided in the flow process, so
     that an unchanged input costs a hash and no share of a task (a task run costs more than
     reusing a hundred inputs)."""
-    digest = digest_of(path, settings.max_file_bytes)
+    digest = digest_of(path, settings.max_file_bytes, trees)
     return digest is not None and unchanged(record, digest, fp, Path(settings.output))
 
 
-def export_input(path: str, settings: ExportSettings, mapping: MappingSettings, stage: Stage) -> InputResult:
+def export_input(
+    path: str,
+    settings: ExportSettings,
+    mapping: MappingSettings,
+    stage: Stage,
+    trees: InputTrees | None = None,
+) -> InputResult:
     def rejected(reason: str) -> InputResult:
         return InputResult(path, None, [stage_study(RejectedSource(path, reason), stage, settings.templates)])
 
     limit = settings.max_file_bytes
     try:
-        data = read_input(path, limit)
+        data = read_input(path, limit, trees)
+    except LeavesInputs:
+        return rejected(LeavesInputs.reason)
     except OSError as exc:
         return rejected(f"cannot read file: {exc.strerror or exc}")
     except InputTooLarge as exc:
@@ -232,10 +307,16 @@ def export_input(path: str, settings: ExportSettings, mapping: MappingSettings, 
 
 
 def export_or_report(
-    path: str, settings: ExportSettings, mapping: MappingSettings, *, stage: Stage, logger: Logger
+    path: str,
+    settings: ExportSettings,
+    mapping: MappingSettings,
+    *,
+    stage: Stage,
+    logger: Logger,
+    trees: InputTrees | None = None,
 ) -> InputResult:
     try:
-        return export_input(path, settings, mapping, stage)
+        return export_input(path, settings, mapping, stage, trees)
     except Exception as exc:  # a bug must cost one input, not the batch: report it and go on
         logger.error(
             "internal error on %s: %s: %s", path, type(exc).__name__, exc, exc_info=logger.isEnabledFor(10)
@@ -244,12 +325,17 @@ def export_or_report(
         return InputResult(path, None, [stage_study(RejectedSource(path, reason), stage, settings.templates)])
 
 
-def map_batch(paths: list[str], settings: ExportSettings, logger: Logger) -> list[InputResult]:
-    """Read and map one batch of inputs to export, staging what they give; one log line."""
+def map_batch(
+    paths: list[str], settings: ExportSettings, logger: Logger, trees: InputTrees | None = None
+) -> list[InputResult]:
+    """Read and map one batch of inputs to export, staging what they give; one log line.
+    ``trees``: the inputs named to the run, which every file read must lie in."""
     started = time.perf_counter()
     mapping = settings.mapping()
     stage = Stage(settings.output)
-    results = [export_or_report(path, settings, mapping, stage=stage, logger=logger) for path in paths]
+    results = [
+        export_or_report(path, settings, mapping, stage=stage, logger=logger, trees=trees) for path in paths
+    ]
     entries = [e for r in results for e in r.entries]
     studies = sum(e.is_study for e in entries)
     exported = sum(e.status is Status.EXPORTED for e in entries)

@@ -5,15 +5,16 @@ each error a user can cause is a class that knows its number. An error of this h
 printed as one line (no traceback): it is the user's to fix, and the line says how. Anything
 else that escapes is a bug, exit 1.
 
-0 every input exported (and, with a FHIR URL, confirmed on the server) · 1 unexpected failure
-· 2 usage error, found before anything starts (an option or ``TRIALEXPORT_*`` setting out of
-range, an input that does not exist, a ledger of another format, a Prefect Secret block that
-cannot be used, no export to publish) · 3 the run finished but some inputs or studies were
-rejected · 4 publishing finished but some studies are not confirmed on the FHIR server (when 3
-and 4 both apply, ``run --fhir-url`` exits 4) · 5 a registry sync did not fetch everything it
-asked for (the API failed past its retries, or gave fewer studies than it counted): what was
-fetched is exported all the same, the watermark stays, and the next sync asks again; 5 wins over
-4 and 3. A record superseded by another input's record of the same study is not a rejection.
+0 every input exported (and, with a FHIR URL, confirmed on the server) · 1 unexpected failure ·
+2 usage error, found before anything starts (an option or ``TRIALEXPORT_*`` setting out of
+range, a URL carrying credentials, an input that does not exist, a ledger of another format, a
+Prefect Secret block that cannot be used, no export to publish) · 3 the run finished but some
+inputs or studies were rejected · 4 publishing finished but some studies are not confirmed on
+the FHIR server (when 3 and 4 both apply, ``run --fhir-url`` exits 4) · 5 a registry sync did
+not fetch everything it asked for (the API failed past its retries, or gave fewer studies than
+it counted): what was fetched is exported all the same, the watermark stays, and the next sync
+asks again; 5 wins over 4 and 3. A record superseded by another input's record of the same
+study is not a rejection.
 """
 
 from __future__ import annotations

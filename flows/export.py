@@ -18,11 +18,11 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
 
-from flows.batch import map_batch
+from flows.batch import InputTrees, map_batch
 from flows.output import write_files
 from flows.records import InputResult, ReportEntry, RunReport
 from flows.run import ExportRun, drive
-from flows.settings import ExportSettings, load
+from flows.settings import ExportSettings, PublishSettings, load
 from flows.writer import Write
 from mappers.output_layout import REPORT
 
@@ -34,10 +34,10 @@ _IO_RETRIES: dict[str, Any] = {
 
 
 @task(name="export-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
-def export_batch(paths: list[str], settings: ExportSettings) -> list[InputResult]:
+def export_batch(paths: list[str], settings: ExportSettings, trees: InputTrees) -> list[InputResult]:
     """Read and map one batch of inputs to export; retried as a whole because reading is I/O and
     mapping is pure. Unchanged inputs never get here: the flow reuses them."""
-    return map_batch(paths, settings, get_run_logger())
+    return map_batch(paths, settings, get_run_logger(), trees)
 
 
 @task(name="write-batch", cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -101,6 +101,8 @@ def export_trials(
     given: dict[str, Any] = {"output": output, "templates": templates, "fhir_version": fhir_version}
     given |= {k: v for k, v in {"prs_org_name": prs_org_name, "batch_size": batch_size}.items() if v}
     settings = load(ExportSettings, **given)
+    if fhir_url:  # refused before anything is exported, not after (credentials in the URL)
+        load(PublishSettings, url=fhir_url)
     run = ExportRun(
         settings,
         inputs,
@@ -108,7 +110,7 @@ def export_trials(
         logger=logger,
         write=lambda files: write_batch(files, settings.output),
     )
-    report = drive(run, lambda todo: export_batch.submit(todo, settings), _batches_in_flight())
+    report = drive(run, lambda todo: export_batch.submit(todo, settings, run.trees), _batches_in_flight())
     create_markdown_artifact(
         key="trialexport-run",
         markdown=summary_markdown(report, run.writer.rejected),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flows import Logger, progress
-from flows.batch import Stage, discover, export_or_report, is_unchanged, map_batch, reuse
+from flows.batch import InputTrees, Stage, discover, export_or_report, is_unchanged, map_batch, reuse
 from flows.incremental import ExportLedger, fingerprint
 from flows.output import remove_tree, write_files
 from flows.records import InputResult, LedgerRecord, RemovedInput, RunReport
@@ -70,6 +70,7 @@ class ExportRun:
         self.root = Path(settings.output)
         self.request = shlex.join(["trialexport", "run", *inputs, "--fhir-version", settings.fhir_version])
         self.paths = discover(inputs)
+        self.trees = InputTrees.of(inputs)  # every file read lies in one (symbolic links)
         self.ledger = ExportLedger.in_output(self.root)
         self.fingerprint = fingerprint(settings.mapping(), settings.templates)
         current = set(self.paths)
@@ -100,7 +101,9 @@ class ExportRun:
             for path in chunk:
                 window.paths.append(path)
                 record = previous.get(path)
-                if record is not None and is_unchanged(path, record, self.fingerprint, self.settings):
+                if record is not None and is_unchanged(
+                    path, record, self.fingerprint, self.settings, self.trees
+                ):
                     window.reused[path] = record
                 else:
                     window.todo.append(path)
@@ -113,7 +116,9 @@ class ExportRun:
     def export_here(self, path: str) -> InputResult:
         """An input mapped in the flow process: too few to be worth a task."""
         stage = Stage(self.settings.output)
-        return export_or_report(path, self.settings, self.settings.mapping(), stage=stage, logger=self.logger)
+        return export_or_report(
+            path, self.settings, self.settings.mapping(), stage=stage, logger=self.logger, trees=self.trees
+        )
 
     def _reuse(self, path: str, record: LedgerRecord) -> InputResult:
         try:
@@ -209,4 +214,4 @@ def export_in_process(settings: ExportSettings, inputs: list[str], *, full: bool
     run = ExportRun(
         settings, inputs, full=full, logger=logger, write=lambda files: write_files(files, settings.output)
     )
-    return drive(run, lambda todo: Done(map_batch(todo, settings, logger)), slots=1)
+    return drive(run, lambda todo: Done(map_batch(todo, settings, logger, run.trees)), slots=1)

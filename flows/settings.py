@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import annotated_types
 from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.errors import SecretBlockError, SettingError
+from flows.urls import redacted, refusal
 
 if TYPE_CHECKING:
     from mappers.context import MappingSettings
@@ -121,6 +123,15 @@ class PublishSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_FHIR_", extra="forbid")
 
     url: str = Field(description="FHIR base URL the transaction bundles are POSTed to")
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """Credentials come from the environment or a Secret block, never in the URL (flows.urls)."""
+        if (why := refusal(value)) is not None:
+            raise PydanticCustomError("credentials_in_url", why)
+        return value
+
     concurrency: int = Field(4, ge=1, description="bundles in flight at once")
     batch_size: int = Field(50, ge=1, description="studies per Prefect task")
     rate_limit: float | None = Field(
@@ -213,8 +224,11 @@ def _setting_error(kind: type[BaseSettings], exc: ValidationError, given: dict[s
     error = exc.errors()[0]
     name = str(error["loc"][0]) if error["loc"] else "?"
     field = kind.model_fields.get(name)
-    allowed = describe(field) if field is not None else error["msg"]
-    return SettingError(_setting_name(kind, name, given), error.get("input"), allowed)
+    allowed = describe(field) if field is not None and error["type"] != "credentials_in_url" else error["msg"]
+    value = error.get("input")
+    return SettingError(
+        _setting_name(kind, name, given), redacted(value) if isinstance(value, str) else value, allowed
+    )
 
 
 def describe(field: FieldInfo) -> str:

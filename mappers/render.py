@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 import orjson
+from jinja2.sandbox import SandboxedEnvironment
 
 from mappers import names
 
@@ -50,11 +51,16 @@ def environment(user_dir: str | None = None) -> jinja2.Environment:
 
 
 def _build_environment(user_dir: str | None) -> jinja2.Environment:
+    """With an overlay, Jinja's sandbox: an overlay is code that runs wherever the run does (a
+    worker, a Dask cluster) and may be set per run from a deployment's parameters, so it gets the
+    values it is given and their public attributes, never Python's internals (``__class__``,
+    ``__globals__``…). The shipped templates alone are trusted and render unsandboxed."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(SHIPPED_TEMPLATES))
-    env = jinja2.Environment(
+    kind = SandboxedEnvironment if user_dir else jinja2.Environment
+    env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2", "html", "html.j2")),
         undefined=jinja2.StrictUndefined,

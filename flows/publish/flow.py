@@ -53,6 +53,7 @@ from flows.records import (
 )
 from flows.run_report import read_report, write_run_report
 from flows.settings import PublishSettings, load
+from flows.urls import redacted
 from mappers.output_layout import REPORT, bundle_version
 
 
@@ -96,7 +97,7 @@ class PublishRun:
     def __init__(self, output: Path, settings: PublishSettings, client: FhirClient, ledger: Ledger):
         self.output = output
         self.settings = settings
-        self.server = client.base_url
+        self.server = redacted(client.base_url)  # the ledger key, the report, logs: written down
         self.client = client
         self.ledger = ledger
         self.limiter = RateLimiter(settings.rate_limit)
