@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.errors import SecretBlockError, SettingError
-from flows.urls import redacted, refusal
+from flows.urls import credentials_in, redacted, refusal
 
 if TYPE_CHECKING:
     from mappers.context import MappingSettings
@@ -172,6 +172,20 @@ class SyncSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_SYNC_", extra="forbid")
 
     api_url: str = Field(SYNC_API_URL, description="ClinicalTrials.gov API v2 base URL")
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """The registry's API takes none, and the URL is written to sync-state.json, the sync
+        report, logs and Prefect's database (flows.urls)."""
+        if (found := credentials_in(value)) is not None:
+            raise PydanticCustomError(
+                "credentials_in_url",
+                f"a URL carrying credentials ({found}) is refused: the ClinicalTrials.gov API takes "
+                "none, and a URL is written to logs, reports and Prefect's database",
+            )
+        return value
+
     page_size: int = Field(
         MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="studies per page asked of the API"
     )

@@ -62,3 +62,12 @@ def test_a_sync_state_this_version_cannot_read(tmp_path):
     before = (output / SYNC_STATE).read_bytes()
     assert_usage_error(sync(tmp_path), f"{SYNC_STATE}: not a sync state this trialexport reads (format")
     assert (output / SYNC_STATE).read_bytes() == before  # looked at, not touched
+
+
+def test_an_api_url_carrying_credentials(tmp_path):
+    """The URL is written to sync-state.json, the sync report, logs and Prefect's database."""
+    result = trialexport("sync", "-o", str(tmp_path / "out"), "--api-url", "https://me:pw@ctgov.test/api/v2")
+    assert_usage_error(
+        result, "api_url=https://***@ctgov.test/api/v2: a URL carrying credentials (user info)"
+    )
+    assert "pw" not in result.stderr
