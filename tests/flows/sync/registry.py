@@ -95,7 +95,7 @@ class Registry:
     faults: deque[Fault] = field(default_factory=deque)
     log: list[Logged] = field(default_factory=list)
     tokens: dict[str, tuple[tuple, int]] = field(default_factory=dict)
-    on_request: Callable[[Logged], None] | None = None
+    on_request: Callable[[Logged], None] | None = None  # called with each answer, before it is sent
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -327,6 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, logged: Logged, status: int, body: dict | str, headers: dict[str, str] | None = None
     ) -> None:
+        # Logged, and the test's hook run, before the answer leaves: once the client has it, the
+        # test may read the log, and the client may ask for the next page.
+        logged.status = status
+        if self.registry.on_request is not None:
+            self.registry.on_request(logged)
         data = orjson.dumps(body) if isinstance(body, dict) else body.encode()
         self.send_response(status)
         kind = "application/json" if isinstance(body, dict) else "text/plain"
@@ -336,6 +341,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-        logged.status = status
-        if self.registry.on_request is not None:
-            self.registry.on_request(logged)
