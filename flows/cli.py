@@ -22,22 +22,23 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import flows  # noqa: F401  (sets Prefect defaults before Prefect is imported)
 from flows import progress
-from flows.console import Presenter
-from flows.errors import ExitCode, NoExport, TrialexportError
+from flows.console import Presenter, ProgressBar, prefect_console_handlers
+from flows.errors import ExitCode, NoExport, SettingError, TrialexportError, UsageError
 from mappers.output_layout import REPORT
 
 if TYPE_CHECKING:
     from prefect import Flow
+    from prefect.schedules import Schedule
 
 # From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
 # start (workers import and warm up) and pays back only on runs of a few minutes.
@@ -99,6 +100,23 @@ Full = Annotated[
         "--full", help="export every input, even those unchanged since the last run (export-ledger.sqlite)"
     ),
 ]
+PrsOrgName = Annotated[
+    str | None, typer.Option(help="PRS organisation name \\[env: TRIALEXPORT_PRS_ORG_NAME]")
+]
+BatchSize = Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")]
+FhirUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
+    ),
+]
+SecretBlock = Annotated[
+    str | None,
+    typer.Option(
+        help="Prefect Secret block holding the FHIR credentials \\[env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
+    ),
+]
+DeploymentName = Annotated[str, typer.Option(help="deployment name")]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="print nothing but errors (exit codes say the rest)")
 ]
@@ -107,17 +125,7 @@ Json = Annotated[
     typer.Option("--json", help="print the summary as one JSON object on stdout, and nothing else there"),
 ]
 
-# Below this many inputs a run takes seconds, and a bar would only flicker.
-PROGRESS_MIN_INPUTS = 200
 _CONSOLE_HANDLER_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
-
-
-def _prefect_console_handlers() -> list[logging.Handler]:
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
-    found = {id(h): h for lg in loggers for h in lg.handlers if isinstance(h, PrefectConsoleHandler)}
-    return list(found.values())
 
 
 def _quiet_prefect() -> None:
@@ -127,54 +135,8 @@ def _quiet_prefect() -> None:
     its temporary server is a child process); the handlers already configured are set here."""
     os.environ[_CONSOLE_HANDLER_LEVEL] = "ERROR"
     if "prefect" in sys.modules:
-        for handler in _prefect_console_handlers():
+        for handler in prefect_console_handlers():
             handler.setLevel(logging.ERROR)
-
-
-class _ProgressBar:
-    """``flows.progress`` listener: a bar of inputs done (and studies read) on stderr.
-
-    While it is drawn, Prefect's console logs are held to warnings: its handler writes to the
-    terminal directly and each INFO line would tear the bar; the per-batch lines it hides are
-    still in the Prefect UI's run logs."""
-
-    def __init__(self, console: Console, enabled: bool):
-        self.console = console
-        self.enabled = enabled
-        self.bar: Progress | None = None
-        self.studies = 0
-        self._levels: list[tuple[logging.Handler, int]] = []
-
-    def start(self, total_inputs: int) -> None:
-        if not self.enabled or total_inputs <= PROGRESS_MIN_INPUTS or not self.console.is_terminal:
-            return
-        self.bar = Progress(
-            TextColumn("exporting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("inputs, {task.fields[studies]} studies"),
-            TimeElapsedColumn(),
-            console=self.console,
-            redirect_stdout=False,  # stdout may be carrying --json
-        )
-        self.task = self.bar.add_task("export", total=total_inputs, studies=0)
-        self._levels = [(h, h.level) for h in _prefect_console_handlers()]
-        for handler, level in self._levels:
-            handler.setLevel(max(level, logging.WARNING))
-        self.bar.start()
-
-    def advance(self, inputs: int, studies: int) -> None:
-        if self.bar is not None:
-            self.studies += studies
-            self.bar.update(self.task, advance=inputs, studies=self.studies)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-        for handler, level in self._levels:
-            handler.setLevel(level)
-        self._levels = []
 
 
 @contextmanager
@@ -225,6 +187,25 @@ def _check_secret_block(fhir_url: str | None, secret_block: str | None) -> None:
         resolve_auth(secret_block or os.environ.get("TRIALEXPORT_FHIR_SECRET_BLOCK"))
 
 
+def _schedule(cron: str) -> Schedule:
+    from prefect.schedules import Cron
+
+    try:
+        return Cron(cron, timezone="UTC")
+    except ValueError as exc:
+        raise UsageError(f"invalid --cron {cron!r}: {exc}") from None
+
+
+def _serve(
+    flow: Flow, name: str, schedule: Schedule, parameters: dict[str, Any], secret_block: str | None
+) -> None:
+    """``flow`` as a deployment of this process on ``schedule`` until Ctrl-C, one run at a time
+    (two runs writing one output directory at once would interleave their files)."""
+    if secret_block:  # read by the publish settings inside every flow run this process starts
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    flow.serve(name=name, schedules=[schedule], parameters=parameters, limit=1, tags=["trialexport"])
+
+
 def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | None) -> int | None:
     """Mapping is CPU-bound: a large run uses every core unless told otherwise."""
     cpus = os.cpu_count() or 1
@@ -253,16 +234,9 @@ def run(
     output: Output = Path("output"),
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
-    prs_org_name: Annotated[
-        str | None, typer.Option(help="PRS organisation name [env: TRIALEXPORT_PRS_ORG_NAME]")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
-    fhir_url: Annotated[
-        str | None,
-        typer.Option(
-            "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
-        ),
-    ] = None,
+    prs_org_name: PrsOrgName = None,
+    batch_size: BatchSize = None,
+    fhir_url: FhirUrl = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
     full: Full = False,
@@ -283,7 +257,7 @@ def run(
             _check_publish(output, fhir_url, {})
     if quiet:
         _quiet_prefect()
-    bar = _ProgressBar(console, enabled=not quiet)
+    bar = ProgressBar(console, enabled=not quiet)
     with _handled(presenter):
         _check_secret_block(fhir_url, None)
         try:
@@ -309,16 +283,14 @@ def publish(
     ],
     fhir_url: Annotated[str, typer.Option("--fhir-url", envvar="TRIALEXPORT_FHIR_URL", help="FHIR base URL")],
     concurrency: Annotated[int | None, typer.Option(min=1, help="bundles in flight at once")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
+    batch_size: BatchSize = None,
     rate_limit: Annotated[float | None, typer.Option(min=0.001, help="at most this many bundles/s")] = None,
     attempts: Annotated[int | None, typer.Option(min=1, help="tries per request")] = None,
     max_delay: Annotated[float | None, typer.Option(min=0, help="longest wait between tries, s")] = None,
     ca_bundle: Annotated[
         Path | None, typer.Option(help="PEM file of CAs to trust", exists=True, dir_okay=False)
     ] = None,
-    secret_block: Annotated[
-        str | None, typer.Option(help="Prefect Secret block holding the FHIR credentials")
-    ] = None,
+    secret_block: SecretBlock = None,
     force: Annotated[bool, typer.Option(help="send every bundle, ignoring the publish ledger")] = False,
     quiet: Quiet = False,
     as_json: Json = False,
@@ -358,18 +330,11 @@ def serve(
     inputs: Inputs,
     cron: Annotated[str, typer.Option(help='when to run, a cron expression such as "0 2 * * *" (UTC)')],
     output: Output = Path("output"),
-    name: Annotated[str, typer.Option(help="deployment name")] = "scheduled",
+    name: DeploymentName = "scheduled",
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
-    fhir_url: Annotated[
-        str | None, typer.Option("--fhir-url", help="publish each run's bundles to this FHIR base URL")
-    ] = None,
-    secret_block: Annotated[
-        str | None,
-        typer.Option(
-            help="Prefect Secret block holding the FHIR credentials [env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
-        ),
-    ] = None,
+    fhir_url: FhirUrl = None,
+    secret_block: SecretBlock = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
     full: Full = False,
@@ -385,15 +350,7 @@ def serve(
         _check_export(output, {"templates": str(templates) if templates else None})
         if fhir_url:
             _check_publish(output, fhir_url, {"secret_block": secret_block})
-    from prefect.schedules import Cron
-
-    try:
-        schedule = Cron(cron, timezone="UTC")
-    except ValueError as exc:
-        presenter.error(f"invalid --cron {cron!r}: {exc}")
-        raise typer.Exit(ExitCode.USAGE) from None
-    if secret_block:  # read by the publish settings inside every flow run this process starts
-        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+        schedule = _schedule(cron)
     parameters = {
         # absolute: a run started from the UI must not depend on where the server was started
         "inputs": [str(p.resolve()) for p in inputs],
@@ -403,13 +360,170 @@ def serve(
         "fhir_url": fhir_url,
         "full": full,
     }
-    _export_flow(dask_address, workers).serve(
-        name=name,
-        schedules=[schedule],
-        parameters=parameters,
-        limit=1,  # two runs writing one output directory at once would interleave their files
-        tags=["trialexport"],
-    )
+    _serve(_export_flow(dask_address, workers), name, schedule, parameters, secret_block)
+
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="ClinicalTrials.gov API v2 base URL \\[env: TRIALEXPORT_SYNC_API_URL; "
+        "default: https://clinicaltrials.gov/api/v2]"
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        metavar="YYYY-MM-DD",
+        help="fetch the studies updated from this date on, instead of from the watermark",
+    ),
+]
+
+
+def _since(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingError("--since", text, "a date, YYYY-MM-DD") from None
+
+
+def _check_sync(output: Path, fetch: dict[str, Any], export: dict[str, Any], publish: dict[str, Any]) -> None:
+    """The sync's settings and state, then the export's and publish's, before Prefect."""
+    from flows.settings import SyncSettings, load
+    from flows.sync.store import load_state
+
+    load(SyncSettings, **{k: v for k, v in fetch.items() if v is not None})
+    load_state(output)
+    _check_export(output, export)
+    if publish["fhir_url"]:
+        _check_publish(output, publish["fhir_url"], {"secret_block": publish["secret_block"]})
+
+
+@app.command()
+def sync(
+    output: Output = Path("output"),
+    api_url: ApiUrl = None,
+    query: Annotated[str | None, typer.Option(help="search terms (query.term)")] = None,
+    condition: Annotated[str | None, typer.Option(help="condition or disease (query.cond)")] = None,
+    since: Since = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="fetch every study of the query again, and report those no longer returned"
+        ),
+    ] = False,
+    check_removed: Annotated[
+        bool,
+        typer.Option(
+            "--check-removed",
+            help="list the query's studies (two fields each) and report stored ones it lost",
+        ),
+    ] = False,
+    page_size: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="studies per page \\[default: 1000, the API's most]")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(min=0.001, help="API requests per second at most \\[default: 1]")
+    ] = None,
+    templates: Templates = None,
+    fhir_version: Version = FhirVersion.R4,
+    prs_org_name: PrsOrgName = None,
+    batch_size: BatchSize = None,
+    fhir_url: FhirUrl = None,
+    secret_block: SecretBlock = None,
+    dask_address: DaskAddress = None,
+    workers: Workers = None,
+    full_export: Annotated[
+        bool,
+        typer.Option(
+            "--full-export", help="export every stored record, even those unchanged since last time"
+        ),
+    ] = False,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help='serve the sync as a Prefect deployment on this schedule ("0 3 * * *", UTC) until stopped'
+        ),
+    ] = None,
+    name: DeploymentName = "scheduled",
+    quiet: Quiet = False,
+    as_json: Json = False,
+) -> None:
+    """Fetch what changed on ClinicalTrials.gov since the last sync into OUTPUT/sources/ctgov/, then
+    export it to OUTPUT (and publish it with --fhir-url). The watermark moves only when all of it
+    finished; exit 5 when the fetch fell short (sync-report.json says why)."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    fetch = {"api_url": api_url, "page_size": page_size, "rate_limit": rate_limit}
+    export = {
+        "templates": str(templates) if templates else None,
+        "fhir_version": fhir_version.value,
+        "prs_org_name": prs_org_name,
+        "batch_size": batch_size,
+    }
+    with _handled(presenter):
+        if full and since:
+            raise UsageError("--full and --since exclude each other: --full fetches everything")
+        asked = {"since": _since(since), "full": full, "check_removed": check_removed}
+        _check_sync(output, fetch, export, {"fhir_url": fhir_url, "secret_block": secret_block})
+    parameters: dict[str, Any] = {
+        "output": str(output),
+        **fetch,
+        "query": query,
+        "condition": condition,
+        **asked,
+        **export,
+        "fhir_url": fhir_url,
+        "full_export": full_export,
+        "workers": workers,
+        "dask_address": dask_address,
+    }
+    if cron:
+        _serve_sync(presenter, cron, name, parameters, secret_block)
+    else:
+        _sync_once(presenter, parameters, secret_block)
+
+
+def _serve_sync(
+    presenter: Presenter, cron: str, name: str, parameters: dict[str, Any], secret_block: str | None
+) -> None:
+    """The sync as a deployment of this process, paths absolute (as ``serve`` stores them)."""
+    from flows.sync.flow import sync_trials
+
+    with _handled(presenter):
+        schedule = _schedule(cron)
+    templates = parameters["templates"]
+    absolute = {
+        "output": str(Path(parameters["output"]).resolve()),
+        "templates": str(Path(templates).resolve()) if templates else None,
+    }
+    _serve(sync_trials, name, schedule, parameters | absolute, secret_block)
+
+
+def _sync_once(presenter: Presenter, parameters: dict[str, Any], secret_block: str | None) -> None:
+    if secret_block:  # read by the publish settings of the export's publish
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    if presenter.quiet:
+        _quiet_prefect()
+    bar = ProgressBar(console, enabled=not presenter.quiet)
+    with _handled(presenter):
+        _check_secret_block(parameters["fhir_url"], None)
+        from flows.sync.flow import sync_trials
+
+        try:
+            with progress.listening(bar):
+                returned = sync_trials(**parameters)
+        finally:  # before anything else is printed
+            bar.close()
+    from flows.run_report import read_report
+    from flows.sync.report import SyncReport
+
+    output = Path(parameters["output"])
+    report, _ = read_report(output / REPORT)
+    published = bool(parameters["fhir_url"])
+    code = presenter.sync_done(SyncReport.model_validate(returned), report, output, published)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

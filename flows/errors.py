@@ -10,8 +10,11 @@ else that escapes is a bug, exit 1.
 range, a URL carrying credentials, an input that does not exist, a ledger of another format, a
 Prefect Secret block that cannot be used, no export to publish) · 3 the run finished but some
 inputs or studies were rejected · 4 publishing finished but some studies are not confirmed on
-the FHIR server (when 3 and 4 both apply, ``run --fhir-url`` exits 4). A record superseded by
-another input's record of the same study is not a rejection.
+the FHIR server (when 3 and 4 both apply, ``run --fhir-url`` exits 4) · 5 a registry sync did
+not fetch everything it asked for (the API failed past its retries, or gave fewer studies than
+it counted): what was fetched is exported all the same, the watermark stays, and the next sync
+asks again; 5 wins over 4 and 3. A record superseded by another input's record of the same
+study is not a rejection.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     REJECTED = 3
     NOT_PUBLISHED = 4
+    FETCH_INCOMPLETE = 5
 
 
 class TrialexportError(Exception):
@@ -64,3 +68,12 @@ class SecretBlockError(UsageError, ValueError):
 
 class NoExport(UsageError, FileNotFoundError):
     """``publish`` on a directory no export wrote."""
+
+
+class FetchIncomplete(TrialexportError):
+    """The registry did not give what a sync asked for (``flows.sync.api.RegistryError`` says
+    which request and why). The sync catches it, records it in ``sync-report.json`` and exports
+    what it got, and the command exits 5 for it all the same; one that escaped would still be a
+    line and exit 5, not a traceback."""
+
+    exit_code = ExitCode.FETCH_INCOMPLETE

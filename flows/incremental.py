@@ -173,7 +173,7 @@ def check_ledger(output: Path) -> None:
     if not path.is_file():
         return
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise LedgerFormatError(f"{path}: not an export ledger ({exc}); {_WHAT_TO_DO}") from None

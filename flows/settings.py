@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.errors import SecretBlockError, SettingError
-from flows.urls import redacted, refusal
+from flows.urls import credentials_in, redacted, refusal
 
 if TYPE_CHECKING:
     from mappers.context import MappingSettings
@@ -102,6 +102,19 @@ class ExportSettings(BaseSettings):
         )
 
 
+# What every client that retries (publishing, the registry sync) is told, under its own prefix:
+# the same names, ranges and meanings; each sets its own defaults.
+Attempts = Annotated[int, Field(ge=1, description="tries per request, the first included")]
+BaseDelay = Annotated[float, Field(ge=0, description="first backoff, seconds; doubles each try")]
+MaxDelay = Annotated[
+    float, Field(ge=0, description="ceiling for one wait between tries, seconds; Retry-After included")
+]
+Timeout = Annotated[float, Field(gt=0, description="seconds for each of connect / read / write")]
+TaskRetries = Annotated[
+    int, Field(ge=0, description="Prefect retries of a batch whose requests still fail for a passing reason")
+]
+
+
 class PublishSettings(BaseSettings):
     """Where and how hard to publish. Credentials are deliberately not here: they are read from
     the environment or a Prefect Secret block by ``flows.publish.client.resolve_auth``, so that
@@ -124,11 +137,11 @@ class PublishSettings(BaseSettings):
     rate_limit: float | None = Field(
         None, gt=0, description="at most this many requests per second (bundles, or parts of a split one)"
     )
-    attempts: int = Field(5, ge=1, description="tries per request, the first included")
-    max_delay: float = Field(30.0, ge=0, description="ceiling for one wait between tries, seconds")
-    base_delay: float = Field(0.5, ge=0, description="first backoff, seconds; doubles each try")
-    timeout: float = Field(60.0, gt=0, description="seconds for each of connect / read / write")
-    task_retries: int = Field(2, ge=0, description="Prefect retries of a batch that still has failures")
+    attempts: Attempts = 5
+    max_delay: MaxDelay = 30.0
+    base_delay: BaseDelay = 0.5
+    timeout: Timeout = 60.0
+    task_retries: TaskRetries = 2
     preflight_attempts: int = Field(
         3,
         ge=0,
@@ -145,6 +158,51 @@ class PublishSettings(BaseSettings):
     ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS stays verified)")
     secret_block: str | None = Field(None, description="Prefect Secret block holding the credentials")
     force: bool = Field(False, description="send every bundle, even those the ledger says the server has")
+
+
+SYNC_API_URL = "https://clinicaltrials.gov/api/v2"
+# The API's own ceiling for pageSize (larger values are refused).
+MAX_PAGE_SIZE = 1000
+
+
+class SyncSettings(BaseSettings):
+    """How a registry sync talks to ClinicalTrials.gov (``flows.sync``); what it does with what
+    it fetched is the export's and the publish's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_SYNC_", extra="forbid")
+
+    api_url: str = Field(SYNC_API_URL, description="ClinicalTrials.gov API v2 base URL")
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """The registry's API takes none, and the URL is written to sync-state.json, the sync
+        report, logs and Prefect's database (flows.urls)."""
+        if (found := credentials_in(value)) is not None:
+            raise PydanticCustomError(
+                "credentials_in_url",
+                f"a URL carrying credentials ({found}) is refused: the ClinicalTrials.gov API takes "
+                "none, and a URL is written to logs, reports and Prefect's database",
+            )
+        return value
+
+    page_size: int = Field(
+        MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="studies per page asked of the API"
+    )
+    # NLM asks API users to keep their request rate reasonable; one a second is what a nightly
+    # sync needs (a 1,000-study page takes longer than that to store).
+    rate_limit: float = Field(1.0, gt=0, description="requests per second at most, retries included")
+    attempts: Attempts = 5
+    # A 429's Retry-After is honoured up to max_delay: a ceiling shorter than the wait the API
+    # asks for only spends a try on another 429.
+    base_delay: BaseDelay = 1.0
+    max_delay: MaxDelay = 60.0
+    timeout: Timeout = 60.0
+    pages_per_task: int = Field(10, ge=1, description="pages fetched by one Prefect task")
+    task_retries: TaskRetries = 2
+    token_restarts: int = Field(
+        3, ge=0, description="times paging starts again from the first page when the API refuses a page token"
+    )
 
 
 # Prefect's rule for block names (prefect.types.names): checked here so that a name Prefect would
@@ -203,9 +261,13 @@ def describe(field: FieldInfo) -> str:
         (annotated_types.Le, "le", "<="),
         (annotated_types.Lt, "lt", "<"),
     )
-    for item in field.metadata:
-        for bound, attribute, sign in bounds:
-            if isinstance(item, bound):
-                kind += f" {sign} {getattr(item, attribute)}"
+    limits = [
+        f"{sign} {getattr(item, attribute)}"
+        for item in field.metadata
+        for bound, attribute, sign in bounds
+        if isinstance(item, bound)
+    ]
+    if limits:
+        kind += " " + " and ".join(limits)
     description = (field.description or "").split(";")[0].split(" (")[0]
     return f"{kind} ({description})" if description else kind

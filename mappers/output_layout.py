@@ -26,6 +26,12 @@ NDJSON_MANIFEST = f"{NDJSON}/manifest.json"  # the Bulk Data $export manifest of
 STAGING = ".staging"  # a batch's files before the flow moves them into place
 REPORT_SPOOL = ".run-report.studies.partial"  # the run's entries before run-report.json is written
 
+# A registry sync's own files (``flows.sync``), beside the export's outputs in the same directory
+SOURCES = "sources/ctgov"  # sources/ctgov/<NCT id>.json: each study as the API gave it, the export's input
+SUPERSEDED_SOURCES = "sources/ctgov-superseded"  # the record of a study whose NCT id changed
+SYNC_STATE = "sync-state.json"  # the watermark, and the API and search it belongs to
+SYNC_REPORT = "sync-report.json"  # what the last sync did
+
 STUDIES = "studies"
 REJECTED = "rejected"
 FHIR_VERSIONS = ("R4", "R5")
@@ -100,3 +106,13 @@ def ndjson_file(resource_type: str) -> str:
 
 def page(slug: str) -> str:
     return f"{PAGES}/{slug}.html"
+
+
+def source_record(nct_id: str) -> str:
+    """Where a sync keeps a study's record (``nct_id`` is checked: NCT + 8 digits)."""
+    return f"{SOURCES}/{nct_id}.json"
+
+
+def superseded_record(nct_id: str) -> str:
+    """Where a sync moves the record of an NCT id the registry replaced."""
+    return f"{SUPERSEDED_SOURCES}/{nct_id}.json"

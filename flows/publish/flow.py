@@ -310,7 +310,7 @@ def publish_bundles(output: str, fhir_url: str, **options: Any) -> dict:
         raise NoExport(f"no {REPORT} in {root}: run `trialexport run` first")
     jobs = list(jobs_from_entries(read_report(report_path)[1]))
     started = datetime.now(UTC)
-    policy = RetryPolicy(settings.attempts, settings.base_delay, settings.max_delay)
+    policy = RetryPolicy.of(settings)
     auth = resolve_auth(settings.secret_block)
     client = FhirClient(
         settings.url, auth, settings.ca_bundle, settings.timeout, settings.concurrency, policy

@@ -18,3 +18,20 @@ def prefect_server():
 def _prefect_when_marked(request):
     if any(request.node.get_closest_marker(name) for name in _NEEDS_PREFECT):
         request.getfixturevalue("prefect_server")
+
+
+@pytest.fixture(scope="session")
+def fhir_server():
+    """One test FHIR server (Medplum, tests/fhir_server) for the session, shared by the publish
+    and the sync tests; ``server`` resets it (data, counters, faults) per test."""
+    from tests.flows.publish.server import FhirServer
+
+    server = FhirServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(fhir_server):
+    fhir_server.reset()
+    return fhir_server

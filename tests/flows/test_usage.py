@@ -156,3 +156,13 @@ def test_a_missing_input_is_typers_usage_error_without_prefect(tmp_path):
     result = trialexport("run", str(tmp_path / "nope"))
     assert result.returncode == 2 and "does not exist" in result.stderr
     assert "prefect imported" not in result.stdout
+
+
+def test_an_export_ledger_under_a_relative_output_is_read(tmp_path, monkeypatch):
+    """`trialexport run seeds/ --output output/` twice: the second run's check reads the ledger
+    the first left, named relative to where the command was started."""
+    from flows.incremental import LEDGER_NAME, ExportLedger, check_ledger
+
+    monkeypatch.chdir(tmp_path)
+    ExportLedger(Path("out") / LEDGER_NAME).close()
+    check_ledger(Path("out"))  # no error: a ledger this version reads
