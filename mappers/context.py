@@ -23,10 +23,10 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 import pycountry
-from nameparser import HumanName
 
 from mappers.identity import identity, missing_identity
 from mappers.model import Browse, Identifier, Issue, MeshTerm, Person, Study
+from mappers.names import split_name
 
 # HL7 terminology (THO 7.0.1) NamingSystem "ClinicalTrialsGov": the preferred uri uniqueId.
 # A setting (MappingSettings.nct_identifier_system) because conditional updates match on it: a
@@ -438,10 +438,12 @@ def _fold(text: str) -> str:
 @lru_cache(maxsize=16_384)
 def person_key(name: str) -> tuple[str, str]:
     """First and last name, case and accents folded: "Imanol Otaegui, MD" and "Imanol Otaegui"
-    are one person. A name nameparser cannot split keys on its whole folded text."""
-    parsed = HumanName(name)
-    first, last = _fold(parsed.first), _fold(parsed.last)
-    return (first, last) if last else ("", " ".join(_fold(name).split()))
+    are one person. The parts come from the one name splitter (``mappers.names``), so the merge
+    and the PRS name elements agree; a text that is not a person's name keys on its whole
+    folded text."""
+    parts = split_name(name)
+    first, last = _fold(parts.first), _fold(parts.last)
+    return (first, last) if first and last else ("", " ".join(_fold(name).split()))
 
 
 def _add(values: list[str], value: str | None) -> None:
