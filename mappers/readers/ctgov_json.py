@@ -15,6 +15,7 @@ into drafts one study at a time; nothing outside the one input file is held.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
@@ -29,6 +30,10 @@ from mappers.readers.ctgov_values import (
 from mappers.readers.fields import intervention_type
 
 _SNIFF = 65536  # recognition looks at the start of a file only: a 50 MB file is not scanned
+# A list page with no studies, as the API answers a query that matches none. Any other object
+# with a "studies" key (a project's notes, another tool's export) is not a registry page: a page
+# that holds studies shows a study's "protocolSection" near its start (the API writes it first).
+_EMPTY_PAGE = re.compile(r'^\{\s*"studies"\s*:\s*\[\s*\]')
 
 
 def load_json(text: str):
@@ -48,7 +53,7 @@ class CtgovJson(Reader):
 
     def recognises(self, text: str) -> bool:
         head = text[:_SNIFF].lstrip()
-        return head.startswith("{") and ('"protocolSection"' in head or '"studies"' in head)
+        return head.startswith("{") and ('"protocolSection"' in head or bool(_EMPTY_PAGE.match(head)))
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
         document = load_json(text)

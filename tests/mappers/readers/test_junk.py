@@ -103,6 +103,9 @@ NEAR_MISSES = {
     "code.py": b'"""Tools."""\nimport re\n\n\n\n\ndef f():\n    return re\n',
     "one-line.txt": b"just one line of prose with no layout at all",
     "list.md": b"- eggs\n- milk, 2 litres, by Friday\n",
+    # JSON objects with a "studies" key that are not registry list pages
+    "reading-group.json": b'{"studies": [{"title": "Sleep and memory", "year": 2021}]}',
+    "course.json": b'{"name": "Biostatistics", "studies": "two terms"}',
 }
 
 
@@ -151,3 +154,10 @@ def test_every_trial_document_is_still_read(path):
 )
 def test_the_least_evidence_each_layout_is_read_on(document):
     assert studies_in(document, "doc.txt") == 1
+
+
+@pytest.mark.parametrize("page", [b'{"studies": []}', b'{\n  "studies" : [ ],\n  "totalCount": 0\n}'])
+def test_an_empty_list_page_is_a_registry_page_that_holds_no_studies(page):
+    with pytest.raises(RejectedInput) as rejected:
+        read_document(page, "page.json")
+    assert rejected.value.reason == "the list page holds no studies"
