@@ -189,8 +189,14 @@ class Presenter:
         totals = report.totals
         colour = "red" if totals.rejected else "default"
         superseded = f", [yellow]{totals.superseded} superseded[/yellow]" if totals.superseded else ""
+        # exported, but a registry would not take their PRS XML as it is (prs-incomplete warnings)
+        prs = (
+            f" ([yellow]{totals.prs_incomplete} with PRS XML incomplete[/yellow])"
+            if totals.prs_incomplete
+            else ""
+        )
         self.console.print(
-            f"{read}: [green]{totals.exported} exported[/green]{unchanged}, "
+            f"{read}: [green]{totals.exported} exported[/green]{prs}{unchanged}, "
             f"[{colour}]{totals.rejected} rejected[/{colour}]{superseded}. "
             f"Outputs in {output}/ ({', '.join(files)})",
             soft_wrap=True,

@@ -35,7 +35,7 @@ def test_run_on_the_seeds_is_clean(tmp_path):
     )
     console = result.stdout + result.stderr
     assert result.returncode == 0, console
-    assert "2 studies read from 2 inputs: 2 exported, 0 rejected" in console
+    assert "2 studies read from 2 inputs: 2 exported (2 with PRS XML incomplete), 0 rejected" in console
     assert "Traceback" not in console and "analytics" not in console.lower()
     assert (tmp_path / "out" / "run-report.json").is_file()
 

@@ -230,3 +230,13 @@ def test_quiet_says_only_why_the_fetch_stopped(tmp_path):
         sync_report(complete=False, held=held), run_report(), tmp_path, published=False
     )
     assert screen.getvalue().splitlines() == ["fetch stopped: GET studies: HTTP 503: Service Unavailable"]
+
+
+def test_the_run_line_says_how_many_exports_a_registry_would_not_take_as_they_are(tmp_path):
+    screen = io.StringIO()
+    report = run_report()
+    report.totals.prs_incomplete = 2
+    Presenter(Console(file=screen, width=300)).run_done(report, tmp_path, published=False)
+    assert screen.getvalue().startswith(
+        "3 studies read from 3 inputs: 3 exported (2 with PRS XML incomplete), 0 rejected."
+    )
