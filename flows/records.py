@@ -248,6 +248,8 @@ class RunReport(_Record):
     settings: dict[str, Any]
     totals: Totals
     bulk: list[str] = []
+    # the FHIR package defining the bundles' extensions (relative path; None: no FHIR written)
+    fhir_package: str | None = None
     removed: list[RemovedInput] = []
     warnings: list[str] = []
     publish: PublishBlock | None = None
@@ -259,6 +261,7 @@ class RunReport(_Record):
             "settings": self.settings,
             "totals": self.totals.model_dump(),
             "bulk": self.bulk,
+            "fhir_package": self.fhir_package,
             "studies": studies,
             "removed": [r.model_dump() for r in self.removed],
         }

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flows import Logger
 from flows.incremental import ExportLedger
-from flows.output import NdjsonWriter, remove_tree
+from flows.output import NdjsonWriter, remove_tree, write_atomic
 from flows.records import RemovedInput, ReportEntry, RunInfo, RunReport, Status, Totals
 from flows.report import page_from_disk, remove_stale_pages, render_study_page, study_view, write_index
 from flows.run_report import StudySpool, write_run_report
@@ -34,7 +34,8 @@ from flows.settle import (
     Spool,
     demoted,
 )
-from mappers.output_layout import NDJSON, REPORT, STAGING, STUDIES
+from mappers.fhir_package import package_archive
+from mappers.output_layout import FHIR_PACKAGE, NDJSON, REPORT, STAGING, STUDIES
 
 Write = tuple[str, bytes | str]  # (target relative to the output directory, its bytes or staged file)
 MAX_ARTIFACT_REJECTS = 100  # the Prefect artifact is read in the UI; the report file has them all
@@ -124,6 +125,21 @@ class RunWriter:
                 self.rejected.append(entry)
             yield entry
 
+    def _write_fhir_package(self) -> str | None:
+        """The project's FHIR package for the run's release beside the bundles (every extension
+        they use is defined in it), the same bytes every run; the package of another release or
+        version left by an earlier run is removed, so the directory holds the one that applies."""
+        directory = self.root / FHIR_PACKAGE
+        if "fhir" not in self.settings.formats:
+            return None
+        name, data = package_archive(self.settings.fhir_version.lower())
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.tgz"):
+            if old.name != name:
+                old.unlink()
+        write_atomic(directory / name, data)
+        return f"{FHIR_PACKAGE}/{name}"
+
     def finish(
         self,
         started: datetime,
@@ -136,6 +152,7 @@ class RunWriter:
         """The NDJSON files and their manifest, ``run-report.json``, ``index.html``."""
         bulk = self.ndjson.finish(started.isoformat(timespec="seconds"), request)
         report = RunReport(
+            fhir_package=self._write_fhir_package(),
             run=RunInfo(
                 started=started.isoformat(timespec="seconds"),
                 finished=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -65,13 +65,12 @@ def _index(resources: dict[str, dict]) -> dict:
     return {"index-version": 1, "files": files}
 
 
-def build_package(release: str, directory: Path) -> Path:
-    """Write ``<name>-<version>.tgz`` into ``directory``; byte-identical for the same sources."""
+def package_archive(release: str) -> tuple[str, bytes]:
+    """The package's file name (``<name>-<version>.tgz``) and bytes; the same bytes for the same
+    sources (no timestamps)."""
     package = contents(release)
     members = {"package/package.json": package.manifest, "package/.index.json": _index(package.resources)}
     members |= {f"package/{name}": resource for name, resource in package.resources.items()}
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{package.manifest['name']}-{package.manifest['version']}.tgz"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name, value in members.items():
@@ -79,7 +78,16 @@ def build_package(release: str, directory: Path) -> Path:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             archive.addfile(info, io.BytesIO(data))
-    target.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))  # no timestamp: same bytes
+    name = f"{package.manifest['name']}-{package.manifest['version']}.tgz"
+    return name, gzip.compress(buffer.getvalue(), mtime=0)
+
+
+def build_package(release: str, directory: Path) -> Path:
+    """Write ``<name>-<version>.tgz`` into ``directory``; byte-identical for the same sources."""
+    name, data = package_archive(release)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / name
+    target.write_bytes(data)
     return target
 
 

@@ -32,6 +32,10 @@ SUPERSEDED_SOURCES = "sources/ctgov-superseded"  # the record of a study whose N
 SYNC_STATE = "sync-state.json"  # the watermark, and the API and search it belongs to
 SYNC_REPORT = "sync-report.json"  # what the last sync did
 
+# fhir-package/<name>-<version>.tgz: the FHIR package defining the extensions the bundles use, for
+# the run's release, so that a validator or server given the outputs can resolve every extension
+FHIR_PACKAGE = "fhir-package"
+
 STUDIES = "studies"
 REJECTED = "rejected"
 FHIR_VERSIONS = ("R4", "R5")
