@@ -468,7 +468,13 @@ class _Mention:
 
 def _person_mention(person: Person, role: str, source: str) -> _Mention:
     return _Mention(
-        person.name, role, source, person.phone, person.phone_ext, person.email, person.affiliation
+        person.name,
+        role,
+        source,
+        phone=person.phone,
+        phone_ext=person.phone_ext,
+        email=person.email,
+        affiliation=person.affiliation,
     )
 
 
