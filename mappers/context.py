@@ -25,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pycountry
 
 from mappers.identity import identity, missing_identity
-from mappers.model import Browse, Identifier, Issue, MeshTerm, Person, Study
+from mappers.model import Browse, Identifier, Issue, MeshTerm, Person, ResponsibleParty, Study
 from mappers.names import split_name
 
 # HL7 terminology (THO 7.0.1) NamingSystem "ClinicalTrialsGov": the preferred uri uniqueId.
@@ -452,63 +452,106 @@ def _add(values: list[str], value: str | None) -> None:
         values.append(value)
 
 
+@dataclass(frozen=True)
+class _Mention:
+    """One place the study names a person, with the contact details and position given there."""
+
+    name: str
+    role: str
+    source: str  # the model path: "officials[1]", "contacts[2]", "responsible_party"
+    phone: str | None = None
+    phone_ext: str | None = None
+    email: str | None = None
+    affiliation: str | None = None
+    title: str | None = None
+
+
+def _person_mention(person: Person, role: str, source: str) -> _Mention:
+    return _Mention(
+        person.name,
+        role,
+        source,
+        phone=person.phone,
+        phone_ext=person.phone_ext,
+        email=person.email,
+        affiliation=person.affiliation,
+    )
+
+
+def _responsible_person(rp: ResponsibleParty | None) -> _Mention | None:
+    """The responsible party when it is a person: an investigator, or a party named the pre-2011
+    way (by name/title and organisation, without a type)."""
+    if rp is None:
+        return None
+    if rp.type in ("PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR") and (rp.investigator_name or "").strip():
+        return _Mention(
+            rp.investigator_name or "",
+            rp.type,
+            "responsible_party",
+            affiliation=rp.investigator_affiliation,
+            title=rp.investigator_title,
+        )
+    if rp.type is None and (rp.old_name_title or "").strip():
+        return _Mention(
+            rp.old_name_title or "", "responsible-party", "responsible_party", affiliation=rp.old_organization
+        )
+    return None
+
+
+def _mentions(study: Study) -> list[_Mention]:
+    """Every person the study names, in the order parties are first seen: officials, central
+    contacts, then the responsible party."""
+    mentions = [
+        _person_mention(official, official.role or "official", f"officials[{n}]")
+        for n, official in enumerate(study.officials, 1)
+    ]
+    mentions += [
+        _person_mention(contact, "recruitment-contact", f"contacts[{n}]")
+        for n, contact in enumerate(study.contacts, 1)
+    ]
+    responsible = _responsible_person(study.responsible_party)
+    return [*mentions, responsible] if responsible else mentions
+
+
+def _merge(party: Party, mention: _Mention) -> None:
+    """Add what one mention says to its party: each value once, first-seen first."""
+    _add(party.names, mention.name)
+    if mention.role not in party.roles:
+        party.roles.append(mention.role)
+    party.sources.append(mention.source)
+    _add(party.phones, mention.phone)
+    phone, extension = (mention.phone or "").strip(), (mention.phone_ext or "").strip()
+    if phone and extension:
+        party.phone_extensions.setdefault(phone, extension)
+    _add(party.emails, mention.email)
+    _add(party.affiliations, mention.affiliation)
+    _add(party.titles, mention.title)
+
+
+def _same_person(party: Party) -> Issue:
+    return Issue(
+        severity="information",
+        code="assumed-same-person",
+        field=party.sources[0].split("[")[0],
+        message=(
+            f"{', '.join(repr(n) for n in party.names)} ({', '.join(party.sources)}) "
+            "read as one person: same first and last name"
+        ),
+    )
+
+
 def parties(study: Study) -> tuple[list[Party], list[Issue]]:
     """The study's people — officials, central contacts, an investigator responsible party (or
     one named the pre-2011 way) — merged by name, in first-seen order; one
     ``assumed-same-person`` issue per merge."""
     found: dict[tuple[str, str], Party] = {}
-    records: list[tuple[str, Person | None, str, str]] = []
-    for n, official in enumerate(study.officials, 1):
-        records.append((official.name, official, official.role or "official", f"officials[{n}]"))
-    for n, contact in enumerate(study.contacts, 1):
-        records.append((contact.name, contact, "recruitment-contact", f"contacts[{n}]"))
-    rp = study.responsible_party
-    if (
-        rp
-        and rp.type in ("PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR")
-        and (rp.investigator_name or "").strip()
-    ):
-        records.append((rp.investigator_name or "", None, rp.type, "responsible_party"))
-    elif rp and rp.type is None and (rp.old_name_title or "").strip():
-        # named the pre-2011 way, by name/title and organisation, without a type
-        records.append((rp.old_name_title or "", None, "responsible-party", "responsible_party"))
-    for name, person, role, source in records:
-        if not (name or "").strip():
-            continue
-        key = person_key(name)
-        party = found.setdefault(key, Party(key))
-        _add(party.names, name)
-        if role not in party.roles:
-            party.roles.append(role)
-        party.sources.append(source)
-        if person is not None:
-            _add(party.phones, person.phone)
-            phone, extension = (person.phone or "").strip(), (person.phone_ext or "").strip()
-            if phone and extension:
-                party.phone_extensions.setdefault(phone, extension)
-            _add(party.emails, person.email)
-            _add(party.affiliations, person.affiliation)
-        elif rp is not None and role == "responsible-party":
-            _add(party.affiliations, rp.old_organization)
-        elif rp is not None:
-            _add(party.affiliations, rp.investigator_affiliation)
-            _add(party.titles, rp.investigator_title)
-    issues = []
+    for mention in _mentions(study):
+        if mention.name.strip():
+            key = person_key(mention.name)
+            _merge(found.setdefault(key, Party(key)), mention)
     for party in found.values():
         party.roles.sort(key=ROLE_ORDER.index)
-        if len(party.sources) > 1:
-            issues.append(
-                Issue(
-                    severity="information",
-                    code="assumed-same-person",
-                    field=party.sources[0].split("[")[0],
-                    message=(
-                        f"{', '.join(repr(n) for n in party.names)} ({', '.join(party.sources)}) "
-                        "read as one person: same first and last name"
-                    ),
-                )
-            )
-    return list(found.values()), issues
+    return list(found.values()), [_same_person(party) for party in found.values() if len(party.sources) > 1]
 
 
 # --- MeSH -----------------------------------------------------------------------------------------

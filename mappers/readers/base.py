@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mappers.model import Issue, Provenance, Study
+from mappers.model import Issue, Provenance, Severity, Study
 
 
 class RejectedInput(ValueError):
@@ -44,8 +44,8 @@ class Draft:
         self.sources[name] = where
 
     def note(
-        self, severity: str, code: str, message: str, field: str | None = None, where: str | None = None
-    ):
+        self, severity: Severity, code: str, message: str, field: str | None = None, where: str | None = None
+    ) -> None:
         self.issues.append(Issue(severity=severity, code=code, message=message, field=field, location=where))
 
     def build(self, provenance: Provenance, issues: list[Issue]) -> Study:

@@ -27,6 +27,7 @@ from mappers.readers.ctgov_values import (
     agency_class,
     coded,
     iso_date,
+    known_code,
     large_document,
     phases,
     results_not_mapped,
@@ -108,9 +109,12 @@ class CtgovCsv(Reader):
             raise RejectedInput(f"unreadable CSV header: {exc}") from exc
         legacy = 0 if {"Study Title", "Study Status", "Study URL"} & set(header) else 1
         columns = {
-            name: header.index(heads[legacy]) for name, heads in COLUMNS.items() if heads[legacy] in header
+            name: header.index(head)
+            for name, heads in COLUMNS.items()
+            if (head := heads[legacy]) is not None and head in header
         }
-        missing = [COLUMNS[name][legacy] for name in REQUIRED if name not in columns]
+        # every required column has a header in both exports
+        missing = [head for name in REQUIRED if name not in columns and (head := COLUMNS[name][legacy])]
         if missing:
             kind = "legacy" if legacy else "current"
             raise RejectedInput(f"CSV export ({kind} layout) lacks required column(s): {', '.join(missing)}")
@@ -134,13 +138,6 @@ class CtgovCsv(Reader):
             raise RejectedInput(f"malformed CSV at line {rows.line_num}: {exc}") from exc
         if not count:
             raise RejectedInput("the CSV export has a header but no rows")
-
-
-def _code(draft: Draft, vocabulary: str, value: str | None, field: str, where: str) -> str | None:
-    code = coded(vocabulary, value)
-    if value and code is None:
-        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", field, where)
-    return code
 
 
 def read_row(cells: dict[str, str], number: int, legacy: bool) -> Draft:
@@ -203,8 +200,8 @@ def _outcomes(draft: Draft, cells: dict, at, legacy: bool) -> None:
         draft.put("outcomes", outcomes, at("primary"))
         return
     measures = split_list(cells.get("outcomes", ""))
-    outcomes = [{"kind": "primary" if i == 0 else "secondary", "measure": m} for i, m in enumerate(measures)]
-    draft.put("outcomes", outcomes, at("outcomes"))
+    listed = [{"kind": "primary" if i == 0 else "secondary", "measure": m} for i, m in enumerate(measures)]
+    draft.put("outcomes", listed, at("outcomes"))
     if len(measures) > 1:
         draft.note(
             "warning",
@@ -217,7 +214,7 @@ def _outcomes(draft: Draft, cells: dict, at, legacy: bool) -> None:
 
 
 def _status(draft: Draft, cells: dict, at) -> None:
-    status = {"overall_status": _code(draft, "status", cells.get("status"), "status", at("status"))}
+    status = {"overall_status": known_code(draft, "status", cells.get("status"), "status", at("status"))}
     for name in (
         "start_date",
         "primary_completion_date",
@@ -237,12 +234,12 @@ def _status(draft: Draft, cells: dict, at) -> None:
 
 def _design(draft: Draft, cells: dict, at) -> None:
     design = {
-        "study_type": _code(draft, "study_type", cells.get("study_type"), "design", at("study_type")),
+        "study_type": known_code(draft, "study_type", cells.get("study_type"), "design", at("study_type")),
         "phases": phases(cells.get("phases")),
     }
     parts = parse_design(cells.get("design", ""))
     for name in _DESIGN:
-        design[name] = _code(draft, name, parts.get(name), f"design.{name}", at("design"))
+        design[name] = known_code(draft, name, parts.get(name), f"design.{name}", at("design"))
     draft.put("design", {k: v for k, v in design.items() if v}, at("study_type"))
     count = parse_count(cells.get("enrollment"))
     if count is not None:
@@ -263,7 +260,9 @@ def _organisations(draft: Draft, cells: dict, at) -> None:
 
 
 def _eligibility(draft: Draft, cells: dict, at) -> None:
-    eligibility = {"sex": _code(draft, "sex", cells.get("sex"), "eligibility.sex", at("sex"))}
+    eligibility: dict[str, str | list[str] | None] = {
+        "sex": known_code(draft, "sex", cells.get("sex"), "eligibility.sex", at("sex"))
+    }
     match = _AGES.match(cells.get("age", "").replace("\xa0", " ").strip())
     if match:  # "18 Years and older": no maximum, which the registry writes N/A
         older, upto, low, high = match.groups()

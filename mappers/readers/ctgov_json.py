@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_values import (
     agency_class,
-    coded,
     iso_date,
+    known_code,
     large_document_url,
     phases,
     results_not_mapped,
@@ -84,20 +85,14 @@ class CtgovJson(Reader):
                 )
 
 
-def _get(data: dict, path: str):
+def _get(data: dict, path: str) -> Any:
+    """The value at a ``/``-separated path, or None where a step is missing or not an object."""
+    node: Any = data
     for key in path.split("/"):
-        if not isinstance(data, dict):
+        if not isinstance(node, dict):
             return None
-        data = data.get(key)
-    return data
-
-
-def _put_coded(draft: Draft, name: str, vocabulary: str, value, where: str) -> str | None:
-    """Put a coded value, or report it when it is not in the vocabulary (never guessed)."""
-    code = coded(vocabulary, value) if isinstance(value, str) else None
-    if value and code is None:
-        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", name, where)
-    return code
+        node = node.get(key)
+    return node
 
 
 def read_study(study: dict, base: str) -> Draft:
@@ -177,7 +172,7 @@ def _date(draft: Draft, m: dict, key: str, name: str, at: str) -> None:
         draft.note("warning", "unreadable-date", f"'{struct['date']}' is not a date", name, f"{at}/{key}")
     draft.put(name, value, f"{at}/{key}")
     if key.endswith("Struct"):
-        draft.put(name + "_type", _put_coded(draft, name, "date_type", struct.get("type"), f"{at}/{key}"), at)
+        draft.put(name + "_type", known_code(draft, "date_type", struct.get("type"), name, f"{at}/{key}"), at)
 
 
 _DATES = (  # statusModule key -> model field (a …Struct has a type beside its date)
@@ -201,10 +196,10 @@ _DATES = (  # statusModule key -> model field (a …Struct has a type beside its
 
 def _status(draft: Draft, m: dict, at: str) -> None:
     sub = Draft()
-    sub.put("overall_status", _put_coded(draft, "status", "status", m.get("overallStatus"), at), at)
+    sub.put("overall_status", known_code(draft, "status", m.get("overallStatus"), "status", at), at)
     sub.put(
         "last_known_status",
-        _put_coded(draft, "status.last_known_status", "status", m.get("lastKnownStatus"), at),
+        known_code(draft, "status", m.get("lastKnownStatus"), "status.last_known_status", at),
         f"{at}/lastKnownStatus",
     )
     sub.put("why_stopped", m.get("whyStopped"), at)
@@ -216,8 +211,8 @@ def _status(draft: Draft, m: dict, at: str) -> None:
     info = {
         "has_expanded_access": _flag(access.get("hasExpandedAccess")),
         "nct_id": access.get("nctId"),
-        "status_for_nct_id": _put_coded(
-            draft, "expanded_access_info", "status", access.get("statusForNctId"), f"{at}/expandedAccessInfo"
+        "status_for_nct_id": known_code(
+            draft, "status", access.get("statusForNctId"), "expanded_access_info", f"{at}/expandedAccessInfo"
         ),
     }
     info = {k: v for k, v in info.items() if v is not None}
@@ -258,8 +253,8 @@ def _sponsors(draft: Draft, m: dict, at: str) -> None:
         "collaborators", [o for o in map(_org, m.get("collaborators") or []) if o], f"{at}/collaborators"
     )
     rp = m.get("responsibleParty") or {}
-    rtype = _put_coded(
-        draft, "responsible_party", "responsible_party", rp.get("type"), f"{at}/responsibleParty"
+    rtype = known_code(
+        draft, "responsible_party", rp.get("type"), "responsible_party", f"{at}/responsibleParty"
     )
     party = {
         "type": rtype,
@@ -279,7 +274,7 @@ def _design(draft: Draft, m: dict, at: str) -> None:
     bio = m.get("bioSpec") or {}
 
     def code(name: str, value, where: str = at):
-        return _put_coded(draft, f"design.{name}", name, value, where)
+        return known_code(draft, name, value, f"design.{name}", where)
 
     design = {
         "study_type": code("study_type", m.get("studyType")),
@@ -304,7 +299,7 @@ def _design(draft: Draft, m: dict, at: str) -> None:
     draft.put("design", {k: v for k, v in design.items() if v not in (None, [])}, at)
     enrollment = m.get("enrollmentInfo") or {}
     if isinstance(enrollment.get("count"), int):
-        etype = _put_coded(draft, "enrollment", "date_type", enrollment.get("type"), f"{at}/enrollmentInfo")
+        etype = known_code(draft, "date_type", enrollment.get("type"), "enrollment", f"{at}/enrollmentInfo")
         draft.put("enrollment", {"count": enrollment["count"], "type": etype}, f"{at}/enrollmentInfo")
 
 
@@ -335,7 +330,7 @@ def _arms(draft: Draft, m: dict, at: str) -> None:
         arms.append(
             {
                 "label": arm["label"],
-                "type": _put_coded(draft, "arms", "arm_type", arm.get("type"), f"{at}/armGroups/{i}"),
+                "type": known_code(draft, "arm_type", arm.get("type"), "arms", f"{at}/armGroups/{i}"),
                 "description": arm.get("description"),
                 "intervention_names": [
                     _intervention_name(n, names) for n in arm.get("interventionNames") or []
@@ -389,7 +384,7 @@ def _eligibility(draft: Draft, m: dict, at: str) -> None:
     healthy = m.get("healthyVolunteers")
     eligibility = {
         "criteria": m.get("eligibilityCriteria"),
-        "sex": _put_coded(draft, "eligibility.sex", "sex", m.get("sex"), at),
+        "sex": known_code(draft, "sex", m.get("sex"), "eligibility.sex", at),
         "gender_based": _flag(m.get("genderBased")),
         "gender_description": m.get("genderDescription"),
         "minimum_age": m.get("minimumAge") or "N/A",
@@ -397,12 +392,12 @@ def _eligibility(draft: Draft, m: dict, at: str) -> None:
         "std_ages": [
             code
             for age in m.get("stdAges") or []
-            if (code := _put_coded(draft, "eligibility.std_ages", "std_age", age, at))
+            if (code := known_code(draft, "std_age", age, "eligibility.std_ages", at))
         ],
         "healthy_volunteers": healthy if isinstance(healthy, bool) else None,
         "study_population": m.get("studyPopulation"),
-        "sampling_method": _put_coded(
-            draft, "eligibility.sampling_method", "sampling_method", m.get("samplingMethod"), at
+        "sampling_method": known_code(
+            draft, "sampling_method", m.get("samplingMethod"), "eligibility.sampling_method", at
         ),
     }
     draft.put("eligibility", eligibility, at)
@@ -415,7 +410,7 @@ def _person(draft: Draft, item: dict, where: str) -> dict | None:
     role = item.get("role")
     return {
         "name": item["name"],
-        "role": _put_coded(draft, "role", "role", role, where) if str(role).upper() != "CONTACT" else None,
+        "role": known_code(draft, "role", role, "role", where) if str(role).upper() != "CONTACT" else None,
         "affiliation": item.get("affiliation"),
         "phone": item.get("phone"),
         "phone_ext": item.get("phoneExt"),
@@ -448,7 +443,7 @@ def _contacts(draft: Draft, m: dict, at: str) -> None:
                 "state": loc.get("state"),
                 "zip": loc.get("zip"),
                 "country": loc.get("country"),
-                "status": _put_coded(draft, "sites", "status", loc.get("status"), where),
+                "status": known_code(draft, "status", loc.get("status"), "sites", where),
                 "geo_point": _geo_point(loc),
                 "contacts": [p for p in people if p["role"] is None],
                 "investigators": [p for p in people if p["role"] is not None],
@@ -461,7 +456,7 @@ def _references(draft: Draft, m: dict, at: str) -> None:
     refs = []
     for i, ref in enumerate(m.get("references") or []):
         if ref.get("citation"):
-            rtype = _put_coded(draft, "references", "reference_type", ref.get("type"), f"{at}/references/{i}")
+            rtype = known_code(draft, "reference_type", ref.get("type"), "references", f"{at}/references/{i}")
             pmid = ref.get("pmid")
             refs.append({"citation": ref["citation"], "pmid": str(pmid) if pmid else None, "type": rtype})
     draft.put("references", refs, f"{at}/references")
@@ -480,7 +475,7 @@ def _references(draft: Draft, m: dict, at: str) -> None:
 
 
 def _ipd_sharing(draft: Draft, m: dict, at: str) -> None:
-    sharing = _put_coded(draft, "ipd_sharing_statement", "ipd_sharing", m.get("ipdSharing"), at)
+    sharing = known_code(draft, "ipd_sharing", m.get("ipdSharing"), "ipd_sharing_statement", at)
     if not sharing:
         return
     statement = {
@@ -489,7 +484,7 @@ def _ipd_sharing(draft: Draft, m: dict, at: str) -> None:
         "info_types": [
             code
             for kind in m.get("infoTypes") or []
-            if (code := _put_coded(draft, "ipd_sharing_statement", "ipd_info_type", kind, at))
+            if (code := known_code(draft, "ipd_info_type", kind, "ipd_sharing_statement", at))
         ],
         "time_frame": m.get("timeFrame"),
         "access_criteria": m.get("accessCriteria"),

@@ -11,6 +11,7 @@ display strings; the provenance layout says which API the file came from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_json import load_json, read_study
@@ -116,7 +117,7 @@ def _person(item: dict, prefix: str) -> dict:
 
 
 def _status(status: dict) -> dict:
-    dates = {
+    dates: dict[str, Any] = {
         "startDateStruct": _date(status, "Start"),
         "primaryCompletionDateStruct": _date(status, "PrimaryCompletion"),
         "completionDateStruct": _date(status, "Completion"),
@@ -248,7 +249,7 @@ def to_v2(study: dict) -> dict:
         for kind in ("Primary", "Secondary", "Other")
     }
     healthy = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}.get(
-        eligibility.get("HealthyVolunteers")
+        eligibility.get("HealthyVolunteers") or ""
     )
     protocol = {
         "identificationModule": {

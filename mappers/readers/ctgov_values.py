@@ -96,6 +96,16 @@ def coded(vocabulary: str, text: str | None) -> str | None:
     return word if word in get_args(_VOCABULARIES[vocabulary]) else None
 
 
+def known_code(draft: Draft, vocabulary: str, value: object, field: str, where: str) -> str | None:
+    """``coded`` for a reader: a value no spelling explains is reported on the draft as an
+    ``unknown-code`` warning (never guessed) and read as None. Only text can be a code: a value
+    of another JSON type is reported the same way."""
+    code = coded(vocabulary, value) if isinstance(value, str) else None
+    if value and code is None:
+        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", field, where)
+    return code
+
+
 def masked_roles(text: str | None) -> list[str]:
     """The roles in a public masking value: ``Double (Participant, Investigator)`` ->
     ["PARTICIPANT", "INVESTIGATOR"]; 2016's ``Double Blind (Subject, Caregiver)`` alike."""

@@ -50,12 +50,13 @@ def _stated(match: re.Match) -> StatedDose:
     per = _PER.get(match.group("per").lower().replace("^", ""))
     amount = _amount_unit(match.group("unit"))
     scale_text, scale_ucum = (f"10^{exp} ", f"10*{exp}") if exp else ("", "")
+    unit: str | None = None
+    ucum: str | None = None
+    note: str | None = None
     if amount and per:
         unit = f"{scale_text}{amount[0]}/{per[0]}"
         ucum = f"{scale_ucum}{amount[1]}/{per[1]}"
         note = amount[2]
-    else:
-        unit = ucum = note = None
     number = match.group("value")
     label = f"{number}×10^{exp} {amount[0]}/{per[0]}" if exp and amount and per else match.group(0).strip()
     if not exp and amount and per:

@@ -23,14 +23,14 @@ from mappers.readers.outcome_cell import reads_as_time
 from mappers.readers.places import looks_like_person, split_place
 from mappers.text import parse_count, unescape_markdown
 
-# label on the page -> (model path, allowed values or int)
-_LABELS: dict[str, tuple[str, tuple | type]] = {
+# label on the page -> (model path, the registry codes it allows; None: a count, not a code)
+_LABELS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "Study Type": ("study_type", get_args(StudyType)),
     "Allocation": ("allocation", get_args(Allocation)),
     "Purpose": ("primary_purpose", get_args(PrimaryPurpose)),
     "Primary Purpose": ("primary_purpose", get_args(PrimaryPurpose)),
     "Masking": ("masking", get_args(Masking)),
-    "Enrollment": ("enrollment", int),
+    "Enrollment": ("enrollment", None),
 }
 _TIME_FRAME = re.compile(r"^Time frame:\s*(.*)$", re.I)
 _DISCLAIMER = re.compile(r"informational purposes only|does not constitute medical advice", re.I)
@@ -47,7 +47,7 @@ def _design_labels(lines: list[str]) -> set[str]:
         if label not in _LABELS:
             continue
         allowed, value = _LABELS[label][1], unescape_markdown(value)
-        if allowed is int:
+        if allowed is None:
             valid = parse_count(value) is not None
         else:
             valid = value.upper().replace(" ", "_").replace("-", "_") in allowed
@@ -121,7 +121,7 @@ class TextB(Reader):
             label, value, where = lines[i], lines[i + 1], f"line {i + 2}"
             body_start = i + 2
             field, allowed = _LABELS[label]
-            if allowed is int:
+            if allowed is None:
                 if parse_count(value) is not None:
                     draft.put("enrollment", {"count": parse_count(value)}, where)
                 else:
@@ -149,9 +149,10 @@ class TextB(Reader):
         return body_start
 
     def _read_outcomes(self, draft: Draft, lines: list[str], start: int, end: int) -> int:
-        frames = [i for i in range(start, end) if _TIME_FRAME.match(lines[i])]
-        outcomes, first, previous = [], end, start - 1  # previous: the last time-frame line
-        for k, i in enumerate(frames):
+        frames = [(i, match) for i in range(start, end) if (match := _TIME_FRAME.match(lines[i]))]
+        outcomes: list[Outcome] = []
+        first, previous = end, start - 1  # previous: the last time-frame line
+        for k, (i, time_frame) in enumerate(frames):
             measure_at = max(i - 2, previous + 1)
             if k == 0:
                 first = measure_at
@@ -164,18 +165,18 @@ class TextB(Reader):
                     kind="primary" if k == 0 else "secondary",
                     measure=measure,
                     description=description or None,
-                    time_frame=_TIME_FRAME.match(lines[i]).group(1).strip() or None,
+                    time_frame=time_frame.group(1).strip() or None,
                 )
             )
             previous = i
         if outcomes:
-            draft.put("outcomes", outcomes, f"lines {first + 1}-{frames[-1] + 1}")
+            draft.put("outcomes", outcomes, f"lines {first + 1}-{frames[-1][0] + 1}")
             draft.note("warning", "assumed-outcome-kind", _OUTCOME_RULE, field="outcomes")
         return first
 
     def _read_middle(self, draft: Draft, lines: list[str], start: int, end: int) -> None:
         middle = [(i, ln) for i, ln in enumerate(lines[start:end], start) if ln]
-        sites = []
+        sites: list[Site] = []
         while middle and (place := split_place(middle[-1][1])):
             city, state, country = place
             sites.insert(0, Site(city=city, state=state, country=country))

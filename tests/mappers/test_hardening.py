@@ -456,7 +456,8 @@ def test_control_characters_from_a_source_are_repaired_before_export():
     lines = SEED_LINES[SEED_B.name]
     damaged = [lines[0] + "\u0007\u001b\u007f", *lines[1:]]  # (a NUL makes the file binary: refused)
     [study] = read_document("\n".join(damaged).encode(), f"seeds/{SEED_B.name}")
-    assert not any(c in study.brief_summary for c in "\u0007\u001b\u007f")
+    summary = study.brief_summary
+    assert summary is not None and not any(c in summary for c in "\u0007\u001b\u007f")
     result, _, _ = exported_or_rejected(study)
     assert result.status == "exported", result.issues
 

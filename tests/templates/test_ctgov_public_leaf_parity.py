@@ -105,33 +105,53 @@ def _masking_2020(text: str) -> str:
     return f"{written} ({', '.join(_ROLE_2020[r] for r in roles)})" if roles and level != "NONE" else written
 
 
-def to_2020(root) -> tuple[etree._Element, Counter[Leaf]]:
-    """A copy of an older record under the 2020 names, and the retired leaves taken out of it."""
-    root = copy.deepcopy(root)
+def _take_out_retired(root: etree._Element) -> Counter[Leaf]:
+    """Remove the elements 2020 retired; their leaves, under their paths."""
     retired: Counter[Leaf] = Counter()
     for pattern in RETIRED:
         for el in root.findall(pattern):
             where = re.sub(r"\[\d+\]", "", root.getroottree().getelementpath(el))
             retired += leaves_of(el, f"clinical_study/{where}")
             el.getparent().remove(el)
+    return retired
+
+
+def _rename(root: etree._Element) -> None:
     for old, new in RENAMED.items():
         el = root.find(old)
         if el is not None and root.find(new) is not None:  # both names during the changeover
             root.remove(el)
         elif el is not None:
             el.tag = new
+
+
+def _design_info(root: etree._Element) -> Counter[Leaf]:
+    """The flat study_design text as 2020's study_design_info elements; the parts 2020 has no
+    element for, as retired leaves."""
+    retired: Counter[Leaf] = Counter()
     flat = root.find("study_design")
-    if flat is not None:  # "Allocation: Randomized, Endpoint Classification: …, Masking: …"
-        info = etree.Element("study_design_info")
-        for item in re.split(r",\s*(?=[A-Z][A-Za-z ]+:)", flat.text or ""):
-            key, _, value = item.partition(":")
-            if key.strip() in _DESIGN_ELEMENTS and value.strip():
-                child = etree.SubElement(info, _DESIGN_ELEMENTS[key.strip()])
-                child.text = _masking_2020(value.strip()) if key.strip() == "Masking" else value.strip()
-            elif key.strip():
-                retired[(f"clinical_study/study_design/{key.strip()}", value.strip())] += 1
-        flat.addprevious(info)
-        root.remove(flat)
+    if flat is None:
+        return retired
+    # "Allocation: Randomized, Endpoint Classification: …, Masking: …"
+    info = etree.Element("study_design_info")
+    for item in re.split(r",\s*(?=[A-Z][A-Za-z ]+:)", flat.text or ""):
+        key, _, value = item.partition(":")
+        if key.strip() in _DESIGN_ELEMENTS and value.strip():
+            child = etree.SubElement(info, _DESIGN_ELEMENTS[key.strip()])
+            child.text = _masking_2020(value.strip()) if key.strip() == "Masking" else value.strip()
+        elif key.strip():
+            retired[(f"clinical_study/study_design/{key.strip()}", value.strip())] += 1
+    flat.addprevious(info)
+    root.remove(flat)
+    return retired
+
+
+def to_2020(root) -> tuple[etree._Element, Counter[Leaf]]:
+    """A copy of an older record under the 2020 names, and the retired leaves taken out of it."""
+    root = copy.deepcopy(root)
+    retired = _take_out_retired(root)
+    _rename(root)
+    retired += _design_info(root)
     for gender in root.findall("eligibility/gender"):
         if gender.text == "Both":
             gender.text = "All"

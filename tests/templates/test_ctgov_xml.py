@@ -33,7 +33,7 @@ from mappers.model import (
 )
 from mappers.render import render
 from mappers.trace import untraced, xml_values
-from validation.xsd import validate_xml
+from validation.xsd import SchemaName, validate_xml
 
 PRS_NS = "http://clinicaltrials.gov/prs"
 PROVENANCE = Provenance(source="tests/templates", layout="test", content_hash="0" * 64)
@@ -181,7 +181,7 @@ def texts(root: etree._Element, path: str) -> list[str]:
     return [node.text for node in root.xpath(path)]
 
 
-def assert_valid(data: bytes, schema: str) -> None:
+def assert_valid(data: bytes, schema: SchemaName) -> None:
     assert validate_xml(data, schema) == [], data.decode()
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import get_args
+from collections.abc import Iterable
+from typing import Any, get_args
 
 import pytest
 
@@ -79,7 +80,8 @@ def local_targets(value) -> list[str]:
 
 
 def empty_elements(value, path="$") -> list[str]:
-    found = []
+    found: list[str] = []
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -126,20 +126,21 @@ class Extractor:
         self._add_type(name, elements[0]["path"], by_path, _constraints(elements[0]))
 
     def _add_type(self, type_name: str, root: str, by_path: dict, constraints: list[dict]) -> None:
-        entry = {"elements": {}, "bindings": {}, "constraints": constraints}
-        self.types[type_name] = entry
+        elements: dict[str, str | None] = {}  # JSON name -> its type (a backbone: its path)
+        bindings: dict[str, dict] = {}
+        self.types[type_name] = {"elements": elements, "bindings": bindings, "constraints": constraints}
         for path, element in by_path.items():
             if not path.startswith(root + ".") or "." in path[len(root) + 1 :]:
                 continue
             for json_name, datatype in _json_names(element, path[len(root) + 1 :]):
-                entry["elements"][json_name] = self._child_type(element, datatype, path, by_path)
+                elements[json_name] = self._child_type(element, datatype, path, by_path)
                 binding = element.get("binding", {})
                 if binding.get("strength") == "required" and binding.get("valueSet"):
                     codes = self.pkg.codes(binding["valueSet"])
                     if codes is None:
                         self.unexpanded.add(f"{type_name}.{json_name}: {binding['valueSet']}")
                     else:
-                        entry["bindings"][json_name] = {"valueSet": binding["valueSet"], "codes": codes}
+                        bindings[json_name] = {"valueSet": binding["valueSet"], "codes": codes}
 
     def _child_type(self, element: dict, datatype: str | None, path: str, by_path: dict) -> str | None:
         if element.get("contentReference"):

@@ -10,6 +10,8 @@ every legacy record is tests/templates/test_ctgov_public_leaf_parity.py.
 """
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -102,45 +104,41 @@ def _phone(el) -> str:
     return f"{_text(el, 'phone')} ext {ext}" if ext else _text(el, "phone")
 
 
+def _intervention(el) -> tuple:
+    labels = tuple(_text(x) for x in el.findall("arm_group_label"))
+    others = tuple(_text(x) for x in el.findall("other_name"))
+    parts = ("intervention_type", "intervention_name", "description")
+    return (*(_text(el, p) for p in parts), labels, others)
+
+
+_RESPONSIBLE_PARTY = (
+    "responsible_party_type",
+    "investigator_full_name",
+    "investigator_title",
+    "investigator_affiliation",
+)
+# how COVERED compares an element -> what of it is compared
+_VALUE: dict[str, Callable[[Any], object]] = {
+    "text": _text,
+    "date": lambda el: (iso_date(_text(el)), coded("date_type", el.get("type"))),
+    "typed": lambda el: (_text(el), coded("date_type", el.get("type"))),
+    "study_type": lambda el: coded("study_type", _text(el)),
+    "masking": lambda el: coded("masking", _text(el)),
+    "sex": lambda el: coded("sex", _text(el)),
+    "outcome": lambda el: tuple(_text(el, p) for p in ("measure", "time_frame", "description")),
+    "intervention": _intervention,
+    "official": lambda el: (_name(el), _text(el, "role"), _text(el, "affiliation")),
+    "contact": lambda el: (_name(el), _phone(el), _text(el, "email")),
+    "address": lambda el: tuple(_text(el, p) for p in ("city", "state", "zip", "country")),
+    "children": lambda el: tuple(sorted((child.tag, _text(child)) for child in el)),
+    "responsible_party": lambda el: tuple(_text(el, p) for p in _RESPONSIBLE_PARTY),
+}
+
+
 def _value(el, how: str):
-    if how == "text":
-        return _text(el)
-    if how == "date":
-        return (iso_date(_text(el)), coded("date_type", el.get("type")))
-    if how == "typed":
-        return (_text(el), coded("date_type", el.get("type")))
-    if how == "study_type":
-        return coded("study_type", _text(el))
-    if how == "masking":
-        return coded("masking", _text(el))
-    if how == "sex":
-        return coded("sex", _text(el))
-    if how == "outcome":
-        return tuple(_text(el, p) for p in ("measure", "time_frame", "description"))
-    if how == "intervention":
-        labels = tuple(_text(x) for x in el.findall("arm_group_label"))
-        others = tuple(_text(x) for x in el.findall("other_name"))
-        parts = ("intervention_type", "intervention_name", "description")
-        return (*(_text(el, p) for p in parts), labels, others)
-    if how == "official":
-        return (_name(el), _text(el, "role"), _text(el, "affiliation"))
-    if how == "contact":
-        return (_name(el), _phone(el), _text(el, "email"))
-    if how == "address":
-        return tuple(_text(el, p) for p in ("city", "state", "zip", "country"))
-    if how == "children":
-        return tuple(sorted((child.tag, _text(child)) for child in el))
-    if how == "responsible_party":
-        return tuple(
-            _text(el, p)
-            for p in (
-                "responsible_party_type",
-                "investigator_full_name",
-                "investigator_title",
-                "investigator_affiliation",
-            )
-        )
-    raise AssertionError(how)
+    if how not in _VALUE:
+        raise AssertionError(how)
+    return _VALUE[how](el)
 
 
 def covered_values(root) -> dict[str, list]:

@@ -60,7 +60,12 @@ SOURCES = {
 
 
 def _by_nct(files) -> dict[str, Study]:
-    return {s.nct_id: s for path in files for s in studies(path)}
+    found = {}
+    for path in files:
+        for study in studies(path):
+            assert study.nct_id, f"{path}: a registry record without an NCT id"
+            found[study.nct_id] = study
+    return found
 
 
 FOUND = {name: _by_nct(files) for name, files in SOURCES.items()}

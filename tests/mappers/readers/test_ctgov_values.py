@@ -9,7 +9,8 @@ from mappers.context import MappingSettings
 from mappers.export import export_study
 from mappers.model import OverallStatus
 from mappers.readers import read_document
-from mappers.readers.ctgov_values import coded, iso_date, phases
+from mappers.readers.base import Draft
+from mappers.readers.ctgov_values import coded, iso_date, known_code, phases
 from mappers.readers.fields import parse_design, parse_location
 from mappers.render import environment
 
@@ -35,6 +36,41 @@ def research_study(study) -> dict:
     out = export_study(study, MappingSettings())
     assert out.status == "exported", [i.message for i in out.issues if i.severity == "error"]
     return out.resources["ResearchStudy"][0]
+
+
+def unknown_codes(study) -> list[tuple[str, str | None, str | None]]:
+    return [(i.message, i.field, i.location) for i in study.issues if i.code == "unknown-code"]
+
+
+def test_a_value_no_spelling_explains_is_reported_not_guessed():
+    draft = Draft()
+    assert known_code(draft, "sex", "Both", "eligibility.sex", "here") == "ALL"
+    assert known_code(draft, "sex", None, "eligibility.sex", "here") is None
+    assert known_code(draft, "sex", "", "eligibility.sex", "here") is None
+    assert not draft.issues
+    assert known_code(draft, "sex", "Robots", "eligibility.sex", "row 2, Sex") is None
+    assert known_code(draft, "sex", 3, "eligibility.sex", "/x") is None  # JSON: only text is a code
+    assert [(i.severity, i.code, i.message, i.field, i.location) for i in draft.issues] == [
+        ("warning", "unknown-code", "'Robots' is not a known sex", "eligibility.sex", "row 2, Sex"),
+        ("warning", "unknown-code", "'3' is not a known sex", "eligibility.sex", "/x"),
+    ]
+
+
+def test_the_json_and_csv_readers_report_unknown_codes_alike():
+    record = v2_study(designInfo={"allocation": "COIN_TOSS"})
+    record["protocolSection"]["eligibilityModule"] = {"sex": 3, "stdAges": ["ADULT", "ELDER"]}
+    assert unknown_codes(read_json(record)) == [
+        ("'COIN_TOSS' is not a known allocation", "design.allocation", "/protocolSection/designModule"),
+        ("'3' is not a known sex", "eligibility.sex", "/protocolSection/eligibilityModule"),
+        ("'ELDER' is not a known std_age", "eligibility.std_ages", "/protocolSection/eligibilityModule"),
+    ]
+    header = "NCT Number,Study Title,Study Status,Sex,Study Type,Study Design\n"
+    row = 'NCT00000002,A study,RECRUITING,ROBOTS,INTERVENTIONAL,"Allocation: COIN_TOSS|Masking: NONE"\n'
+    [study] = read_document((header + row).encode(), "export.csv")
+    assert unknown_codes(study) == [
+        ("'COIN_TOSS' is not a known allocation", "design.allocation", "row 2, Study Design"),
+        ("'ROBOTS' is not a known sex", "eligibility.sex", "row 2, Sex"),
+    ]
 
 
 @pytest.mark.parametrize("text", ["PHASE1|PHASE2", "Phase 1/Phase 2", "Phase 1|Phase 2", "PHASE1, PHASE2"])
@@ -66,7 +102,8 @@ def test_a_phase_1_2_csv_row_is_fhir_phase_1_phase_2():
 def test_every_v2_overall_status_is_read_and_mapped(status):
     study = read_json(v2_study(status=status))
     assert study.status.overall_status == status
-    table = environment().get_template("fhir/r4/_codes.j2").module.research_study_status
+    # a template's top-level names are attributes of its module, made at run time: read as a dict
+    table = vars(environment().get_template("fhir/r4/_codes.j2").module)["research_study_status"]
     entry = table[status]
     resource = research_study(study)
     if "code" in entry:
