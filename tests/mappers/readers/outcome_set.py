@@ -6,16 +6,16 @@ ClinicalTrials.gov JSON and XML records in the project's shared material, stored
 ``tests/fixtures/outcome_cells/triples.jsonl`` so that the tests never read that folder. Each
 record's triples go wholly to the development part or to the HELD-OUT part, decided by a hash of
 its NCT id; the records the 16 samples were written from are development by construction.
-``extra_development.jsonl`` adds the outcomes of more public records (a sample of the TREC 2022
-clinical-trials corpus and AACT's test records, see the folder's README) to the development
-part only; none of them is a record of the set.
+``extra_development.jsonl`` adds the outcomes of more public records (1,324 records of four
+public repositories: 2014 and 2023 public XML, API v1 and v2 JSON; the folder's README names
+each) to the development part only; none of them is a record of the set.
 Rules are tuned on the development part only; the held-out figure is read, never tuned on.
 
 Weights: ``python -m tests.mappers.readers.outcome_set --fit`` fits the weights of
 ``mappers.readers.outcome_cell.W`` on the development part and prints them.
 
 Rebuild the files (only when the sources change):
-``python -m tests.mappers.readers.outcome_set ../shared/ctgov [FOLDER_OF_MORE_RECORDS ...]``.
+``python -m tests.mappers.readers.outcome_set ../shared/ctgov [FILE_OR_FOLDER_OF_MORE_RECORDS ...]``.
 """
 
 from __future__ import annotations
@@ -202,7 +202,9 @@ def _json_studies(data) -> list[dict]:
 
 def _v2_triples(path: Path) -> Iterator[Triple]:
     for study in _json_studies(json.loads(path.read_text(encoding="utf-8"))):
-        nct = study["protocolSection"]["identificationModule"]["nctId"]
+        nct = study.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
+        if not nct:
+            continue  # a fragment of a study (test data of other projects), not a record
         module = study["protocolSection"].get("outcomesModule", {})
         for key in ("primaryOutcomes", "secondaryOutcomes", "otherOutcomes"):
             for o in module.get(key, []):
@@ -228,9 +230,10 @@ def _v1_triples(path: Path) -> Iterator[Triple]:
                 )
 
 
-def _any_triples(folder: Path) -> Iterator[Triple]:
-    """The outcomes of every public XML record and API v1/v2 JSON document in ``folder``."""
-    for path in sorted(folder.iterdir()):
+def _any_triples(source: Path) -> Iterator[Triple]:
+    """The outcomes of a public XML record or API v1/v2 JSON document, or of every one in a
+    folder ``source``."""
+    for path in sorted(source.iterdir()) if source.is_dir() else [source]:
         if path.suffix == ".xml":
             try:
                 yield from _xml_triples(path)
