@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 
 from lxml import etree
 
+from mappers.context import mesh_code
 from mappers.model import Study
 from mappers.render import split_name
 
@@ -100,6 +101,8 @@ TRACED = (
     "large_docs.*.url",
 )
 _NAMES = {"name"}
+# values an output writes in a normal form: traced in that form (MeSH ids unpadded, D000001943 -> D001943)
+_NORMAL_FORM = {"condition_browse.meshes.*.id": mesh_code, "intervention_browse.meshes.*.id": mesh_code}
 
 
 def _walk(value, parts: list[str], where: str) -> Iterator[tuple[str, object]]:
@@ -123,7 +126,8 @@ def traced_values(study: Study) -> list[tuple[str, str, bool]]:
     for spec in TRACED:
         parts = spec.split(".")
         is_name = parts[-1] in _NAMES and parts[0] in ("officials", "contacts", "sites")
-        out += [(path, str(value), is_name) for path, value in _walk(data, parts, "")]
+        normal = _NORMAL_FORM.get(spec, str)
+        out += [(path, str(normal(value)), is_name) for path, value in _walk(data, parts, "")]
     return out
 
 
