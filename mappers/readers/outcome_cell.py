@@ -21,19 +21,26 @@ how much each part reads like its kind, and the best-scoring grouping wins.
 - A piece ending in a full stop ends a sentence: a description ends there far more often than a
   time frame or a measure continues past it.
 
-The features are hand-made; their weights (``W``) are those of a log-linear model fitted on the
+Besides these named features of the parts (``FEATURES``), each piece's shape (how it opens, what
+it holds, how it ends, its first words and its last) is weighed by its role in the grouping (the
+first, a further or the last piece of the measure, the description or the time frame), and each
+comma by how the piece before it ends and the piece after it opens, against the parts it lies
+between: a linear-chain model over the pieces. All the weights are those of a log-linear model
+(the probability of a grouping is proportional to the exponential of its score) fitted on the
 development part of the evaluation set in ``tests/mappers/readers/outcome_set.py`` (real
-triples from ClinicalTrials.gov records), starting from hand-set values. The held-out part
-measures them (the README gives the figure). The split returns the cell's own text: parts are
+triples from ClinicalTrials.gov records) and read from ``WEIGHTS_FILE``; the held-out part
+measures them (the README gives the figures). The split returns the cell's own text: parts are
 slices of it, never re-joined pieces.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, pairwise
+from pathlib import Path
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -155,65 +162,72 @@ _ACRONYM = re.compile(r"[A-Z0-9\-]{2,8}")
 _ENDS_NUMBER = re.compile(r"\d\)?$")
 _DIGIT = re.compile(r"\d")
 
-# How much each feature of a grouping counts (log-odds). Fitted on the development part
-# (``python -m tests.mappers.readers.outcome_set --fit`` prints new values); the comments say
-# what each feature is, from the hand-set start.
-W: dict[str, float] = {
+# The named features of a grouping's parts and what each says (the fit starts from these; the
+# pieces' properties per role and the commas' joins per pair of parts are named by
+# ``_shape_props`` and ``_Cell.joins``). Sizes and counts ("t_words:4", "d_pieces:2") are named
+# by value.
+FEATURES: dict[str, str] = {
     # the time frame: how it opens ...
-    "t_opener": 2.79,  # "Up to 5 years", "Baseline", "12 weeks", "From randomization ..."
-    "t_change": 3.17,  # "Change from baseline to week 12"
-    "t_weak_opener": 0.37,  # "Until death", "During the study": a preposition but no time
-    "t_time_word": 1.28,  # no opener, but a time in it ("Entire study participation ...")
-    "t_foreign_open": -3.25,  # nothing of a time in its first piece
-    "t_bare_open": -0.13,  # numbers only ("0, 15 min, ...")
-    "t_bare_after_number": -3.32,  # "4 and 16" right after "at week 2": a list, not a start
-    "t_conjunction_open": -3.28,  # "and ...", "or ..."
-    "t_measure_open": -1.45,  # "Proportion of deaths at day 28" is a description
-    "t_echoed": 1.53,  # the piece before ends in it ("... at days 7, 14 and 28, Days 7, 14 and 28")
-    "t_lower_open": -2.29,
+    "t_opener": "'Up to 5 years', 'Baseline', '12 weeks', 'From randomization ...'",
+    "t_change": "'Change from baseline to week 12'",
+    "t_weak_opener": "'Until death', 'During the study': a preposition but no time",
+    "t_time_word": "no opener, but a time in it ('Entire study participation ...')",
+    "t_foreign_open": "nothing of a time in its first piece",
+    "t_bare_open": "numbers only ('0, 15 min, ...')",
+    "t_bare_after_number": "'4 and 16' right after 'at week 2': a list, not a start",
+    "t_conjunction_open": "'and ...', 'or ...'",
+    "t_measure_open": "'Proportion of deaths at day 28' is a description",
+    "t_echoed": "the piece before ends in it ('... at days 7, 14 and 28, Days 7, 14 and 28')",
+    "t_lower_open": "opens with a lower-case letter",
     # ... how it goes on ...
-    "t_continuation": 1.35,  # each further piece that continues a time
-    "t_foreign": -2.51,  # each further piece with nothing of a time ...
-    "t_clause": 0.62,  # ... unless it goes on with a clause ("which ever occurs first")
-    "t_sentence_inside": -2.66,  # a sentence ends inside it
-    "t_long": -0.2,  # per word past 12
-    "t_verbs": 0.61,  # per sentence verb
+    "t_continuation": "each further piece that continues a time",
+    "t_foreign": "each further piece with nothing of a time ...",
+    "t_clause": "... unless it goes on with a clause ('which ever occurs first')",
+    "t_sentence_inside": "a sentence ends inside it",
+    "t_long": "per word past 12",
+    "t_verbs": "per sentence verb",
+    "t_over_255": "longer than the registry's 255 characters (its limit since 2017)",
     # ... and what stands before it
-    "t_after_sentence": 4.74,  # the part before it ends with a full stop
-    "t_absent": -6.96,  # the registry requires one; old records may lack it
+    "t_after_sentence": "the part before it ends with a full stop",
+    "t_absent": "the registry requires one; old records may lack it",
     # the description
-    "d_absent": -2.76,  # a quarter of outcomes have none
-    "d_lower_open": -1.25,  # a description opens with a capital ...
-    "d_lower_open_after_title": -1.1,  # ... all the more after a Title-Case measure
-    "d_bare_open": -2.01,  # ... not with a bare number
-    "d_sentence_open": 1.81,  # ... and like a sentence
-    "d_list_open": -1.51,  # opens with two short lower-case items: a list, the measure's
-    "d_continues_open": -3.2,  # "with ...", "including ...": goes on with the measure
-    "d_lower_clause": -0.38,  # a lower-case opening with a verb is a sentence all the same
-    "d_overlap": 1.56,  # its opening repeats a word of the measure ("Change in d-dimer, plasma d-dimer ...")
-    "d_title": -0.72,  # a Title-Case "description" after a Title-Case measure continues it
-    "d_echoes_measure": 1.7,  # opens with the measure's first piece ...
-    "d_repeats_measure": 3.64,  # ... or is the measure again ("Angioplasty time, Angioplasty time, 1 day")
-    "d_same_word": 1.11,  # opens with the measure's first word ("Time to ...")
-    "d_opener_open": -2.05,  # opens like a time frame
-    "d_all_openers": -1.78,  # time openers only: part of the time frame
-    "d_bare_end": -2.74,  # ends in a bare number piece
-    "d_time_end": -1.94,  # ends in a piece that opens like a time frame
-    "d_items_only": -1.63,  # two or more short lower-case items and nothing else: a list
-    "d_short": -1.24,  # one or two words
-    "d_verbs": -0.24,  # per sentence verb (up to three)
+    "d_absent": "a quarter of outcomes have none",
+    "d_lower_open": "opens with a lower-case letter (a description opens with a capital ...)",
+    "d_lower_open_after_title": "... all the more after a Title-Case measure",
+    "d_bare_open": "... not with a bare number",
+    "d_sentence_open": "... and like a sentence",
+    "d_list_open": "opens with two short lower-case items: a list, the measure's",
+    "d_continues_open": "'with ...', 'including ...': goes on with the measure",
+    "d_lower_clause": "a lower-case opening with a verb is a sentence all the same",
+    "d_overlap": "its opening repeats a word of the measure ('Change in d-dimer, plasma d-dimer ...')",
+    "d_title": "a Title-Case 'description' after a Title-Case measure continues it",
+    "d_echoes_measure": "opens with the measure's first piece ...",
+    "d_repeats_measure": "... or is the measure again ('Angioplasty time, Angioplasty time, 1 day')",
+    "d_same_word": "opens with the measure's first word ('Time to ...')",
+    "d_opener_open": "opens like a time frame",
+    "d_all_openers": "time openers only: part of the time frame",
+    "d_bare_end": "ends in a bare number piece",
+    "d_time_end": "ends in a piece that opens like a time frame",
+    "d_items_only": "two or more short lower-case items and nothing else: a list",
+    "d_short": "one or two words",
+    "d_verbs": "per sentence verb (up to three)",
+    "d_over_999": "longer than the registry's 999 characters",
     # the measure's pieces after its first
-    "m_list_item": -1.12,  # short lower-case list items ("CV death, non-fatal MI, ...")
-    "m_list_after_head": 0.26,  # ... after a first piece ending in a list's first item
-    "m_lower": -0.28,  # other lower-case pieces
-    "m_title": -0.15,  # Title Case after a Title-Case first piece
-    "m_bare": -0.67,  # bare numbers ("Weeks 2, 4, 8, and 12")
-    "m_bare_after_number": 0.13,
-    "m_other": -4.01,  # anything else: most likely the description
-    "m_sentence_inside": -2.53,  # a sentence ends inside the measure
-    "m_verbs": -1.07,  # per sentence verb in a continuation
-    "m_and_close": 2.95,  # its last piece closes a list ("..., vital signs, and ECG")
+    "m_list_item": "short lower-case list items ('CV death, non-fatal MI, ...')",
+    "m_list_after_head": "... after a first piece ending in a list's first item",
+    "m_lower": "other lower-case pieces",
+    "m_title": "Title Case after a Title-Case first piece",
+    "m_bare": "bare numbers ('Weeks 2, 4, 8, and 12')",
+    "m_bare_after_number": "... right after a piece ending in a number",
+    "m_other": "anything else: most likely the description",
+    "m_sentence_inside": "a sentence ends inside the measure",
+    "m_verbs": "per sentence verb in a continuation",
+    "m_and_close": "its last piece closes a list ('..., vital signs, and ECG')",
+    "m_over_255": "longer than the registry's 255 characters",
 }
+# The fitted weights (log-odds) of every feature: data written by
+# ``python -m tests.mappers.readers.outcome_set --fit`` (development part only), read by the split.
+WEIGHTS_FILE = Path(__file__).with_name("outcome_cell_weights.json")
 _MAX_MEASURE_PIECES = 16
 _MAX_TIME_PIECES = 24
 
@@ -297,6 +311,92 @@ class _Piece:
     first_word: str
     content: frozenset[str]  # its first words of three letters or more, lower-cased
     list_item: bool  # a short lower-case item of a list ("non-fatal MI", "vital signs", "ECG")
+    props: tuple[str, ...] = ()  # what it is, as feature names (weighed per role in the grouping)
+    starts: tuple[str, ...] = ()  # how it opens, weighed against how the piece before it ends
+    ends: tuple[str, ...] = ()
+
+
+_SIZES = ((1, "1"), (2, "2"), (4, "4"), (8, "8"), (16, "16"), (32, "32"))
+
+
+def _size(words: int) -> str:
+    """A count of words in a few classes: 1, 2, 3-4, 5-8, 9-16, 17-32, more."""
+    return next((name for most, name in _SIZES if words <= most), "more")
+
+
+def _shape_props(p: _Piece, head: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The piece's properties as feature names: how it opens, what it holds, how it ends."""
+    text = p.text
+    first = text[:1]
+    shape = (
+        "bare"
+        if p.bare
+        else "digit"
+        if first.isdigit()
+        else "lower"
+        if p.lower
+        else "upper"
+        if first.isupper()
+        else "bracket"
+        if first in "([{"
+        else "quote"
+        if first in "\"'“‘"
+        else "sym"
+    )
+    starts = [shape]
+    for name, on in (
+        ("conj", p.conjunction),
+        ("clause", p.clause),
+        ("opener", p.opener),
+        ("weak", p.weak_opener),
+        ("title", p.title),
+        ("sentence", p.sentence),
+    ):
+        if on:
+            starts.append(name)
+    last = _TOKEN.findall(text[-20:].lower())
+    ends = [
+        "stop"
+        if p.sentence_end
+        else "abbr"
+        if text.endswith(".")
+        else "num"
+        if p.ends_number
+        else "close"
+        if text.endswith((")", "]"))
+        else "unit"
+        if last and last[-1] in _UNITS
+        else "word"
+    ]
+    if p.title:
+        ends.append("title")
+    content = [f"w{_size(p.words)}"]
+    for name, on in (
+        ("time", p.time_word),
+        ("change", p.change),
+        ("mopen", p.measure_open),
+        ("verb", p.verbs > 0),
+        ("verbs", p.verbs > 2),
+        ("title", p.title),
+        ("sentence", p.sentence),
+        ("item", p.list_item),
+        ("event", bool(_EVENT.search(head))),
+        ("list_head", p.opens_list),
+        ("digit", bool(_DIGIT.search(head))),
+    ):
+        if on:
+            content.append(name)
+    first_token = _TOKEN.findall(head[:40].lower())[:2]
+    lexical = [f"w:{'#' if t[0].isdigit() else t}" for t in first_token[:1]]
+    lexical += (
+        [f"ww:{' '.join('#' if t[0].isdigit() else t for t in first_token)}"] if len(first_token) == 2 else []
+    )
+    if last:
+        lexical.append(f"l:{'#' if last[-1][0].isdigit() else last[-1]}")
+    props = tuple(
+        [f"s:{x}" for x in starts] + [f"c:{x}" for x in content] + [f"e:{x}" for x in ends] + lexical
+    )
+    return props, tuple(starts), tuple(ends)
 
 
 @lru_cache(maxsize=8192)
@@ -308,7 +408,7 @@ def _piece(text: str) -> _Piece:
     bare = bool(_BARE_NUMBERS.match(text))
     verbs = len(_VERB.findall(text))
     lower = text[:1].islower()
-    return _Piece(
+    piece = _Piece(
         text=text,
         words=len(words),
         lower=lower,
@@ -337,6 +437,8 @@ def _piece(text: str) -> _Piece:
         content=frozenset(w.lower() for w in _CONTENT_WORD.findall(head)) - _STOP_WORDS,
         list_item=(lower or bool(_ACRONYM.fullmatch(text))) and len(words) <= 4 and not verbs,
     )
+    piece.props, piece.starts, piece.ends = _shape_props(piece, head)
+    return piece
 
 
 # words too common in outcomes to say that a description repeats its measure
@@ -400,10 +502,19 @@ class _Cell:
         goes_on = [p.time_word or p.bare or p.opener or p.numeric_start for p in self.pieces]
         self._time_pieces = running(goes_on)
         self._clauses = running(p.clause and not on for p, on in zip(self.pieces, goes_on, strict=True))
+        # how each comma joins its pieces: the end of the piece before it against the opening of
+        # the piece after it (none before the first piece)
+        self.joins: list[tuple[str, ...]] = [()] + [
+            tuple(f"{end}>{start}" for end in a.ends for start in b.starts) for a, b in pairwise(self.pieces)
+        ]
 
     @staticmethod
     def _between(totals: list[int], start: int, end: int) -> int:
         return totals[end] - totals[start]
+
+    def _chars(self, start: int, end: int) -> int:
+        """How long pieces ``[start:end]`` are in the cell."""
+        return self.spans[end - 1][1] - self.spans[start][0]
 
     def text(self, start: int, end: int) -> str:
         """Pieces ``[start:end]`` as the cell writes them (its own spaces and commas kept)."""
@@ -448,6 +559,9 @@ class _Cell:
         _add(f, "t_sentence_inside", self._between(self._sentence_ends, j, n - 1))
         _add(f, "t_long", max(0, self._between(self._words, j, n) - 12))
         _add(f, "t_verbs", self._between(self._verbs, j, n))
+        _add(f, f"t_words:{_size(self._between(self._words, j, n))}")
+        _add(f, "t_over_255", self._chars(j, n) > 255)  # the registry's limit since 2017
+        _add(f, f"t_pieces:{min(n - j, 5)}")
         _add(f, "t_after_sentence", pieces[j - 1].sentence_end)
         return f
 
@@ -473,6 +587,9 @@ class _Cell:
             _add(f, "m_verbs", p.verbs)
         _add(f, "m_sentence_inside", self._between(self._sentence_ends, 0, i - 1))
         _add(f, "m_and_close", i > 1 and pieces[i - 1].conjunction)
+        _add(f, f"m_words:{_size(self._words[i])}")
+        _add(f, "m_over_255", self._chars(0, i) > 255)  # the registry's limit since 2017
+        _add(f, f"m_pieces:{min(i, 5)}")
         return f
 
     def opening(self, i: int) -> Features:
@@ -511,6 +628,9 @@ class _Cell:
         _add(f, "d_short", self._between(self._words, i, j) <= 2)
         _add(f, "d_items_only", j > i + 1 and not self._between(self._not_items, i, j))
         _add(f, "d_verbs", min(3, self._between(self._verbs, i, j)))
+        _add(f, f"d_words:{_size(self._between(self._words, i, j))}")
+        _add(f, "d_over_999", self._chars(i, j) > 999)
+        _add(f, f"d_pieces:{min(j - i, 5)}")
         return f
 
     def description(self, i: int, j: int) -> Features:
@@ -523,35 +643,183 @@ class _Cell:
                 _add(f, name, value)
         return f
 
-    def best_grouping(self, weights: dict[str, float] = W) -> tuple[int, int]:
+    def piece_features(self, i: int, j: int) -> Features:
+        """Every piece's properties weighed by its role (first or further piece of the
+        measure, description or time frame, and the last of each), and every comma weighed by
+        how it joins its pieces and which parts it lies between (what ``best_grouping`` adds up
+        in O(1) a grouping)."""
+        f: Features = {}
+        n = self.n
+        for k, p in enumerate(self.pieces):
+            roles = [ROLES[_role(k, i, j)]]
+            if k == i - 1:
+                roles.append("ML")
+            elif i < j and k == j - 1:
+                roles.append("DL")
+            elif j < n and k == n - 1:
+                roles.append("TL")
+            for role in roles:
+                for prop in p.props:
+                    _add(f, f"{role}|{prop}")
+            if k:
+                for join in self.joins[k]:
+                    _add(f, f"{PAIRS[_pair(k, i, j)]}|{join}")
+        return f
+
+    def features(self, i: int, j: int) -> Features:
+        """Everything the grouping (i, j) is scored on (the reference ``best_grouping`` keeps to)."""
+        f: Features = {}
+        for part in (self.measure(i), self.description(i, j), self.time_frame(j), self.piece_features(i, j)):
+            for name, value in part.items():
+                _add(f, name, value)
+        return f
+
+    def groupings(self) -> list[tuple[int, int]]:
+        """Every (i, j) the search weighs: a measure of 1 to 16 pieces, a time frame of up to 24."""
+        n = self.n
+        return [
+            (i, j)
+            for i in range(1, min(n, _MAX_MEASURE_PIECES) + 1)
+            for j in range(max(i, n - _MAX_TIME_PIECES), n + 1)
+        ]
+
+    def _time_scores(
+        self,
+        starts: range,
+        roles: list[list[float]],
+        joins: list[list[float]],
+        tc: list[float],
+        tt: list[float],
+        named: dict[str, float],
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """Each time frame ``[j:]``'s score with the comma before it, after a measure with no
+        description (that absence counted) and after a description."""
+        n = self.n
+        alone, after = {}, {}
+        absent = named.get("d_absent", 0.0)
+        for j in starts:
+            score = _score(self.time_frame(j), named)
+            if j < n:
+                score += roles[j][T1] + tc[n] - tc[j + 1] + tt[n] - tt[j + 1] + roles[n - 1][TL]
+            alone[j] = score + absent + (joins[j][MT] if j < n else 0.0)
+            after[j] = score + (joins[j][DT] if j < n else 0.0)
+        return alone, after
+
+    def best_grouping(self, weights: Weights | None = None) -> tuple[int, int]:
         """The (i, j) whose measure ``[:i]``, description ``[i:j]`` and time frame ``[j:]``
         score highest; the measure has at least one piece. The parts' features are scored
         apart (measure per end, time frame per start, the description's opening per start and
-        its ending per end), so only the description's span is scored per (i, j)."""
+        its ending per end, pieces and commas by running totals per role), so only the
+        description's span is scored per (i, j)."""
+        weights = weights or fitted_weights()
+        named = weights.named
         n = self.n
+        roles = [weights.piece(p) for p in self.pieces]
+        joins = [weights.join(js) for js in self.joins]
+        mc, dc, tc, mm, dd, tt = _running(roles, joins)
         starts = range(max(1, n - _MAX_TIME_PIECES), n + 1)
-        times = {j: _score(self.time_frame(j), weights) for j in starts}
-        endings = {j: _score(self.ending(j), weights) for j in starts if j > 1}
-        absent = weights.get("d_absent", 0.0)
+        alone, after = self._time_scores(starts, roles, joins, tc, tt, named)
+        endings = {j: _score(self.ending(j), named) + roles[j - 1][DL] for j in starts if j > 1}
         best, best_score = (1, n), float("-inf")
         for i in range(1, min(n, _MAX_MEASURE_PIECES) + 1):
-            head = _score(self.measure(i), weights)
-            opening = _score(self.opening(i), weights) if i < n else 0.0
+            head = _score(self.measure(i), named) + mc[i] - mc[1] + mm[i] - mm[1] + roles[i - 1][ML]
+            opening = 0.0
+            if i < n:
+                opening = _score(self.opening(i), named) + roles[i][D1] + joins[i][MD]
             for j in starts:
                 if j < i:
                     continue
-                score = head + times[j]
                 if j == i:
-                    score += absent
+                    score = head + alone[j]
                 else:
-                    score += opening + _score(self.span(i, j), weights) + (endings[j] if j - 1 > i else 0.0)
+                    score = head + after[j] + opening + _score(self.span(i, j), named)
+                    score += dc[j] - dc[i + 1] + dd[j] - dd[i + 1]
+                    score += endings[j] if j - 1 > i else roles[j - 1][DL]
                 if score > best_score:
                     best, best_score = (i, j), score
         return best
 
 
+# The roles a piece's properties are weighed in: the first, a further and the last piece of the
+# measure, the description and the time frame (a piece may be first or further, and last).
+ROLES = ("M1", "Mc", "ML", "D1", "Dc", "DL", "T1", "Tc", "TL")
+M1, MC, ML, D1, DC, DL, T1, TC, TL = range(len(ROLES))
+# The parts a comma lies between.
+PAIRS = ("MM", "MD", "MT", "DD", "DT", "TT")
+MM, MD, MT, DD, DT, TT = range(len(PAIRS))
+
+
+def _role(k: int, i: int, j: int) -> int:
+    """Piece ``k``'s role as first or further piece of its part in the grouping (i, j)."""
+    if k < i:
+        return M1 if k == 0 else MC
+    if k < j:
+        return D1 if k == i else DC
+    return T1 if k == j else TC
+
+
+def _pair(k: int, i: int, j: int) -> int:
+    """Which parts the comma before piece ``k`` lies between in the grouping (i, j)."""
+    if k < i:
+        return MM
+    if k == i:
+        return MD if i < j else MT
+    if k < j:
+        return DD
+    return DT if k == j and i < j else TT
+
+
+def _running(roles: list[list[float]], joins: list[list[float]]) -> list[list[float]]:
+    """Running totals (``total[k]``: pieces or commas before ``k``) of the pieces' scores as
+    further pieces of each part (Mc, Dc, Tc) and of the commas' inside each part (MM, DD, TT)."""
+    totals = [[0.0] for _ in range(6)]
+    for r, c in zip(roles, joins, strict=True):
+        for running, value in zip(totals, (r[MC], r[DC], r[TC], c[MM], c[DD], c[TT]), strict=True):
+            running.append(running[-1] + value)
+    return totals
+
+
+class Weights:
+    """Fitted weights arranged for the search: for each piece property its weight in
+    each role, for each way a comma joins its pieces its weight between each pair of parts."""
+
+    def __init__(self, weights: dict[str, float]):
+        self.named = weights
+        self.props: dict[str, list[float]] = {}
+        self.joins: dict[str, list[float]] = {}
+        roles, pairs = {r: k for k, r in enumerate(ROLES)}, {p: k for k, p in enumerate(PAIRS)}
+        for name, value in weights.items():
+            head, _, rest = name.partition("|")
+            if head in roles:
+                self.props.setdefault(rest, [0.0] * len(ROLES))[roles[head]] = value
+            elif head in pairs:
+                self.joins.setdefault(rest, [0.0] * len(PAIRS))[pairs[head]] = value
+
+    def piece(self, piece: _Piece) -> list[float]:
+        """The piece's score in each role."""
+        return _sum_rows([self.props.get(prop) for prop in piece.props], len(ROLES))
+
+    def join(self, joins: tuple[str, ...]) -> list[float]:
+        """A comma's score between each pair of parts."""
+        return _sum_rows([self.joins.get(join) for join in joins], len(PAIRS))
+
+
+def _sum_rows(rows: list[list[float] | None], width: int) -> list[float]:
+    """The rows added up column by column (a row of ``width`` zeros when none is weighed)."""
+    present = [row for row in rows if row]
+    return [sum(column) for column in zip(*present, strict=True)] if present else [0.0] * width
+
+
 def _score(features: Features, weights: dict[str, float]) -> float:
     return sum(weights.get(name, 0.0) * value for name, value in features.items())
+
+
+@lru_cache(maxsize=1)
+def fitted_weights() -> Weights:
+    """The weights fitted on the development part (``WEIGHTS_FILE``), read once, when first
+    needed."""
+    with WEIGHTS_FILE.open(encoding="utf-8") as f:
+        return Weights(json.load(f)["weights"])
 
 
 def reads_as_time(text: str) -> bool:
