@@ -184,19 +184,17 @@ class Presenter:
         return self._export_end(report, found, published)
 
     def _export_line(
-        self, report: RunReport, read: str, output: Path, files: tuple[str, ...], unchanged: str = ""
+        self, report: RunReport, read: str, output: Path, files: tuple[str, ...], unchanged: int | None = None
     ) -> None:
         totals = report.totals
         colour = "red" if totals.rejected else "default"
         superseded = f", [yellow]{totals.superseded} superseded[/yellow]" if totals.superseded else ""
-        # exported, but a registry would not take their PRS XML as it is (prs-incomplete warnings)
-        prs = (
-            f" ([yellow]{totals.prs_incomplete} with PRS XML incomplete[/yellow])"
-            if totals.prs_incomplete
-            else ""
-        )
+        notes = [] if unchanged is None else [f"{unchanged} unchanged"]  # records the ledger skipped
+        if totals.prs_incomplete:  # exported, but a registry would not take their PRS XML as it is
+            notes.append(f"[yellow]{totals.prs_incomplete} with PRS XML incomplete[/yellow]")
+        noted = f" ({'; '.join(notes)})" if notes else ""
         self.console.print(
-            f"{read}: [green]{totals.exported} exported[/green]{prs}{unchanged}, "
+            f"{read}: [green]{totals.exported} exported[/green]{noted}, "
             f"[{colour}]{totals.rejected} rejected[/{colour}]{superseded}. "
             f"Outputs in {output}/ ({', '.join(files)})",
             soft_wrap=True,
@@ -299,9 +297,8 @@ class Presenter:
             self._renamed_and_removed(sync)
             self._watermark_line(sync)
             totals = report.totals
-            unchanged = f" ({totals.skipped} unchanged)"  # records the export's ledger skipped
             self._export_line(
-                report, f"{totals.studies} studies read", output, (REPORT, SYNC_REPORT), unchanged
+                report, f"{totals.studies} studies read", output, (REPORT, SYNC_REPORT), totals.skipped
             )
         code = self._export_end(report, found, published)
         fetch = sync.fetch

@@ -9,12 +9,14 @@ output byte for byte what a run that was never interrupted leaves.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -113,6 +115,9 @@ def assert_every_file_parses(root: Path) -> None:
                 orjson.loads(line)
         elif path.suffix == ".html":
             assert data.rstrip().endswith(b"</html>"), relative
+        elif path.suffix == ".tgz":  # the FHIR package: a whole gzip'd tar
+            with tarfile.open(fileobj=io.BytesIO(data)) as package:
+                assert "package/package.json" in package.getnames(), relative
         else:
             raise AssertionError(f"unexpected file in the output: {relative}")
 

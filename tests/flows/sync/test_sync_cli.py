@@ -39,7 +39,7 @@ def test_sync_on_the_command_line_then_again_with_nothing_new(registry, tmp_path
         f"22 of 22 studies fetched (22 new, 0 changed, 0 unchanged) in 4 pages from {registry.url}" in console
     )
     assert "(data of 2025-11-21T09:00:05)" in console and "watermark 2025-11-21: " in console
-    assert "22 studies read: 22 exported (0 unchanged), 0 rejected" in console
+    assert "22 studies read: 22 exported (0 unchanged; 22 with PRS XML incomplete), 0 rejected" in console
     assert "Traceback" not in console
 
     registry.update(
@@ -53,7 +53,7 @@ def test_sync_on_the_command_line_then_again_with_nothing_new(registry, tmp_path
     assert second.returncode == 0, console
     assert "1 of 1 studies fetched (0 new, 1 changed, 0 unchanged) in 1 page" in console
     assert "watermark 2025-11-24 (was 2025-11-21)" in console
-    assert "22 exported (21 unchanged)" in console
+    assert "22 exported (21 unchanged; 22 with PRS XML incomplete)" in console
     [asked] = registry.pages(pageSize="1000")
     assert asked.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2025-11-20,MAX]"
 
