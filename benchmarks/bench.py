@@ -1,19 +1,22 @@
 """``make bench``: what a study costs on first sight, and what a run does end to end.
 
     python -m benchmarks.bench [--records DIR ...] [--formats fhir,prs,public] [--fhir-version R4]
-                               [--sizes 1000,10000] [--skip-flow] [--warm-up 60]
+                               [--sizes 1000,10000] [--skip-flow] [--warm-up 60] [--json FILE]
 
 Figures only; nothing is asserted (speed targets are read by people, not enforced by timed tests).
 
 **Per stage, first sight.** Every distinct real record of the fixtures (``benchmarks.corpus``;
-``--records`` adds directories of more, e.g. ``../shared/ctgov/json/v2``) is read and exported
-once, with ``mappers.export.StageClock`` timing each stage inside the real ``export_study``.
+issue 14's 86 records first, and a table of their own; ``--records`` adds directories of more) is
+read and exported once, with ``mappers.export.StageClock`` timing each stage inside the real
+``export_study``, and whatever no stage covers counted as its rest, so that each record's total is
+its read plus its whole ``export_study``.
 Before that, ``--warm-up`` *generated* records (distinct from every measured one) are exported,
 so templates, schemas, XSDs and FHIRPath expressions are compiled as in a long run, while no
 content-keyed cache has seen the measured records. Times are CPU time (``time.process_time``:
 the machine is shared, wall time is not this process's alone), per study, as the median and the
 mean over the records; the total is the median (and mean) of each record's own total, not a sum
-of medians.
+of medians. Issue 14's target (15 ms a study, goal 5) is held to the mean: a registry's heavy
+records (a thousand sites) are studies too, and the mean is what a run's rate follows.
 
 **End to end.** The ``export_trials`` flow (the default runner) on 1,000 and 10,000 generated
 records, each size in a fresh process after a warm-up flow run on ``seeds/`` (which starts
@@ -36,10 +39,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.corpus import ROOT, Record, generated, real_records, write_generated
+from benchmarks.corpus import ROOT, Record, generated, issue_records, real_records, write_generated
 
 STAGES = (
     "read",
+    "template context",
     "FHIR render",
     "FHIR finish (parse, prune)",
     "FHIR structure",
@@ -51,7 +55,11 @@ STAGES = (
     "public XSD",
     "not-mapped trace",
     "serialise",
+    "NDJSON lines",
+    "rest of export_study",
 )
+REST = "rest of export_study"
+TARGET_MS, GOAL_MS = 15, 5  # issue 14: first sight, all four outputs validated, the mean over records
 WARM_UP_FROM = 5_000_000  # generated record numbers of the warm-up: none in the end-to-end corpora
 
 
@@ -85,9 +93,17 @@ def export_record(record: Record, mapping, clock=None) -> list[str]:
 
     started = time.process_time()
     studies = read_document(record.data, record.source)
-    if clock is not None:
-        clock.seconds["read"] = time.process_time() - started
-    return [export_study(study, mapping, clock=clock).status for study in studies]
+    if clock is None:
+        return [export_study(study, mapping).status for study in studies]
+    clock.seconds["read"] = time.process_time() - started
+    statuses = []
+    for study in studies:  # what no stage covers is counted too: the total is export_study's own
+        timed = sum(clock.seconds.values())
+        started = time.process_time()
+        statuses.append(export_study(study, mapping, clock=clock).status)
+        rest = time.process_time() - started - (sum(clock.seconds.values()) - timed)
+        clock.seconds[REST] = clock.seconds.get(REST, 0.0) + rest
+    return statuses
 
 
 def first_sight(records: list[Record], mapping, warm_up: int) -> tuple[list[dict[str, float]], Counter]:
@@ -153,6 +169,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=60, help="generated records exported first")
     parser.add_argument("--sizes", default="1000,10000", help="end-to-end corpus sizes")
     parser.add_argument("--skip-flow", action="store_true", help="per-stage figures only")
+    parser.add_argument("--json", type=Path, help="write each record's figures to this file")
     parser.add_argument("--flow-stage", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flow_stage:
@@ -161,20 +178,41 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     records = real_records(args.records)
+    issue = len(issue_records())  # real_records() puts them first
     forms = ", ".join(f"{n} {form}" for form, n in Counter(r.form for r in records).items())
     print(f"first sight: {len(records)} distinct real records ({forms}), each read and exported once,")
     print(
         f"  after {args.warm_up} generated records; formats {args.formats}, FHIR {args.fhir_version}; "
-        "CPU time (process_time)"
+        "CPU time (process_time), ms per study"
     )
     per_record, statuses = first_sight(records, _settings(args), args.warm_up)
-    print("\n".join(stage_table(per_record)))
+    for label, part in (
+        (f"issue 14's {issue} records (26 API v2, {issue - 26} legacy XML)", per_record[:issue]),
+        (f"all {len(records)} distinct real records", per_record),
+    ):
+        totals = [sum(r.values()) for r in part]
+        print(f"{label}:")
+        print("\n".join(stage_table(part)))
+        mean = statistics.fmean(totals)
+        print(
+            f"  target <= {TARGET_MS} ms per study (mean; goal {GOAL_MS}): mean {mean:.1f}, "
+            f"median {statistics.median(totals):.1f}; {sum(t > TARGET_MS for t in totals)} of {len(totals)} "
+            f"records above {TARGET_MS} ms, the slowest {max(totals):.0f} ms"
+        )
     print(f"  studies: {dict(statuses)}")
     by_form: dict[str, list[float]] = {}
     for record, stages in zip(records, per_record, strict=True):
         by_form.setdefault(record.form, []).append(sum(stages.values()))
     for form, totals in by_form.items():
-        print(f"  {form:<30} median {statistics.median(totals):6.2f} ms per study over {len(totals)} records")
+        print(
+            f"  {form:<30} median {statistics.median(totals):6.2f}, mean {statistics.fmean(totals):6.2f} "
+            f"ms per study over {len(totals)} records"
+        )
+    if args.json:
+        figures = {
+            r.source: {"form": r.form, "ms": stages} for r, stages in zip(records, per_record, strict=True)
+        }
+        args.json.write_text(json.dumps(figures, indent=1))
     if args.skip_flow:
         return
 

@@ -158,7 +158,8 @@ def export_study(
     prs_errors: list[Issue] = []
     gaps: list[str] = []
     try:
-        context = build_context(study, settings)
+        with stage("template context"):
+            context = build_context(study, settings)
         out.issues += context["assumptions"]
         if "fhir" in formats:
             bundle_template = FHIR_TEMPLATES[version]
@@ -234,5 +235,6 @@ def export_study(
         out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
     if out.status == "rejected" or bundle is None:
         return out
-    out.resources = bulk_resources(bundle)
+    with stage("NDJSON lines"):
+        out.resources = bulk_resources(bundle)
     return out
