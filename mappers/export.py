@@ -20,7 +20,7 @@ import orjson
 
 from mappers.context import MappingSettings, build_context
 from mappers.ctgov_xml import prs_readiness, public_record_assumptions, public_record_gaps
-from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml
+from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml_tree, xml_bytes
 from mappers.model import Issue, Study
 from mappers.render import render
 from mappers.trace import json_values, traced_values, untraced, xml_values
@@ -154,6 +154,7 @@ def export_study(
     out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
     version = settings.fhir_version
     bundle = prs = public = None
+    prs_tree = public_tree = None
     fhir_issues: list[Issue] = []
     prs_errors: list[Issue] = []
     gaps: list[str] = []
@@ -170,14 +171,18 @@ def export_study(
             fhir_issues = validate_bundle(bundle, version, deep=settings.deep_validation, clock=stage)
         if "prs" in formats:
             with stage("PRS render"):
-                prs = finish_xml(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+                prs_tree = finish_xml_tree(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+                prs = xml_bytes(prs_tree)
             with stage("PRS XSD"):
-                prs_errors = validate_xml(prs, "prs")
+                prs_errors = validate_xml(prs, "prs", prs_tree)
         if "public" in formats:
             gaps = public_record_gaps(study) if study.nct_id else []
             if study.nct_id and not gaps:
                 with stage("public render"):
-                    public = finish_xml(render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE)
+                    public_tree = finish_xml_tree(
+                        render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE
+                    )
+                    public = xml_bytes(public_tree)
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
@@ -192,7 +197,7 @@ def export_study(
         out.issues.append(readiness)
     if public is not None:
         with stage("public XSD"):
-            public_errors = validate_xml(public, "public")
+            public_errors = validate_xml(public, "public", public_tree)
         for issue in public_errors:
             out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
         out.issues += public_record_assumptions(study)
@@ -208,10 +213,10 @@ def export_study(
         outputs = {}
         if bundle is not None:
             outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(bundle))
-        if prs is not None:
-            outputs["PRS XML"] = xml_values(prs)
-        if public is not None:
-            outputs["public XML"] = xml_values(public)
+        if prs_tree is not None:
+            outputs["PRS XML"] = xml_values(prs_tree)
+        if public_tree is not None:
+            outputs["public XML"] = xml_values(public_tree)
         traced = traced_values(study) if outputs else []
         for output, values in outputs.items():
             out.issues += [

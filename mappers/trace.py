@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
 
 from mappers.model import Study
-from mappers.render import split_name
+from mappers.names import split_name
 
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
@@ -102,63 +103,112 @@ TRACED = (
 _NAMES = {"name"}
 
 
-def _walk(value, parts: list[str], where: str) -> Iterator[tuple[str, object]]:
-    if value is None or value == "" or value == []:
-        return
-    if not parts:
-        yield where, value
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "*":
-        for index, item in enumerate(value, 1):
-            yield from _walk(item, rest, f"{where}[{index}]")
-    elif isinstance(value, dict):
-        yield from _walk(value.get(head), rest, f"{where}.{head}" if where else head)
+def _spec_tree() -> dict:
+    """TRACED as one tree of attribute names ("*": every item), a leaf holding its spec's index:
+    the study is walked once for all specs, each list once, not once per spec."""
+    root: dict = {}
+    for index, spec in enumerate(TRACED):
+        node = root
+        for part in spec.split("."):
+            node = node.setdefault(part, {})
+        node[None] = index
+    return root
+
+
+_TREE = _spec_tree()
+_IS_NAME = [
+    spec.split(".")[-1] in _NAMES and spec.split(".")[0] in ("officials", "contacts", "sites")
+    for spec in TRACED
+]
+
+
+def _walk(value, node: dict, where: str, found: list[list[tuple[str, object]]]) -> None:
+    for key, child in node.items():
+        if key is None:
+            continue
+        if key == "*":
+            items = [(f"{where}[{index}]", item) for index, item in enumerate(value, 1)]
+        else:
+            items = [(f"{where}.{key}" if where else key, getattr(value, key, None))]
+        for path, item in items:
+            if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+                continue
+            if None in child:
+                found[child[None]].append((path, item))
+            if len(child) > (None in child):
+                _walk(item, child, path, found)
 
 
 def traced_values(study: Study) -> list[tuple[str, str, bool]]:
-    """(path, value, is_person_name) for every traced value the study has."""
-    data = study.model_dump(exclude={"provenance", "issues"})
-    out = []
-    for spec in TRACED:
-        parts = spec.split(".")
-        is_name = parts[-1] in _NAMES and parts[0] in ("officials", "contacts", "sites")
-        out += [(path, str(value), is_name) for path, value in _walk(data, parts, "")]
-    return out
+    """(path, value, is_person_name) for every traced value the study has, in TRACED order and,
+    within a spec, in the order of the study's lists. Read from the model itself: dumping it
+    first cost more than the walk."""
+    found: list[list[tuple[str, object]]] = [[] for _ in TRACED]
+    _walk(study, _TREE, "", found)
+    return [
+        (path, str(value), _IS_NAME[index]) for index, values in enumerate(found) for path, value in values
+    ]
 
 
 def json_values(value) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from json_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from json_values(item)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        yield str(value)
+    """Every string and number of a JSON value, depth first (an explicit stack: a recursive
+    generator cost a frame per container)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        value = pop()
+        if isinstance(value, dict):
+            push(reversed(value.values()))
+        elif isinstance(value, list):
+            push(reversed(value))
+        elif isinstance(value, str):
+            yield value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield str(value)
 
 
-def xml_values(document: bytes) -> Iterator[str]:
-    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    for text in root.itertext():
-        if text.strip():
-            yield text.strip()
+def xml_values(document: bytes | etree._Element) -> Iterator[str]:
+    """Every non-blank text of an XML output, stripped: what ``itertext()`` gives, in another
+    order (each node's text, then its tail: half the cost). ``document`` is its bytes or a tree
+    of them (``finish.finish_xml_tree``: the export traces the tree it already parsed)."""
+    if isinstance(document, bytes):
+        document = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    if (text := document.text) and (text := text.strip()):
+        yield text
+    for node in document.iterdescendants():  # the document's own tail is not in it
+        # a comment's or processing instruction's own text is not a value (itertext skips it)
+        if (text := node.text) and isinstance(node.tag, str) and (text := text.strip()):
+            yield text
+        if (text := node.tail) and (text := text.strip()):
+            yield text
+
+
+_JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
 
 
 def untraced(
     study: Study, output_values: Iterable[str], traced: list[tuple[str, str, bool]] | None = None
 ) -> list[str]:
-    """Paths of the study's values that appear nowhere in one output's values.
+    """Paths of the study's values that appear nowhere in one output's values: neither as a
+    value nor inside one (a value rendered within a longer text).
 
     ``traced`` is ``traced_values(study)`` when the caller checks several outputs of one study:
-    dumping and walking the study once instead of once per output."""
+    dumping and walking the study once instead of once per output. The values not found whole
+    are looked for inside the output's values all at once, by Aho-Corasick (``ahocorasick_rs``):
+    one ``in`` search of the joined values per value was quadratic on a study of a thousand
+    sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
-    blob = "\n".join(values)
+    traced = traced_values(study) if traced is None else traced
+    inside: set[str] = set()
+    if needles := list({value for _, value, _ in traced if value not in values}):
+        search = AhoCorasick(needles, matchkind=MatchKind.Standard)
+        matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
+        inside = {needles[index] for index, _, _ in matches}
     missing = []
-    for path, value, is_name in traced_values(study) if traced is None else traced:
-        if value in values or value in blob:
+    for path, value, is_name in traced:
+        if value in values or value in inside:
             continue
-        if is_name and (last := split_name(value)["last"]) and last in values:
+        if is_name and (last := split_name(value).last) and last in values:
             continue
         missing.append(path)
     return missing
