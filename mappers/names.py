@@ -217,8 +217,11 @@ def _is_degree(word: str, after_comma: bool) -> bool:
     return after_comma or word.isupper() or "." in word or any(c.isupper() for c in word[1:])
 
 
+_TITLE_KEYS = frozenset(t.replace("-", "") for t in _TITLES)
+
+
 def _is_title(word: str) -> bool:
-    return _key(word).replace("-", "") in {t.replace("-", "") for t in _TITLES}
+    return _key(word).replace("-", "") in _TITLE_KEYS
 
 
 def _name_and_extras(text: str) -> tuple[str, list[str], list[str]] | None:
