@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench [--records DIR ...] [--formats fhir,prs,public] [--fhir-version R4]
                                [--sizes 1000,10000] [--skip-flow] [--warm-up 60] [--json FILE]
+                               [--peer DIR] [--race-studies 1000]
 
 Figures only; nothing is asserted (speed targets are read by people, not enforced by timed tests).
 
@@ -17,6 +18,11 @@ the machine is shared, wall time is not this process's alone), per study, as the
 mean over the records; the total is the median (and mean) of each record's own total, not a sum
 of medians. Issue 14's target (15 ms a study, goal 5) is held to the mean: a registry's heavy
 records (a thousand sites) are studies too, and the mean is what a run's rate follows.
+
+**The race** (``benchmarks.race``): the same API v2 files to R4 ResearchStudy by trialexport
+(``formats=fhir``) and by the MITRE converter, on one core and on two, when ``--peer`` or
+``TRIALEXPORT_PEER`` names a checkout of it built with its own ``npm ci``; skipped, saying so,
+without one.
 
 **End to end.** The ``export_trials`` flow (the default runner) on 1,000 and 10,000 generated
 records, each size in a fresh process after a warm-up flow run on ``seeds/`` (which starts
@@ -40,6 +46,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.corpus import ROOT, Record, generated, issue_records, real_records, write_generated
+from benchmarks.race import PEER_ENV, peer_dir, race
 
 STAGES = (
     "read",
@@ -170,6 +177,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="end-to-end corpus sizes")
     parser.add_argument("--skip-flow", action="store_true", help="per-stage figures only")
     parser.add_argument("--json", type=Path, help="write each record's figures to this file")
+    parser.add_argument("--peer", help=f"a built checkout of the peer converter (default: ${PEER_ENV})")
+    parser.add_argument("--race-studies", type=int, default=1000, help="API v2 files in the race")
     parser.add_argument("--flow-stage", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flow_stage:
@@ -213,6 +222,14 @@ def main() -> None:
             r.source: {"form": r.form, "ms": stages} for r, stages in zip(records, per_record, strict=True)
         }
         args.json.write_text(json.dumps(figures, indent=1))
+    peer = peer_dir(args.peer)
+    if peer is None:
+        print(
+            f"race skipped: no built peer (set {PEER_ENV} or --peer to a checkout of "
+            "mcode/clinical-trial-matching-service after its own `npm ci`)"
+        )
+    else:
+        print("\n".join(race(peer, args.race_studies)), flush=True)
     if args.skip_flow:
         return
 
