@@ -122,31 +122,48 @@ _IS_NAME = [
 ]
 
 
-def _walk(value, node: dict, where: str, found: list[list[tuple[str, object]]]) -> None:
+# A value's place in the study as (parent's place, attribute name or 1-based index), from None
+# at the study: written out (``sites[3].contacts[1].name``) only for a value no output holds.
+Place = tuple | None
+
+
+def path_of(place: Place) -> str:
+    steps = []
+    while place is not None:
+        place, step = place
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "".join(reversed(steps)).removeprefix(".")
+
+
+def _walk(value, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
     for key, child in node.items():
         if key is None:
             continue
         if key == "*":
-            items = [(f"{where}[{index}]", item) for index, item in enumerate(value, 1)]
+            for index, item in enumerate(value, 1):
+                _visit(item, child, (where, index), found)
         else:
-            items = [(f"{where}.{key}" if where else key, getattr(value, key, None))]
-        for path, item in items:
-            if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
-                continue
-            if None in child:
-                found[child[None]].append((path, item))
-            if len(child) > (None in child):
-                _walk(item, child, path, found)
+            _visit(getattr(value, key, None), child, (where, key), found)
 
 
-def traced_values(study: Study) -> list[tuple[str, str, bool]]:
-    """(path, value, is_person_name) for every traced value the study has, in TRACED order and,
-    within a spec, in the order of the study's lists. Read from the model itself: dumping it
-    first cost more than the walk."""
-    found: list[list[tuple[str, object]]] = [[] for _ in TRACED]
-    _walk(study, _TREE, "", found)
+def _visit(item, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
+    if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+        return
+    leaf = node.get(None)
+    if leaf is not None:
+        found[leaf].append((where, item))
+    if len(node) > (leaf is not None):
+        _walk(item, node, where, found)
+
+
+def traced_values(study: Study) -> list[tuple[Place, str, bool]]:
+    """(place, value, is_person_name) for every traced value the study has, in TRACED order and,
+    within a spec, in the order of the study's lists (``path_of(place)`` writes the place out).
+    Read from the model itself: dumping it first cost more than the walk."""
+    found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
+    _walk(study, _TREE, None, found)
     return [
-        (path, str(value), _IS_NAME[index]) for index, values in enumerate(found) for path, value in values
+        (place, str(value), _IS_NAME[index]) for index, values in enumerate(found) for place, value in values
     ]
 
 
@@ -187,7 +204,7 @@ _JOINT = "\x00"  # between output values in the searched text: no value holds it
 
 
 def untraced(
-    study: Study, output_values: Iterable[str], traced: list[tuple[str, str, bool]] | None = None
+    study: Study, output_values: Iterable[str], traced: list[tuple[Place, str, bool]] | None = None
 ) -> list[str]:
     """Paths of the study's values that appear nowhere in one output's values: neither as a
     value nor inside one (a value rendered within a longer text).
@@ -199,16 +216,17 @@ def untraced(
     sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
     traced = traced_values(study) if traced is None else traced
-    inside: set[str] = set()
-    if needles := list({value for _, value, _ in traced if value not in values}):
+    absent = {value for _, value, _ in traced} - values
+    if absent:
+        needles = list(absent)
         search = AhoCorasick(needles, matchkind=MatchKind.Standard)
         matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
-        inside = {needles[index] for index, _, _ in matches}
+        absent -= {needles[index] for index, _, _ in matches}
     missing = []
-    for path, value, is_name in traced:
-        if value in values or value in inside:
+    for place, value, is_name in traced:
+        if value not in absent:
             continue
         if is_name and (last := split_name(value).last) and last in values:
             continue
-        missing.append(path)
+        missing.append(path_of(place))
     return missing
