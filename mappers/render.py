@@ -12,6 +12,9 @@ from pathlib import Path
 
 import jinja2
 import orjson
+from jinja2.filters import do_tojson
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from mappers import names
 
@@ -33,6 +36,18 @@ def _dumps(value, **_) -> str:
         raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
 
 
+@jinja2.pass_eval_context
+def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> Markup:
+    """Jinja's ``tojson`` where it is needed, in HTML and XML (autoescaped) templates: JSON that
+    is safe inside markup. In the JSON templates (not autoescaped) the value is written as
+    plain JSON, without escaping ``<``, ``>``, ``&`` and ``'`` as ``\\u003c``…: the bundle is
+    parsed again (``finish_json``), where both spellings are the same string, and the four
+    replacements were a fifth of the FHIR render."""
+    if eval_ctx.autoescape or indent is not None:
+        return do_tojson(eval_ctx, value, indent)
+    return Markup(_dumps(value))
+
+
 @lru_cache(maxsize=8)
 def environment(user_dir: str | None = None) -> jinja2.Environment:
     """One cached environment per overlay directory: compiling templates is the slow part."""
@@ -49,6 +64,7 @@ def environment(user_dir: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["split_name"] = split_name
+    env.filters["tojson"] = _tojson
     # tojson runs once per value: orjson keeps it cheap; Jinja still makes the result HTML-safe.
     env.policies["json.dumps_function"] = _dumps
     env.policies["json.dumps_kwargs"] = {}
