@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--records DIR ...] [--formats fhir,prs,public] [--fhir-version R4]
                                [--sizes 1000,10000] [--skip-flow] [--warm-up 60] [--json FILE]
-                               [--peer DIR] [--race-studies 1000]
+                               [--peer DIR] [--race-studies 1000] [--gc-freeze]
 
 Figures only; nothing is asserted (speed targets are read by people, not enforced by timed tests).
 
@@ -131,13 +131,19 @@ class _GcClock:
             self.seconds += time.process_time() - self._started
 
 
-def first_sight(records: list[Record], mapping, warm_up: int) -> tuple[list[dict[str, float]], Counter]:
+def first_sight(
+    records: list[Record], mapping, warm_up: int, freeze: bool = False
+) -> tuple[list[dict[str, float]], Counter]:
     """Per record: ms per study by stage, after a warm-up on other records; ``GC_ROW`` holds the
-    garbage collector's share, already inside the stages."""
+    garbage collector's share, already inside the stages. ``freeze``: ``gc.freeze()`` after the
+    warm-up, as a worker would after its imports and first studies, so that full collections no
+    longer traverse the models, templates and schemas loaded for good (flows do not do it yet)."""
     from mappers.export import StageClock
 
     for record in generated(warm_up, start=WARM_UP_FROM):
         export_record(record, mapping)
+    if freeze:
+        gc.freeze()
     per_record = []
     statuses: Counter = Counter()
     collector = _GcClock()
@@ -210,6 +216,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="end-to-end corpus sizes")
     parser.add_argument("--skip-flow", action="store_true", help="per-stage figures only")
     parser.add_argument("--json", type=Path, help="write each record's figures to this file")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
     parser.add_argument("--peer", help=f"a built checkout of the peer converter (default: ${PEER_ENV})")
     parser.add_argument("--race-studies", type=int, default=1000, help="API v2 files in the race")
     parser.add_argument("--flow-stage", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -226,8 +233,9 @@ def main() -> None:
     print(
         f"  after {args.warm_up} generated records; formats {args.formats}, FHIR {args.fhir_version}; "
         "CPU time (process_time), ms per study"
+        + ("; gc.freeze() after the warm-up" if args.gc_freeze else "")
     )
-    per_record, statuses = first_sight(records, _settings(args), args.warm_up)
+    per_record, statuses = first_sight(records, _settings(args), args.warm_up, args.gc_freeze)
     for label, part in (
         (f"issue 14's {issue} records (26 API v2, {issue - 26} legacy XML)", per_record[:issue]),
         (f"all {len(records)} distinct real records", per_record),
