@@ -105,7 +105,7 @@ def export_record(record: Record, mapping, clock=None) -> list[str]:
     if clock is None:
         return [export_study(study, mapping).status for study in studies]
     clock.seconds["read"] = time.process_time() - started
-    statuses = []
+    statuses: list[str] = []
     for study in studies:  # what no stage covers is counted too: the total is export_study's own
         timed = sum(clock.seconds.values())
         started = time.process_time()
@@ -277,14 +277,14 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print("end to end (export_trials, default runner, generated distinct API v2 records):")
     with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
-        results = {}
+        results: dict[int, dict] = {}
         for size in sizes:
-            figures = results[size] = end_to_end(size, Path(tmp))
-            rate = figures["studies"] / figures["seconds"]
+            result = results[size] = end_to_end(size, Path(tmp))
+            rate = result["studies"] / result["seconds"]
             print(
-                f"  {figures['studies']:>6} studies: {rate:7.1f} studies/s "
-                f"({figures['seconds']:.1f} s, {figures['exported']} exported), "
-                f"peak RSS {figures['rss']:.0f} MB",
+                f"  {result['studies']:>6} studies: {rate:7.1f} studies/s "
+                f"({result['seconds']:.1f} s, {result['exported']} exported), "
+                f"peak RSS {result['rss']:.0f} MB",
                 flush=True,
             )
         if len(sizes) >= 2:

@@ -196,7 +196,7 @@ class _Variant:
 
 
 def _v2_templates() -> list[dict]:
-    studies = []
+    studies: list[dict] = []
     for path in sorted((CTGOV / "json" / "v2").glob("*.json")) + sorted((CTGOV / "json" / "list").glob("*")):
         data = orjson.loads(path.read_bytes())
         studies += data.get("studies", []) if "studies" in data else [data]

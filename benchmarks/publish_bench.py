@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 import flows  # noqa: F401  (Prefect defaults)
-from flows.publish.bundles import one_entry_transaction, prepare, prepared
+from flows.publish.bundles import one_entry_transaction, prepared
 from flows.publish.client import FhirClient, RetryPolicy
-from flows.publish.flow import jobs_from_report, publish_bundles
+from flows.publish.flow import jobs_from_entries, publish_bundles
+from flows.run_report import read_report
+from mappers.finish import dump_json_line
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -42,26 +44,20 @@ def export_corpus(directory: Path, count: int) -> Path:
 
 
 def bare_loop(output: Path, base_url: str) -> float:
-    import json
-
-    report = json.loads((output / "run-report.json").read_bytes())
-    jobs = jobs_from_report(report)
+    jobs = list(jobs_from_entries(read_report(output / "run-report.json")[1]))
     with FhirClient(base_url, policy=RetryPolicy(attempts=1), max_connections=1) as client:
         started = time.perf_counter()
         for job in jobs:
-            attempted = client.post_bundle(prepare((output / job.bundle).read_bytes()))
+            attempted = client.post_bundle(dump_json_line(prepared((output / job.bundle).read_bytes())))
             assert attempted.ok, attempted.response.text if attempted.response else attempted.error
         return len(jobs) / (time.perf_counter() - started)
 
 
 def largest_piece(output: Path) -> int:
     """Bytes of the largest one-resource request of the export: a limit every piece fits under."""
-    import json
-
-    report = json.loads((output / "run-report.json").read_bytes())
     return max(
         len(one_entry_transaction(entry, {}))
-        for job in jobs_from_report(report)
+        for job in jobs_from_entries(read_report(output / "run-report.json")[1])
         for entry in prepared((output / job.bundle).read_bytes())["entry"]
     )
 

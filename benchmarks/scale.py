@@ -56,7 +56,7 @@ def _peak_rss_mb() -> float:
 
 
 def stage_bare(corpus: Path) -> dict:
-    from flows.export import discover
+    from flows.batch import discover
     from flows.settings import ExportSettings
     from mappers.export import export_study
     from mappers.readers import RejectedInput, read_document

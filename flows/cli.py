@@ -1,11 +1,9 @@
-"""``trialexport``: the command line over the export flow.
+"""``trialexport``: the commands, wired to the flows. What they print is ``flows.console``'s;
+what their exit codes mean is ``flows.errors``'.
 
-Exit codes (numbered, so schedulers can branch on them):
-0 every input exported · 1 unexpected failure · 2 usage error (bad option, missing input:
-checked before the flow starts) · 3 run finished but some inputs or studies were rejected
-(see run-report.json) · 4 publishing finished but some studies are not confirmed on the FHIR
-server (their reasons are in run-report.json's ``publish`` sections; ``trialexport publish``
-on the same output sends only those). When both 3 and 4 apply, ``run --fhir-url`` exits 4.
+Every usage error (an option or ``TRIALEXPORT_*`` setting out of range, a ledger of another
+format, a Secret block name Prefect would refuse, a missing input) is found before Prefect is
+imported: one line, exit 2, in well under a second.
 
 FHIR credentials are never options (shell history, process listings): ``TRIALEXPORT_FHIR_TOKEN``
 (bearer) or ``TRIALEXPORT_FHIR_USER`` / ``TRIALEXPORT_FHIR_PASSWORD`` (basic), or
@@ -19,25 +17,29 @@ stay plain lines.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import flows  # noqa: F401  (sets Prefect defaults before Prefect is imported)
 from flows import progress
+from flows.console import Presenter, ProgressBar, prefect_console_handlers
+from flows.errors import ExitCode, NoExport, SettingError, TrialexportError, UsageError
+from mappers.output_layout import REPORT
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS, EXIT_PUBLISH = 0, 1, 2, 3, 4
-MAX_KEYS_SHOWN = 10  # studies named on one console line; run-report.json names them all
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.schedules import Schedule
+
 # From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
 # start (workers import and warm up) and pays back only on runs of a few minutes.
 AUTO_WORKERS_INPUTS = 5000
@@ -98,6 +100,23 @@ Full = Annotated[
         "--full", help="export every input, even those unchanged since the last run (export-ledger.sqlite)"
     ),
 ]
+PrsOrgName = Annotated[
+    str | None, typer.Option(help="PRS organisation name \\[env: TRIALEXPORT_PRS_ORG_NAME]")
+]
+BatchSize = Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")]
+FhirUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
+    ),
+]
+SecretBlock = Annotated[
+    str | None,
+    typer.Option(
+        help="Prefect Secret block holding the FHIR credentials \\[env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
+    ),
+]
+DeploymentName = Annotated[str, typer.Option(help="deployment name")]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="print nothing but errors (exit codes say the rest)")
 ]
@@ -106,17 +125,7 @@ Json = Annotated[
     typer.Option("--json", help="print the summary as one JSON object on stdout, and nothing else there"),
 ]
 
-# Below this many inputs a run takes seconds, and a bar would only flicker.
-PROGRESS_MIN_INPUTS = 200
 _CONSOLE_HANDLER_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
-
-
-def _prefect_console_handlers() -> list[logging.Handler]:
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
-    found = {id(h): h for lg in loggers for h in lg.handlers if isinstance(h, PrefectConsoleHandler)}
-    return list(found.values())
 
 
 def _quiet_prefect() -> None:
@@ -126,136 +135,75 @@ def _quiet_prefect() -> None:
     its temporary server is a child process); the handlers already configured are set here."""
     os.environ[_CONSOLE_HANDLER_LEVEL] = "ERROR"
     if "prefect" in sys.modules:
-        for handler in _prefect_console_handlers():
+        for handler in prefect_console_handlers():
             handler.setLevel(logging.ERROR)
 
 
-class _ProgressBar:
-    """``flows.progress`` listener: a bar of inputs done (and studies read) on stderr.
-
-    While it is drawn, Prefect's console logs are held to warnings: its handler writes to the
-    terminal directly and each INFO line would tear the bar; the per-batch lines it hides are
-    still in the Prefect UI's run logs."""
-
-    def __init__(self, console: Console, enabled: bool):
-        self.console = console
-        self.enabled = enabled
-        self.bar: Progress | None = None
-        self.studies = 0
-        self._levels: list[tuple[logging.Handler, int]] = []
-
-    def start(self, total_inputs: int) -> None:
-        if not self.enabled or total_inputs <= PROGRESS_MIN_INPUTS or not self.console.is_terminal:
-            return
-        self.bar = Progress(
-            TextColumn("exporting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("inputs, {task.fields[studies]} studies"),
-            TimeElapsedColumn(),
-            console=self.console,
-            redirect_stdout=False,  # stdout may be carrying --json
-        )
-        self.task = self.bar.add_task("export", total=total_inputs, studies=0)
-        self._levels = [(h, h.level) for h in _prefect_console_handlers()]
-        for handler, level in self._levels:
-            handler.setLevel(max(level, logging.WARNING))
-        self.bar.start()
-
-    def advance(self, inputs: int, studies: int) -> None:
-        if self.bar is not None:
-            self.studies += studies
-            self.bar.update(self.task, advance=inputs, studies=self.studies)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-        for handler, level in self._levels:
-            handler.setLevel(level)
-        self._levels = []
-
-
 @contextmanager
-def _interruptible() -> Iterator[None]:
-    """Ctrl-C says what it left instead of a traceback; it exits 1 as it did.
+def _handled(presenter: Presenter) -> Iterator[None]:
+    """An error of ours is one line and its exit code; Ctrl-C says what it left instead of a
+    traceback and exits 1.
 
-    Prefect may raise something else while it records the interrupted run (the cause stays in
+    Prefect may raise something else while it records an interrupted run (the cause stays in
     ``__context__``), so the chain is searched, not the exception alone."""
     try:
         yield
+    except TrialexportError as exc:
+        presenter.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
     except BaseException as exc:
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, KeyboardInterrupt):
             cause = cause.__context__
         if cause is None:
             raise
-        console.print(
-            "[red]interrupted[/red]: every file written is whole; the next run into the same"
-            " output continues from them",
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_FAILURE) from None
+        presenter.interrupted()
+        raise typer.Exit(ExitCode.FAILURE) from None
 
 
-def _print_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def _check_export(output: Path, given: dict[str, Any]) -> None:
+    """Settings and the export ledger, before Prefect is imported."""
+    from flows.incremental import check_ledger
+    from flows.settings import ExportSettings, load
+
+    load(ExportSettings, output=str(output), **{k: v for k, v in given.items() if v is not None})
+    check_ledger(output)
 
 
-def _error_reasons(entry: dict) -> str:
-    return "; ".join(i["message"] for i in entry["issues"] if i["severity"] == "error")
+def _check_publish(output: Path, fhir_url: str, given: dict[str, Any]) -> None:
+    """Settings (the Secret block's name among them) and the publish ledger, before Prefect."""
+    from flows.publish.ledger import check_ledger
+    from flows.settings import PublishSettings, load
+
+    load(PublishSettings, url=fhir_url, **{k: v for k, v in given.items() if v is not None})
+    check_ledger(output)
 
 
-def _rejected(report: dict, output: Path) -> list[dict]:
-    """The rejected entries; read back from ``run-report.json`` (only when there are some) when
-    the flow returned its report without the entries, which a large run keeps on disk."""
-    if not report["totals"]["rejected"]:
-        return []
-    if "studies" in report:
-        studies = report["studies"]
-    else:
-        from flows.run_report import read_studies
+def _check_secret_block(fhir_url: str | None, secret_block: str | None) -> None:
+    """A Secret block named but not there is found before the flow starts (this needs Prefect)."""
+    if fhir_url:
+        from flows.publish.client import resolve_auth
 
-        studies = read_studies(output / "run-report.json")
-    return [e for e in studies if e["status"] == "rejected"]
+        resolve_auth(secret_block or os.environ.get("TRIALEXPORT_FHIR_SECRET_BLOCK"))
 
 
-def _run_summary(report: dict, output: Path) -> dict:
-    """``--json``'s object: run-report.json's totals, where everything is, what was rejected."""
-    summary = {
-        "totals": report["totals"],
-        "output": str(output),
-        "report": str(output / "run-report.json"),
-        "html": str(output / "index.html"),
-        "bulk": [str(output / p) for p in report.get("bulk", [])],
-        "rejected": [
-            {
-                "source": e["source"],
-                **({"record": e["record"]} if "record" in e else {}),
-                **({"key": e["key"]} if e.get("key") else {}),
-                "reason": _error_reasons(e),
-            }
-            for e in _rejected(report, output)
-        ],
-        "warnings": report.get("warnings", []),
-    }
-    if "publish" in report:
-        summary["publish"] = _publish_summary(report)
-    return summary
+def _schedule(cron: str) -> Schedule:
+    from prefect.schedules import Cron
+
+    try:
+        return Cron(cron, timezone="UTC")
+    except ValueError as exc:
+        raise UsageError(f"invalid --cron {cron!r}: {exc}") from None
 
 
-def _publish_summary(report: dict) -> dict:
-    section = report["publish"]
-    return {
-        "server": section["server"],
-        "totals": section["totals"],
-        "failed": [
-            {"key": e["key"], "reason": e["publish"].get("reason", ""), "retry": e["publish"].get("retry")}
-            for e in report["studies"]
-            if e.get("publish", {}).get("status") == "failed"
-        ],
-    }
+def _serve(
+    flow: Flow, name: str, schedule: Schedule, parameters: dict[str, Any], secret_block: str | None
+) -> None:
+    """``flow`` as a deployment of this process on ``schedule`` until Ctrl-C, one run at a time
+    (two runs writing one output directory at once would interleave their files)."""
+    if secret_block:  # read by the publish settings inside every flow run this process starts
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    flow.serve(name=name, schedules=[schedule], parameters=parameters, limit=1, tags=["trialexport"])
 
 
 def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | None) -> int | None:
@@ -263,12 +211,13 @@ def _auto_workers(inputs: list[Path], workers: int | None, dask_address: str | N
     cpus = os.cpu_count() or 1
     if workers is not None or dask_address or cpus < 2:
         return workers
-    from flows.export import discover
+    from flows.batch import count_inputs
 
-    return cpus if len(discover([str(p) for p in inputs])) >= AUTO_WORKERS_INPUTS else None
+    enough = count_inputs([str(p) for p in inputs], AUTO_WORKERS_INPUTS) >= AUTO_WORKERS_INPUTS
+    return cpus if enough else None
 
 
-def _export_flow(dask_address: str | None, workers: int | None):
+def _export_flow(dask_address: str | None, workers: int | None) -> Flow:
     """The export flow on the runner these options ask for; Dask is imported only then."""
     from flows.export import export_trials
 
@@ -285,16 +234,9 @@ def run(
     output: Output = Path("output"),
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
-    prs_org_name: Annotated[
-        str | None, typer.Option(help="PRS organisation name [env: TRIALEXPORT_PRS_ORG_NAME]")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
-    fhir_url: Annotated[
-        str | None,
-        typer.Option(
-            "--fhir-url", help="then publish the bundles to this FHIR base URL (options: TRIALEXPORT_FHIR_*)"
-        ),
-    ] = None,
+    prs_org_name: PrsOrgName = None,
+    batch_size: BatchSize = None,
+    fhir_url: FhirUrl = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
     full: Full = False,
@@ -302,79 +244,36 @@ def run(
     as_json: Json = False,
 ) -> None:
     """Read INPUTS, write FHIR bundles, PRS/public XML, NDJSON and run-report.json to OUTPUT."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    given = {
+        "templates": str(templates) if templates else None,
+        "fhir_version": fhir_version.value,
+        "prs_org_name": prs_org_name,
+        "batch_size": batch_size,
+    }
+    with _handled(presenter):
+        _check_export(output, given)
+        if fhir_url:
+            _check_publish(output, fhir_url, {})
     if quiet:
         _quiet_prefect()
-    bar = _ProgressBar(console, enabled=not quiet)
-    with _interruptible():
+    bar = ProgressBar(console, enabled=not quiet)
+    with _handled(presenter):
+        _check_secret_block(fhir_url, None)
         try:
             with progress.listening(bar):
                 workers = _auto_workers(inputs, workers, dask_address)
-                report = _export_flow(dask_address, workers)(
-                    inputs=[str(p) for p in inputs],
-                    output=str(output),
-                    templates=str(templates) if templates else None,
-                    fhir_version=fhir_version.value,
-                    prs_org_name=prs_org_name,
-                    batch_size=batch_size,
-                    fhir_url=fhir_url,
-                    full=full,
+                returned = _export_flow(dask_address, workers)(
+                    inputs=[str(p) for p in inputs], output=str(output), fhir_url=fhir_url, full=full, **given
                 )
         finally:  # before anything else is printed
             bar.close()
-    totals = report["totals"]
-    if as_json:
-        _print_json(_run_summary(report, output))
-    elif not quiet:
-        colour = "red" if totals["rejected"] else "default"
-        console.print(
-            f"{totals['studies']} studies read from {totals['inputs']} inputs: "
-            f"[green]{totals['exported']} exported[/green], "
-            f"[{colour}]{totals['rejected']} rejected[/{colour}]. "
-            f"Outputs in {output}/ (run-report.json)",
-            soft_wrap=True,
-        )
-        for warning in report.get("warnings", []):
-            console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
-    if totals["rejected"] and not as_json:
-        rejected = [
-            f"{e['source']}{'#' + str(e['record']) if 'record' in e else ''} ({_error_reasons(e)})"
-            for e in _rejected(report, output)
-        ]
-        console.print(f"[red]rejected:[/red] {'; '.join(rejected)}", soft_wrap=True)
-    if fhir_url and _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
-        raise typer.Exit(EXIT_PUBLISH)
-    if totals["rejected"]:
-        raise typer.Exit(EXIT_REJECTS)
+    from flows.records import RunReport
 
-
-def _print_publish(report: dict, summary: bool = True, failures: bool = True) -> int:
-    """The publish summary line (and the studies left behind); returns how many failed."""
-    section = report["publish"]
-    totals = section["totals"]
-    colour = "red" if totals["failed"] else "default"
-    if summary:
-        split = f"{totals['split']} split, " if totals.get("split") else ""
-        console.print(
-            f"{totals['studies']} studies: [green]{totals['published']} published[/green] "
-            f"({totals['sent']} sent, {split}{totals['unchanged']} unchanged), "
-            f"[{colour}]{totals['failed']} failed[/{colour}] on {section['server']}",
-            soft_wrap=True,
-        )
-    failed = [e for e in report["studies"] if e.get("publish", {}).get("status") == "failed"]
-    not_sent = [e for e in failed if e["publish"].get("attempts") == 0]
-    tried = [f"{e['key']} ({e['publish'].get('reason', '')})" for e in failed if e not in not_sent]
-    if tried and failures:
-        console.print(f"[red]not published:[/red] {'; '.join(tried)}", soft_wrap=True)
-    if not_sent and failures:  # one reason for all of them: said once, not once a study
-        keys = ", ".join(e["key"] for e in not_sent[:MAX_KEYS_SHOWN])
-        more = f" and {len(not_sent) - MAX_KEYS_SHOWN} more" if len(not_sent) > MAX_KEYS_SHOWN else ""
-        console.print(
-            f"[red]not sent:[/red] {len(not_sent)} studies ({keys}{more}): "
-            f"{not_sent[0]['publish'].get('reason', '')}. `trialexport publish` on the same output "
-            "sends them.",
-            soft_wrap=True,
-        )
-    return totals["failed"]
+    report = RunReport.from_json(cast(dict[str, Any], returned))
+    code = presenter.run_done(report, output, published=bool(fhir_url))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -384,45 +283,46 @@ def publish(
     ],
     fhir_url: Annotated[str, typer.Option("--fhir-url", envvar="TRIALEXPORT_FHIR_URL", help="FHIR base URL")],
     concurrency: Annotated[int | None, typer.Option(min=1, help="bundles in flight at once")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")] = None,
+    batch_size: BatchSize = None,
     rate_limit: Annotated[float | None, typer.Option(min=0.001, help="at most this many bundles/s")] = None,
     attempts: Annotated[int | None, typer.Option(min=1, help="tries per request")] = None,
     max_delay: Annotated[float | None, typer.Option(min=0, help="longest wait between tries, s")] = None,
     ca_bundle: Annotated[
         Path | None, typer.Option(help="PEM file of CAs to trust", exists=True, dir_okay=False)
     ] = None,
-    secret_block: Annotated[
-        str | None, typer.Option(help="Prefect Secret block holding the FHIR credentials")
-    ] = None,
+    secret_block: SecretBlock = None,
     force: Annotated[bool, typer.Option(help="send every bundle, ignoring the publish ledger")] = False,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
     """Upload the FHIR bundles of OUTPUT (an earlier run) to --fhir-url; resumes where it stopped."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    options = {
+        "concurrency": concurrency,
+        "batch_size": batch_size,
+        "rate_limit": rate_limit,
+        "attempts": attempts,
+        "max_delay": max_delay,
+        "ca_bundle": str(ca_bundle) if ca_bundle else None,
+        "secret_block": secret_block,
+        "force": force or None,
+    }
+    with _handled(presenter):
+        if not (output / REPORT).is_file():
+            raise NoExport(f"no {REPORT} in {output}: run `trialexport run` first")
+        _check_publish(output, fhir_url, options)
     if quiet:
         _quiet_prefect()
-    from flows.publish.flow import publish_bundles
+    with _handled(presenter):
+        _check_secret_block(fhir_url, secret_block)
+        from flows.publish.flow import publish_bundles
 
-    if not (output / "run-report.json").is_file():
-        console.print(f"[red]no run-report.json in {output}: run `trialexport run` first[/red]")
-        raise typer.Exit(EXIT_USAGE)
-    with _interruptible():
-        report = publish_bundles(
-            output=str(output),
-            fhir_url=fhir_url,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            rate_limit=rate_limit,
-            attempts=attempts,
-            max_delay=max_delay,
-            ca_bundle=str(ca_bundle) if ca_bundle else None,
-            secret_block=secret_block,
-            force=force or None,
-        )
-    if as_json:
-        _print_json({**_publish_summary(report), "report": str(output / "run-report.json")})
-    if _print_publish(report, summary=not (quiet or as_json), failures=not as_json):
-        raise typer.Exit(EXIT_PUBLISH)
+        returned = publish_bundles(output=str(output), fhir_url=fhir_url, **options)
+    from flows.records import RunReport
+
+    code = presenter.publish_done(RunReport.from_json(returned), output)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -430,18 +330,11 @@ def serve(
     inputs: Inputs,
     cron: Annotated[str, typer.Option(help='when to run, a cron expression such as "0 2 * * *" (UTC)')],
     output: Output = Path("output"),
-    name: Annotated[str, typer.Option(help="deployment name")] = "scheduled",
+    name: DeploymentName = "scheduled",
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
-    fhir_url: Annotated[
-        str | None, typer.Option("--fhir-url", help="publish each run's bundles to this FHIR base URL")
-    ] = None,
-    secret_block: Annotated[
-        str | None,
-        typer.Option(
-            help="Prefect Secret block holding the FHIR credentials [env: TRIALEXPORT_FHIR_SECRET_BLOCK]"
-        ),
-    ] = None,
+    fhir_url: FhirUrl = None,
+    secret_block: SecretBlock = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
     full: Full = False,
@@ -452,15 +345,12 @@ def serve(
     can override them. Needs a Prefect server (PREFECT_API_URL): the embedded one lives only as
     long as this process and has no UI.
     """
-    from prefect.schedules import Cron
-
-    try:
-        schedule = Cron(cron, timezone="UTC")
-    except ValueError as exc:
-        console.print(f"[red]invalid --cron {cron!r}: {exc}[/red]")
-        raise typer.Exit(EXIT_USAGE) from None
-    if secret_block:  # read by the publish settings inside every flow run this process starts
-        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    presenter = Presenter(console)
+    with _handled(presenter):
+        _check_export(output, {"templates": str(templates) if templates else None})
+        if fhir_url:
+            _check_publish(output, fhir_url, {"secret_block": secret_block})
+        schedule = _schedule(cron)
     parameters = {
         # absolute: a run started from the UI must not depend on where the server was started
         "inputs": [str(p.resolve()) for p in inputs],
@@ -470,13 +360,170 @@ def serve(
         "fhir_url": fhir_url,
         "full": full,
     }
-    _export_flow(dask_address, workers).serve(
-        name=name,
-        schedules=[schedule],
-        parameters=parameters,
-        limit=1,  # two runs writing one output directory at once would interleave their files
-        tags=["trialexport"],
-    )
+    _serve(_export_flow(dask_address, workers), name, schedule, parameters, secret_block)
+
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="ClinicalTrials.gov API v2 base URL \\[env: TRIALEXPORT_SYNC_API_URL; "
+        "default: https://clinicaltrials.gov/api/v2]"
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        metavar="YYYY-MM-DD",
+        help="fetch the studies updated from this date on, instead of from the watermark",
+    ),
+]
+
+
+def _since(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingError("--since", text, "a date, YYYY-MM-DD") from None
+
+
+def _check_sync(output: Path, fetch: dict[str, Any], export: dict[str, Any], publish: dict[str, Any]) -> None:
+    """The sync's settings and state, then the export's and publish's, before Prefect."""
+    from flows.settings import SyncSettings, load
+    from flows.sync.store import load_state
+
+    load(SyncSettings, **{k: v for k, v in fetch.items() if v is not None})
+    load_state(output)
+    _check_export(output, export)
+    if publish["fhir_url"]:
+        _check_publish(output, publish["fhir_url"], {"secret_block": publish["secret_block"]})
+
+
+@app.command()
+def sync(
+    output: Output = Path("output"),
+    api_url: ApiUrl = None,
+    query: Annotated[str | None, typer.Option(help="search terms (query.term)")] = None,
+    condition: Annotated[str | None, typer.Option(help="condition or disease (query.cond)")] = None,
+    since: Since = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="fetch every study of the query again, and report those no longer returned"
+        ),
+    ] = False,
+    check_removed: Annotated[
+        bool,
+        typer.Option(
+            "--check-removed",
+            help="list the query's studies (two fields each) and report stored ones it lost",
+        ),
+    ] = False,
+    page_size: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="studies per page \\[default: 1000, the API's most]")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(min=0.001, help="API requests per second at most \\[default: 1]")
+    ] = None,
+    templates: Templates = None,
+    fhir_version: Version = FhirVersion.R4,
+    prs_org_name: PrsOrgName = None,
+    batch_size: BatchSize = None,
+    fhir_url: FhirUrl = None,
+    secret_block: SecretBlock = None,
+    dask_address: DaskAddress = None,
+    workers: Workers = None,
+    full_export: Annotated[
+        bool,
+        typer.Option(
+            "--full-export", help="export every stored record, even those unchanged since last time"
+        ),
+    ] = False,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help='serve the sync as a Prefect deployment on this schedule ("0 3 * * *", UTC) until stopped'
+        ),
+    ] = None,
+    name: DeploymentName = "scheduled",
+    quiet: Quiet = False,
+    as_json: Json = False,
+) -> None:
+    """Fetch what changed on ClinicalTrials.gov since the last sync into OUTPUT/sources/ctgov/, then
+    export it to OUTPUT (and publish it with --fhir-url). The watermark moves only when all of it
+    finished; exit 5 when the fetch fell short (sync-report.json says why)."""
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
+    fetch = {"api_url": api_url, "page_size": page_size, "rate_limit": rate_limit}
+    export = {
+        "templates": str(templates) if templates else None,
+        "fhir_version": fhir_version.value,
+        "prs_org_name": prs_org_name,
+        "batch_size": batch_size,
+    }
+    with _handled(presenter):
+        if full and since:
+            raise UsageError("--full and --since exclude each other: --full fetches everything")
+        asked = {"since": _since(since), "full": full, "check_removed": check_removed}
+        _check_sync(output, fetch, export, {"fhir_url": fhir_url, "secret_block": secret_block})
+    parameters: dict[str, Any] = {
+        "output": str(output),
+        **fetch,
+        "query": query,
+        "condition": condition,
+        **asked,
+        **export,
+        "fhir_url": fhir_url,
+        "full_export": full_export,
+        "workers": workers,
+        "dask_address": dask_address,
+    }
+    if cron:
+        _serve_sync(presenter, cron, name, parameters, secret_block)
+    else:
+        _sync_once(presenter, parameters, secret_block)
+
+
+def _serve_sync(
+    presenter: Presenter, cron: str, name: str, parameters: dict[str, Any], secret_block: str | None
+) -> None:
+    """The sync as a deployment of this process, paths absolute (as ``serve`` stores them)."""
+    from flows.sync.flow import sync_trials
+
+    with _handled(presenter):
+        schedule = _schedule(cron)
+    templates = parameters["templates"]
+    absolute = {
+        "output": str(Path(parameters["output"]).resolve()),
+        "templates": str(Path(templates).resolve()) if templates else None,
+    }
+    _serve(sync_trials, name, schedule, parameters | absolute, secret_block)
+
+
+def _sync_once(presenter: Presenter, parameters: dict[str, Any], secret_block: str | None) -> None:
+    if secret_block:  # read by the publish settings of the export's publish
+        os.environ["TRIALEXPORT_FHIR_SECRET_BLOCK"] = secret_block
+    if presenter.quiet:
+        _quiet_prefect()
+    bar = ProgressBar(console, enabled=not presenter.quiet)
+    with _handled(presenter):
+        _check_secret_block(parameters["fhir_url"], None)
+        from flows.sync.flow import sync_trials
+
+        try:
+            with progress.listening(bar):
+                returned = sync_trials(**parameters)
+        finally:  # before anything else is printed
+            bar.close()
+    from flows.run_report import read_report
+    from flows.sync.report import SyncReport
+
+    output = Path(parameters["output"])
+    report, _ = read_report(output / REPORT)
+    published = bool(parameters["fhir_url"])
+    code = presenter.sync_done(SyncReport.model_validate(returned), report, output, published)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -492,32 +539,24 @@ def validate(
     """Check written bundles and XML files with the export's validators; exit 3 on any error."""
     from flows.validate import files_to_check, validate_file
 
+    presenter = Presenter(console, quiet=quiet, as_json=as_json)
     errors = 0
     checked = []
     for path in files_to_check(paths):
         issues = validate_file(path, fhir_version.value)
-        invalid = any(i.severity == "error" for i in issues)
         errors += sum(i.severity == "error" for i in issues)
         checked.append(
             {
                 "path": str(path),
-                "valid": not invalid,
+                "valid": not any(i.severity == "error" for i in issues),
                 "issues": [i.model_dump(exclude_none=True) for i in issues],
             }
         )
-        if as_json or (quiet and not invalid):
-            continue
-        mark = "[red]invalid[/red]" if invalid else "[green]valid[/green]"
-        console.print(f"{mark} {path}", soft_wrap=True)
-        for issue in issues:
-            if quiet and issue.severity != "error":
-                continue
-            where = f" ({issue.field or issue.location})" if issue.field or issue.location else ""
-            console.print(f"  {issue.severity} {issue.code}{where}: {issue.message}", soft_wrap=True)
+        presenter.validated(path, issues)
     if as_json:
-        _print_json({"files": len(checked), "errors": errors, "checked": checked})
+        presenter.print_json({"files": len(checked), "errors": errors, "checked": checked})
     if errors:
-        raise typer.Exit(EXIT_REJECTS)
+        raise typer.Exit(ExitCode.REJECTED)
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ def names_lines(where: str) -> bool:
 def excerpt(lines: list[str] | None, where: str) -> Excerpt:
     """The source lines a location names ("line 3", "lines 5-9"), shortened for a table cell."""
     match = _LINES.match(where.strip()) if lines else None
-    if match is None:
+    if match is None or lines is None:
         return []
     first = int(match[1])
     last = int(match[2] or first)

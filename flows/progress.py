@@ -21,6 +21,15 @@ class Listener(Protocol):
     def advance(self, inputs: int, studies: int) -> None: ...
 
 
+class FetchListener(Listener, Protocol):
+    """A listener that also shows a registry sync's fetch (``flows.sync``); one without these
+    methods is simply not told about fetching."""
+
+    def fetch_started(self, expected: int | None) -> None: ...
+
+    def fetched(self, studies: int) -> None: ...
+
+
 _listener: Listener | None = None
 _lock = threading.Lock()  # collect() runs in the flow's thread, not necessarily the caller's
 
@@ -38,14 +47,15 @@ def listening(listener: Listener) -> Iterator[Listener]:
             _listener = previous
 
 
-def _tell(method: str, *args: int) -> None:
+def _tell(method: str, *args: int | None) -> None:
     global _listener
     with _lock:
         listener = _listener
-        if listener is None:
+        call = getattr(listener, method, None)
+        if call is None:
             return
         try:
-            getattr(listener, method)(*args)
+            call(*args)
         except Exception:  # a display must not cost the export
             logging.getLogger(__name__).warning(
                 "progress display failed; continuing without it", exc_info=True
@@ -61,3 +71,13 @@ def start(total_inputs: int) -> None:
 def advance(inputs: int, studies: int) -> None:
     """``inputs`` more inputs are done (written or rejected), holding ``studies`` studies."""
     _tell("advance", inputs, studies)
+
+
+def fetch_started(expected: int | None) -> None:
+    """A sync has asked the registry: ``expected`` studies match (None: the API did not say)."""
+    _tell("fetch_started", expected)
+
+
+def fetched(studies: int) -> None:
+    """``studies`` more studies have been fetched and stored."""
+    _tell("fetched", studies)

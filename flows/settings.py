@@ -1,14 +1,32 @@
-"""The job configuration: plain data, from CLI options, flow parameters or ``TRIALEXPORT_*`` env vars."""
+"""The job configuration: plain data, from CLI options, flow parameters or ``TRIALEXPORT_*`` env vars.
+
+Settings are checked before anything starts (the CLI builds them before Prefect is imported): a
+value out of range is a :class:`flows.errors.SettingError` whose one line names the setting as
+the user gave it (``TRIALEXPORT_BATCH_SIZE=0``) and what it may be.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, field_validator
+import annotated_types
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mappers.context import MappingSettings
-from mappers.readers import MAX_STUDIES_PER_FILE
+from flows.errors import SecretBlockError, SettingError
+from flows.urls import credentials_in, redacted, refusal
+
+if TYPE_CHECKING:
+    from mappers.context import MappingSettings
+
+# The readers' own default (mappers.readers.MAX_STUDIES_PER_FILE, an API v2 page's maximum; a
+# test checks they agree), not imported from there: settings are checked before anything
+# starts, and importing the readers would cost that check most of its time.
+MAX_STUDIES_PER_FILE = 1000
 
 UNCONFIGURED_ORG = "UNCONFIGURED"
 
@@ -18,7 +36,7 @@ class ExportSettings(BaseSettings):
 
     output: str = "output"
     templates: str | None = Field(None, description="directory whose templates override the shipped ones")
-    fhir_version: Literal["R4", "R5"] = "R4"
+    fhir_version: Literal["R4", "R5"] = Field("R4", description="FHIR release of the bundles")
     prs_org_name: str = Field(UNCONFIGURED_ORG, description="the PRS organisation name (id_info/org_name)")
     local_identifier_system: str = Field(
         "urn:trialexport:source-document",
@@ -39,7 +57,7 @@ class ExportSettings(BaseSettings):
         "conditional updates match on it, so keep the one a server was filled with",
     )
     # ~200 studies keep a batch's task overhead (60-90 ms) under 10% of its work at ~3 ms a study.
-    batch_size: int = Field(200, ge=1)
+    batch_size: int = Field(200, ge=1, description="studies per Prefect task")
     # Input limits, so that a hostile or mistaken input is a rejection, not an out-of-memory.
     # A file is read whole, then decoded and parsed: measured, that peaks at ~4.3x its size (a
     # 23 MiB list page of 1,000 API v2 studies: +100 MB) on top of the ~210 MB of a CLI run
@@ -72,6 +90,8 @@ class ExportSettings(BaseSettings):
         return [f for f in ("fhir", "prs", "public") if f in value]
 
     def mapping(self) -> MappingSettings:
+        from mappers.context import MappingSettings
+
         return MappingSettings(
             prs_org_name=self.prs_org_name,
             local_identifier_system=self.local_identifier_system,
@@ -82,6 +102,19 @@ class ExportSettings(BaseSettings):
         )
 
 
+# What every client that retries (publishing, the registry sync) is told, under its own prefix:
+# the same names, ranges and meanings; each sets its own defaults.
+Attempts = Annotated[int, Field(ge=1, description="tries per request, the first included")]
+BaseDelay = Annotated[float, Field(ge=0, description="first backoff, seconds; doubles each try")]
+MaxDelay = Annotated[
+    float, Field(ge=0, description="ceiling for one wait between tries, seconds; Retry-After included")
+]
+Timeout = Annotated[float, Field(gt=0, description="seconds for each of connect / read / write")]
+TaskRetries = Annotated[
+    int, Field(ge=0, description="Prefect retries of a batch whose requests still fail for a passing reason")
+]
+
+
 class PublishSettings(BaseSettings):
     """Where and how hard to publish. Credentials are deliberately not here: they are read from
     the environment or a Prefect Secret block by ``flows.publish.client.resolve_auth``, so that
@@ -90,16 +123,25 @@ class PublishSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_FHIR_", extra="forbid")
 
     url: str = Field(description="FHIR base URL the transaction bundles are POSTed to")
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """Credentials come from the environment or a Secret block, never in the URL (flows.urls)."""
+        if (why := refusal(value)) is not None:
+            raise PydanticCustomError("credentials_in_url", why)
+        return value
+
     concurrency: int = Field(4, ge=1, description="bundles in flight at once")
     batch_size: int = Field(50, ge=1, description="studies per Prefect task")
     rate_limit: float | None = Field(
         None, gt=0, description="at most this many requests per second (bundles, or parts of a split one)"
     )
-    attempts: int = Field(5, ge=1, description="tries per request, the first included")
-    max_delay: float = Field(30.0, ge=0, description="ceiling for one wait between tries, seconds")
-    base_delay: float = Field(0.5, ge=0, description="first backoff, seconds; doubles each try")
-    timeout: float = Field(60.0, gt=0, description="seconds for each of connect / read / write")
-    task_retries: int = Field(2, ge=0, description="Prefect retries of a batch that still has failures")
+    attempts: Attempts = 5
+    max_delay: MaxDelay = 30.0
+    base_delay: BaseDelay = 0.5
+    timeout: Timeout = 60.0
+    task_retries: TaskRetries = 2
     preflight_attempts: int = Field(
         3,
         ge=0,
@@ -116,3 +158,116 @@ class PublishSettings(BaseSettings):
     ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS stays verified)")
     secret_block: str | None = Field(None, description="Prefect Secret block holding the credentials")
     force: bool = Field(False, description="send every bundle, even those the ledger says the server has")
+
+
+SYNC_API_URL = "https://clinicaltrials.gov/api/v2"
+# The API's own ceiling for pageSize (larger values are refused).
+MAX_PAGE_SIZE = 1000
+
+
+class SyncSettings(BaseSettings):
+    """How a registry sync talks to ClinicalTrials.gov (``flows.sync``); what it does with what
+    it fetched is the export's and the publish's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIALEXPORT_SYNC_", extra="forbid")
+
+    api_url: str = Field(SYNC_API_URL, description="ClinicalTrials.gov API v2 base URL")
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        """The registry's API takes none, and the URL is written to sync-state.json, the sync
+        report, logs and Prefect's database (flows.urls)."""
+        if (found := credentials_in(value)) is not None:
+            raise PydanticCustomError(
+                "credentials_in_url",
+                f"a URL carrying credentials ({found}) is refused: the ClinicalTrials.gov API takes "
+                "none, and a URL is written to logs, reports and Prefect's database",
+            )
+        return value
+
+    page_size: int = Field(
+        MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="studies per page asked of the API"
+    )
+    # NLM asks API users to keep their request rate reasonable; one a second is what a nightly
+    # sync needs (a 1,000-study page takes longer than that to store).
+    rate_limit: float = Field(1.0, gt=0, description="requests per second at most, retries included")
+    attempts: Attempts = 5
+    # A 429's Retry-After is honoured up to max_delay: a ceiling shorter than the wait the API
+    # asks for only spends a try on another 429.
+    base_delay: BaseDelay = 1.0
+    max_delay: MaxDelay = 60.0
+    timeout: Timeout = 60.0
+    pages_per_task: int = Field(10, ge=1, description="pages fetched by one Prefect task")
+    task_retries: TaskRetries = 2
+    token_restarts: int = Field(
+        3, ge=0, description="times paging starts again from the first page when the API refuses a page token"
+    )
+
+
+# Prefect's rule for block names (prefect.types.names): checked here so that a name Prefect would
+# refuse costs a line, not a server start.
+_BLOCK_NAME = re.compile(r"^[a-z0-9-]+$")
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def load(kind: type[Settings], **given: Any) -> Settings:
+    """``kind`` from ``given`` (options, parameters) over ``TRIALEXPORT_*``; raises SettingError."""
+    try:
+        settings = kind(**given)
+    except ValidationError as exc:
+        raise _setting_error(kind, exc, given) from None
+    block = getattr(settings, "secret_block", None)
+    if block is not None and not _BLOCK_NAME.match(block):
+        raise SecretBlockError(
+            f"{_setting_name(kind, 'secret_block', given)}={block}: a Prefect block name "
+            "(lowercase letters, digits and dashes)"
+        )
+    return settings
+
+
+def _setting_name(kind: type[BaseSettings], name: str, given: dict[str, Any]) -> str:
+    """The setting as the user wrote it: a parameter (or option) given, else the variable."""
+    if given.get(name) is not None:
+        return name
+    return f"{kind.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def _setting_error(kind: type[BaseSettings], exc: ValidationError, given: dict[str, Any]) -> SettingError:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    field = kind.model_fields.get(name)
+    allowed = describe(field) if field is not None and error["type"] != "credentials_in_url" else error["msg"]
+    value = error.get("input")
+    return SettingError(
+        _setting_name(kind, name, given), redacted(value) if isinstance(value, str) else value, allowed
+    )
+
+
+def describe(field: FieldInfo) -> str:
+    """What a setting may be, in words: "an integer >= 1 (studies per Prefect task)"."""
+    annotation = field.annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is Literal:
+        kind = "one of " + ", ".join(str(a) for a in args)
+    else:
+        base = args[0] if args else annotation
+        names: dict[object, str] = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+        kind = names.get(base, "a value")
+    bounds = (
+        (annotated_types.Ge, "ge", ">="),
+        (annotated_types.Gt, "gt", ">"),
+        (annotated_types.Le, "le", "<="),
+        (annotated_types.Lt, "lt", "<"),
+    )
+    limits = [
+        f"{sign} {getattr(item, attribute)}"
+        for item in field.metadata
+        for bound, attribute, sign in bounds
+        if isinstance(item, bound)
+    ]
+    if limits:
+        kind += " " + " and ".join(limits)
+    description = (field.description or "").split(";")[0].split(" (")[0]
+    return f"{kind} ({description})" if description else kind

@@ -6,20 +6,23 @@ required bindings and invariants; an XML file its XSD, chosen by its root elemen
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import orjson
 from lxml import etree
 
 from mappers.model import Issue
+from mappers.output_layout import bundle_version
 from validation.fhir import validate_bundle
-from validation.xsd import validate_xml
+from validation.xsd import SchemaName, validate_xml
 
-_XML_SCHEMAS = {"{http://clinicaltrials.gov/prs}study_collection": "prs", "clinical_study": "public"}
+_XML_SCHEMAS: dict[str, SchemaName] = {
+    "{http://clinicaltrials.gov/prs}study_collection": "prs",
+    "clinical_study": "public",
+}
 
 
-def _xml_schema(data: bytes) -> str | None:
+def _xml_schema(data: bytes) -> SchemaName | None:
     try:
         root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
@@ -30,8 +33,7 @@ def _xml_schema(data: bytes) -> str | None:
 def validate_file(path: Path, fhir_version: str) -> list[Issue]:
     """``fhir_version`` applies to bundles whose name does not say it (``fhir-r5-bundle.json`` does)."""
     data = path.read_bytes()
-    named = re.fullmatch(r"fhir-(r\d)-bundle\.json", path.name)
-    fhir_version = named.group(1).upper() if named else fhir_version
+    fhir_version = bundle_version(path.name) or fhir_version
     if path.suffix == ".json":
         try:
             bundle = orjson.loads(data)
@@ -51,7 +53,7 @@ def files_to_check(paths: list[Path]) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found |= {p for p in path.rglob("*-bundle.json")} | {p for p in path.rglob("*.xml")}
+            found |= set(path.rglob("*-bundle.json")) | set(path.rglob("*.xml"))
         else:
             found.add(path)
     return sorted(found)

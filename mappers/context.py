@@ -5,7 +5,8 @@ which element) lives in the templates, where users read and override it. This mo
 supplies what needs Python or would otherwise be computed twice: deterministic resource ids,
 the business identifier the conditional PUTs key on, the registry system of each identifier,
 ISO 3166 codes of country names, which arm gives which intervention, the people of a study
-merged across their roles, where the study came from, and the run's settings.
+merged across their roles, which condition and intervention is which MeSH heading, where the
+study came from, and the run's settings.
 
 Invariants: the context is a pure function of (study, settings) — same input, same bytes — and
 every assumption it makes is an ``Issue`` in ``context["assumptions"]``, which the exporter adds
@@ -24,7 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 import pycountry
 from nameparser import HumanName
 
-from mappers.model import Identifier, Issue, Person, Study
+from mappers.identity import identity, missing_identity
+from mappers.model import Browse, Identifier, Issue, MeshTerm, Person, Study
 
 # HL7 terminology (THO 7.0.1) NamingSystem "ClinicalTrialsGov": the preferred uri uniqueId.
 # A setting (MappingSettings.nct_identifier_system) because conditional updates match on it: a
@@ -109,20 +111,19 @@ def trialexport_version() -> str:
 
 
 def business_identifier(study: Study, settings: MappingSettings) -> Identifier:
-    """The one identifier a server finds this study by: NCT id, else org study id, else local id.
+    """The one identifier a server finds this study by (``mappers.identity``), with its system.
 
     Conditional PUTs (``ResearchStudy?identifier=system|value``) key on it, so it must be stable
     across runs and never depend on content that may be edited.
     """
-    for kind in ("nct", "org_study_id", "local"):
-        found = next((i for i in study.identifiers if i.kind == kind), None)
-        if found is not None:
-            if kind == "nct":
-                system = settings.nct_identifier_system
-            else:
-                system = found.system or settings.local_identifier_system
-            return found.model_copy(update={"system": system})
-    raise ValueError("a study needs at least one nct, org_study_id or local identifier")
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    if found.kind == "nct":
+        system = settings.nct_identifier_system
+    else:
+        system = found.system or settings.local_identifier_system
+    return found.model_copy(update={"system": system})
 
 
 def resource_id(resource_type: str, identifier: Identifier) -> str:
@@ -193,6 +194,8 @@ def registry_system(identifier: Identifier, settings: MappingSettings) -> str | 
 
 
 def identifier_views(study: Study, business: Identifier, settings: MappingSettings) -> list[IdentifierView]:
+    """Every identifier of the study as written, then the NCT ids the registry merged into this
+    record (``nct_aliases``) with use ``old``: no longer valid, still found by a search."""
     views = []
     for ident in study.identifiers:
         if ident.kind == business.kind and ident.value == business.value:
@@ -203,6 +206,10 @@ def identifier_views(study: Study, business: Identifier, settings: MappingSettin
             IdentifierView(
                 ident, system, secondary_id_type(ident), "official" if ident.kind == "nct" else None
             )
+        )
+    for alias in study.nct_aliases:
+        views.append(
+            IdentifierView(Identifier(kind="nct", value=alias), settings.nct_identifier_system, None, "old")
         )
     return views
 
@@ -264,7 +271,10 @@ def country_code(name: str | None) -> str | None:
 
 @lru_cache(maxsize=512)
 def _iso_name(code: str) -> str:
-    return pycountry.countries.get(alpha_2=code).name
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:  # codes come from pycountry's own lookup: never reached
+        raise LookupError(code)
+    return country.name
 
 
 @dataclass(frozen=True)
@@ -363,7 +373,8 @@ def arm_links(study: Study) -> tuple[Links, list[Issue]]:
 # Role keys, most significant first: a person's first role is the one an element with room for one
 # role gets. PRINCIPAL_INVESTIGATOR / STUDY_DIRECTOR / STUDY_CHAIR are CT.gov official roles,
 # SUB_INVESTIGATOR a site role CT.gov also lets an official carry, SPONSOR_INVESTIGATOR a
-# responsible party type, "official" an official of unstated role.
+# responsible party type, "official" an official of unstated role, "responsible-party" a
+# responsible party named the pre-2011 way (by name/title, no type).
 ROLE_ORDER = (
     "PRINCIPAL_INVESTIGATOR",
     "SPONSOR_INVESTIGATOR",
@@ -371,6 +382,7 @@ ROLE_ORDER = (
     "STUDY_DIRECTOR",
     "SUB_INVESTIGATOR",
     "official",
+    "responsible-party",
     "recruitment-contact",
 )
 _OFFICIAL_ROLES = {"PRINCIPAL_INVESTIGATOR", "STUDY_CHAIR", "STUDY_DIRECTOR", "SUB_INVESTIGATOR", "official"}
@@ -382,14 +394,17 @@ class Party:
 
     ``names`` are the distinct forms the source wrote (the first is the fullest seen first),
     ``roles`` the role keys of ``ROLE_ORDER`` in that order, ``phones`` / ``emails`` the union of
-    every record's contact points."""
+    every record's contact points, ``phone_extensions`` the extension a record gives a phone,
+    ``affiliations`` and ``titles`` what a record says of their position (``has_position``)."""
 
     key: tuple[str, str]
     names: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
+    phone_extensions: dict[str, str] = field(default_factory=dict)
     emails: list[str] = field(default_factory=list)
     affiliations: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)  # a responsible investigator's official title
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -399,6 +414,11 @@ class Party:
     @property
     def role(self) -> str:
         return self.roles[0]
+
+    @property
+    def has_position(self) -> bool:
+        """An affiliation or title to write: templates give the person a PractitionerRole."""
+        return bool(self.affiliations or self.titles)
 
     @property
     def official(self) -> bool:
@@ -431,21 +451,25 @@ def _add(values: list[str], value: str | None) -> None:
 
 
 def parties(study: Study) -> tuple[list[Party], list[Issue]]:
-    """The study's people — officials, central contacts, an investigator responsible party —
-    merged by name, in first-seen order; one ``assumed-same-person`` issue per merge."""
+    """The study's people — officials, central contacts, an investigator responsible party (or
+    one named the pre-2011 way) — merged by name, in first-seen order; one
+    ``assumed-same-person`` issue per merge."""
     found: dict[tuple[str, str], Party] = {}
     records: list[tuple[str, Person | None, str, str]] = []
-    for n, person in enumerate(study.officials, 1):
-        records.append((person.name, person, person.role or "official", f"officials[{n}]"))
-    for n, person in enumerate(study.contacts, 1):
-        records.append((person.name, person, "recruitment-contact", f"contacts[{n}]"))
+    for n, official in enumerate(study.officials, 1):
+        records.append((official.name, official, official.role or "official", f"officials[{n}]"))
+    for n, contact in enumerate(study.contacts, 1):
+        records.append((contact.name, contact, "recruitment-contact", f"contacts[{n}]"))
     rp = study.responsible_party
     if (
         rp
         and rp.type in ("PRINCIPAL_INVESTIGATOR", "SPONSOR_INVESTIGATOR")
         and (rp.investigator_name or "").strip()
     ):
-        records.append((rp.investigator_name, None, rp.type, "responsible_party"))
+        records.append((rp.investigator_name or "", None, rp.type, "responsible_party"))
+    elif rp and rp.type is None and (rp.old_name_title or "").strip():
+        # named the pre-2011 way, by name/title and organisation, without a type
+        records.append((rp.old_name_title or "", None, "responsible-party", "responsible_party"))
     for name, person, role, source in records:
         if not (name or "").strip():
             continue
@@ -457,10 +481,16 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
         party.sources.append(source)
         if person is not None:
             _add(party.phones, person.phone)
+            phone, extension = (person.phone or "").strip(), (person.phone_ext or "").strip()
+            if phone and extension:
+                party.phone_extensions.setdefault(phone, extension)
             _add(party.emails, person.email)
             _add(party.affiliations, person.affiliation)
+        elif rp is not None and role == "responsible-party":
+            _add(party.affiliations, rp.old_organization)
         elif rp is not None:
             _add(party.affiliations, rp.investigator_affiliation)
+            _add(party.titles, rp.investigator_title)
     issues = []
     for party in found.values():
         party.roles.sort(key=ROLE_ORDER.index)
@@ -477,6 +507,124 @@ def parties(study: Study) -> tuple[list[Party], list[Issue]]:
                 )
             )
     return list(found.values()), issues
+
+
+# --- MeSH -----------------------------------------------------------------------------------------
+
+# HL7 terminology's CodeSystem "MeSH" (OID 2.16.840.1.113883.6.177) has this canonical URL.
+MESH_SYSTEM = "https://www.nlm.nih.gov/mesh"
+# MeSH unique identifiers were seven characters (D + 6 digits) until NLM lengthened new ones to
+# ten (D + 9 digits) in 2014, continuing the same numbering and leaving existing ids unchanged
+# (NLM Technical Bulletin 2013 Mar-Apr, "MeSH Unique Identifiers: Length Expanding to Ten
+# Characters"). ClinicalTrials.gov's API v2 writes every id in ten (D001943 as D000001943), so a
+# ten-character id is the seven-character one when its number is one MeSH gave in seven. The
+# last numbers MeSH gave in seven characters, as far as observed: descriptors up to D066329
+# (Protein Aggregates), supplementary concepts up to C582435 (pembrolizumab); the first observed
+# in ten are D000066908 (Simulation Training) and C000606551 (remdesivir). A padded number above
+# these limits is written as the registry gives it: in the few hundred numbers between the
+# observations it cannot be told which form MeSH uses.
+_MESH_SEVEN_CHARACTER_LAST = {"D": 66_329, "C": 582_435}
+_PADDED_MESH_ID = re.compile(r"([CD])000(\d{6})")
+
+
+@lru_cache(maxsize=8192)
+def mesh_code(registry_id: str | None) -> str | None:
+    """The MeSH unique identifier of an id as ClinicalTrials.gov writes it: D000001943 -> D001943
+    (padded seven-character ids unpadded), D000068818 unchanged (a ten-character id)."""
+    if not registry_id or not registry_id.strip():
+        return None
+    code = registry_id.strip().upper()
+    padded = _PADDED_MESH_ID.fullmatch(code)
+    if padded and int(padded[2]) <= _MESH_SEVEN_CHARACTER_LAST[padded[1]]:
+        return padded[1] + padded[2]
+    return code
+
+
+@dataclass(frozen=True)
+class MeshHeading:
+    """A MeSH heading as a Coding carries it: ``code`` the MeSH id (None where the source has the
+    term only: legacy XML), ``display`` the heading."""
+
+    display: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A source text and the MeSH heading it is, word for word (None when it is none)."""
+
+    text: str
+    mesh: MeshHeading | None
+
+
+@dataclass(frozen=True)
+class MeshIndex:
+    """The registry's MeSH indexing of a study (``Study.condition_browse`` /
+    ``intervention_browse``) laid over the source's own texts.
+
+    ``conditions`` and ``interventions`` follow the source's lists (an intervention is its
+    heading when its name or one of its other names is); ``condition_headings`` and
+    ``intervention_headings`` are the headings no source text is; ``ancestors`` the headings above
+    them in the MeSH tree (conditions' first), each once."""
+
+    conditions: list[Coded]
+    interventions: list[Coded]
+    condition_headings: list[MeshHeading]
+    intervention_headings: list[MeshHeading]
+    ancestors: list[MeshHeading]
+
+
+def _match_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _heading(term: MeshTerm) -> MeshHeading:
+    return MeshHeading(display=term.term, code=mesh_code(term.id))
+
+
+def _distinct(terms: list[MeshTerm]) -> list[MeshHeading]:
+    seen: dict[tuple[str, str], MeshHeading] = {}
+    for term in terms:
+        heading = _heading(term)
+        seen.setdefault((heading.code or "", _match_key(heading.display)), heading)
+    return list(seen.values())
+
+
+def mesh_index(study: Study) -> MeshIndex:
+    """Which condition and intervention is which registry heading (MeshIndex); an intervention
+    without a name is written nowhere on its own, so it claims no heading."""
+
+    def headings(browse: Browse | None) -> dict[str, MeshHeading]:
+        found: dict[str, MeshHeading] = {}
+        for term in browse.meshes if browse else []:
+            found.setdefault(_match_key(term.term), _heading(term))
+        return found
+
+    by_condition = headings(study.condition_browse)
+    by_intervention = headings(study.intervention_browse)
+    conditions = [Coded(text, by_condition.get(_match_key(text))) for text in study.conditions]
+    interventions = []
+    for intervention in study.interventions:
+        names = [n for n in (intervention.name, *intervention.other_names) if n] if intervention.name else []
+        mesh = next((by_intervention[_match_key(n)] for n in names if _match_key(n) in by_intervention), None)
+        interventions.append(Coded(intervention.name or "", mesh))
+    used = {id(c.mesh) for c in conditions + interventions if c.mesh is not None}
+    ancestors = [
+        *(study.condition_browse.ancestors if study.condition_browse else []),
+        *(study.intervention_browse.ancestors if study.intervention_browse else []),
+    ]
+    return MeshIndex(
+        conditions=conditions,
+        interventions=interventions,
+        condition_headings=[h for h in by_condition.values() if id(h) not in used],
+        intervention_headings=[h for h in by_intervention.values() if id(h) not in used],
+        # a heading that is also another's ancestor is written once, as a heading
+        ancestors=[
+            a
+            for a in _distinct(ancestors)
+            if _match_key(a.display) not in by_condition.keys() | by_intervention.keys()
+        ],
+    )
 
 
 # --- provenance -----------------------------------------------------------------------------------
@@ -517,6 +665,7 @@ def build_context(study: Study, settings: MappingSettings) -> dict:
         "country_code": country_code,
         "links": links,
         "parties": people,
+        "mesh": mesh_index(study),
         "source": source_of(study),
         "assumptions": link_issues + people_issues,
     }

@@ -320,6 +320,9 @@ def prs_missing(study: Study) -> list[str]:
     ]
 
 
+PRS_INCOMPLETE = "prs-incomplete"  # the issue code; the run report counts the studies with it
+
+
 def prs_readiness(study: Study) -> Issue | None:
     """One ``prs-incomplete`` warning naming every required element the study lacks."""
     missing = prs_missing(study)
@@ -327,7 +330,7 @@ def prs_readiness(study: Study) -> Issue | None:
         return None
     return Issue(
         severity="warning",
-        code="prs-incomplete",
+        code=PRS_INCOMPLETE,
         field="prs",
         message=f"PRS registration lacks {len(missing)} required data element(s) the source does "
         f"not give (to be completed in PRS, not invented): " + "; ".join(missing),

@@ -8,7 +8,6 @@ source field went.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -21,7 +20,9 @@ import orjson
 from mappers.context import MappingSettings, build_context
 from mappers.ctgov_xml import prs_readiness, public_record_assumptions, public_record_gaps
 from mappers.finish import TemplateOutputError, dump_json, finish_json, finish_xml_tree, xml_bytes
+from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
+from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import render
 from mappers.trace import json_values, traced_values, untraced, xml_values
 from validation.fhir import validate_bundle
@@ -125,15 +126,12 @@ class StudyExport:
         self.issues.append(Issue(severity="error", code=code, message=message, field=fld))
 
 
-_KEY_PREFERENCE = ("nct", "org_study_id", "local", "secondary")
-
-
 def study_key(study: Study) -> str:
     """A file-system-safe folder name from the study's business identifier."""
-    if not study.identifiers:
-        return "study"
-    ident = min(study.identifiers, key=lambda i: _KEY_PREFERENCE.index(i.kind))
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", ident.value).strip("._") or "study"
+    found = identity(study.identifiers)
+    if found is None:  # the readers reject such a record: reaching here is a bug
+        raise ValueError(missing_identity(study.identifiers))
+    return safe_name(found.value, "study")
 
 
 def export_study(
@@ -228,16 +226,16 @@ def export_study(
                 )
                 for path in untraced(study, values, traced)
             ]
-    # a rejected study's outputs are kept for inspection, outside studies/ and the NDJSON
-    base = f"{'rejected' if out.status == 'rejected' else 'studies'}/{out.key}"
+    # a rejected study's files are kept for inspection, outside studies/ and the NDJSON
+    paths = study_files(out.key, version, rejected=out.status == "rejected")
     with stage("serialise"):
         if bundle is not None:
-            out.files[f"{base}/fhir-{version.lower()}-bundle.json"] = dump_json(bundle)
+            out.files[paths.path(Output.BUNDLE)] = dump_json(bundle)
         if prs is not None:
-            out.files[f"{base}/prs.xml"] = prs
+            out.files[paths.path(Output.PRS)] = prs
         if public is not None:
-            out.files[f"{base}/public.xml"] = public
-        out.files[f"{base}/study.json"] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
+            out.files[paths.path(Output.PUBLIC)] = public
+        out.files[paths.path(Output.STUDY)] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
     if out.status == "rejected" or bundle is None:
         return out
     with stage("NDJSON lines"):

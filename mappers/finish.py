@@ -13,12 +13,14 @@ import orjson
 import rapidjson
 from lxml import etree
 
+from mappers.threads import PerThread
+
 
 class TemplateOutputError(ValueError):
     """A template produced text that is not the format it claims (a template bug, not bad input)."""
 
 
-def prune(value):
+def prune(value):  # noqa: C901 - the two loops are inlined on purpose: a call per leaf cost a third
     """Remove empty values recursively; ``False`` and ``0`` are values and stay. One pass per
     container (a value is pruned, then kept only if it is not empty)."""
     if isinstance(value, dict):
@@ -74,8 +76,11 @@ def dump_json_line(value) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
 
 
-_PARSER = etree.XMLParser(
-    remove_blank_text=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+# One parser per thread: batches render in threads, and an lxml parser must not be shared.
+_PARSER = PerThread(
+    lambda: etree.XMLParser(
+        remove_blank_text=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
 )
 
 
@@ -83,7 +88,7 @@ def finish_xml_tree(text: str, template: str = "<template>") -> etree._Element:
     """The rendered XML as a tree (its blank text dropped); ``xml_bytes`` writes it. The export
     keeps the tree for the not-mapped trace and the XSD, instead of parsing the bytes again."""
     try:
-        return etree.fromstring(text.encode("utf-8"), _PARSER)
+        return etree.fromstring(text.encode("utf-8"), _PARSER())
     except etree.XMLSyntaxError as exc:
         raise TemplateOutputError(f"{template} did not render well-formed XML: {exc}") from exc
 

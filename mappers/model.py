@@ -1,8 +1,10 @@
 """The canonical study model: the one shape every reader produces and every template consumes.
 
 Readers never hand templates their own structures, and templates never see source text: this
-model is the contract between the two halves. It is strict (no unknown fields, no silent type
-coercion) so that a reader bug fails loudly at the boundary instead of leaking into an export.
+model is the contract between the two halves. It forbids unknown fields, so that a reader bug
+fails loudly at the boundary instead of leaking into an export. A reader's values are validated in
+pydantic's lax mode (``Draft.build``): a count read as ``"12"`` becomes 12, and a value that does
+not convert exactly is rejected with its field named; once built, a study is strict and frozen.
 
 Coded values use the ClinicalTrials.gov API v2 enumerations (``INTERVENTIONAL``, ``PHASE1``,
 ``RANDOMIZED``…) because that is the vocabulary every source layout already speaks; the
@@ -423,7 +425,7 @@ class Provenance(_Strict):
     source: str  # the input path as given to the run
     record: int | None = None  # 1-based position when one file holds several studies
     layout: str  # the reader that recognised the source, e.g. "text-a"
-    content_hash: str  # sha256 of the record's source bytes
+    content_hash: str  # sha256 of the input's bytes (shared by every record of a many-record input)
     field_sources: dict[str, str] = {}  # canonical field -> where it was read ("line 3")
 
 

@@ -244,7 +244,7 @@ def _name_and_extras(text: str) -> tuple[str, list[str], list[str]] | None:
     words = " ".join(reversed(names)).split()  # "Shore, Ben" -> "Ben Shore"
     while words and _is_title(words[0]):
         titles.append(words.pop(0))
-    trailing = []
+    trailing: list[str] = []
     while len(words) > 1 and _is_degree(words[-1], after_comma=False):
         trailing.insert(0, words.pop())
     if len(names) == 2:  # keep the order nameparser understands: "Last, First"

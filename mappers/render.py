@@ -7,13 +7,14 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 import jinja2
 import orjson
 from jinja2.filters import do_tojson
 from jinja2.nodes import EvalContext
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from mappers import names
@@ -48,14 +49,34 @@ def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> Markup:
     return Markup(_dumps(value))
 
 
-@lru_cache(maxsize=8)
+_ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
+_BUILDING = threading.Lock()
+
+
 def environment(user_dir: str | None = None) -> jinja2.Environment:
-    """One cached environment per overlay directory: compiling templates is the slow part."""
+    """One environment per overlay directory, shared by every batch thread: compiling templates
+    is the slow part, and Jinja renders loaded templates safely from many threads. Built under a
+    lock, so that two threads asking first get the same one, fully set up."""
+    env = _ENVIRONMENTS.get(user_dir)
+    if env is None:
+        with _BUILDING:
+            env = _ENVIRONMENTS.get(user_dir)
+            if env is None:
+                env = _ENVIRONMENTS[user_dir] = _build_environment(user_dir)
+    return env
+
+
+def _build_environment(user_dir: str | None) -> jinja2.Environment:
+    """With an overlay, Jinja's sandbox: an overlay is code that runs wherever the run does (a
+    worker, a Dask cluster) and may be set per run from a deployment's parameters, so it gets the
+    values it is given and their public attributes, never Python's internals (``__class__``,
+    ``__globals__``…). The shipped templates alone are trusted and render unsandboxed."""
     loaders: list[jinja2.BaseLoader] = []
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(SHIPPED_TEMPLATES))
-    env = jinja2.Environment(
+    kind = SandboxedEnvironment if user_dir else jinja2.Environment
+    env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2", "html", "html.j2")),
         undefined=jinja2.StrictUndefined,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
 
+from mappers.context import mesh_code
 from mappers.model import Study
 from mappers.names import split_name
 
@@ -101,6 +102,8 @@ TRACED = (
     "large_docs.*.url",
 )
 _NAMES = {"name"}
+# values an output writes in a normal form: traced in that form (MeSH ids unpadded, D000001943 -> D001943)
+_NORMAL_FORM = {"condition_browse.meshes.*.id": mesh_code, "intervention_browse.meshes.*.id": mesh_code}
 
 
 def _spec_tree() -> dict:
@@ -120,6 +123,7 @@ _IS_NAME = [
     spec.split(".")[-1] in _NAMES and spec.split(".")[0] in ("officials", "contacts", "sites")
     for spec in TRACED
 ]
+_NORMAL = [_NORMAL_FORM.get(spec, str) for spec in TRACED]
 
 
 # A value's place in the study as (parent's place, attribute name or 1-based index), from None
@@ -163,7 +167,9 @@ def traced_values(study: Study) -> list[tuple[Place, str, bool]]:
     found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
     _walk(study, _TREE, None, found)
     return [
-        (place, str(value), _IS_NAME[index]) for index, values in enumerate(found) for place, value in values
+        (place, str(_NORMAL[index](value)), _IS_NAME[index])
+        for index, values in enumerate(found)
+        for place, value in values
     ]
 
 

@@ -8,6 +8,15 @@ SEED_A = SEEDS / "000_7c5a8bd566a2bac6.txt"
 SEED_B = SEEDS / "004_8c3e1bb58083379b.txt"
 
 
+def pytest_collection_modifyitems(items):
+    """Property-based tests (hypothesis) are marked `fuzz`: thousands of generated inputs each,
+    they are the slow half of the pure-Python tests; `make test` runs them, `make test-fast`
+    leaves them out."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.fuzz)
+
+
 @pytest.fixture(scope="session")
 def seed_studies():
     from mappers.readers import read_document

@@ -275,23 +275,23 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
     walk.walk({k: v for k, v in resource.items() if k != "contained"}, rtype)
 
     referenced: set[str] = set()
-    for path, ref in walk.references:
+    for where, ref in walk.references:
         if ref.startswith("#"):
             target = ref[1:]
             if target and target not in contained_ids:
                 issues.append(
-                    _error("fhir-unresolved-reference", path, f"{ref!r} names no contained resource")
+                    _error("fhir-unresolved-reference", where, f"{ref!r} names no contained resource")
                 )
             referenced.add(target)
         elif ref not in full_urls:
             issues.append(
-                _error("fhir-unresolved-reference", path, f"{ref!r} is not the fullUrl of an entry")
+                _error("fhir-unresolved-reference", where, f"{ref!r} is not the fullUrl of an entry")
             )
-    for path, canonical in walk.local_canonicals:
+    for where, canonical in walk.local_canonicals:
         target = canonical[1:]
         if target not in contained_ids:
             issues.append(
-                _error("fhir-unresolved-reference", path, f"{canonical!r} names no contained resource")
+                _error("fhir-unresolved-reference", where, f"{canonical!r} names no contained resource")
             )
         referenced.add(target)
     for inner_id, path in contained_ids.items():

@@ -1,6 +1,6 @@
 """XSD validation of the ClinicalTrials.gov XML outputs.
 
-Schemas are compiled once per process (compiling the PRS schema with its results import costs far
+Schemas are compiled once per thread (compiling the PRS schema with its results import costs far
 more than validating a study). Documents are parsed without network access, entity expansion or
 DTD loading: an output is checked as the bytes it is, never completed from elsewhere.
 """
@@ -8,13 +8,13 @@ DTD loading: an output is checked as the bytes it is, never completed from elsew
 from __future__ import annotations
 
 import threading
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from lxml import etree
 
 from mappers.model import Issue
+from mappers.threads import PerThread
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "ctgov"
 SCHEMA_FILES = {"prs": "ProtocolRecordSchema.xsd", "public": "public.xsd"}
@@ -28,24 +28,27 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
+# libxml2 failed now and then to parse the schema when two threads compiled at once: compiles
+# are serialised (each thread compiles once, a few tens of milliseconds).
 _COMPILING = threading.Lock()
+# A compiled schema per thread: an XMLSchema keeps its error log on the object and its names in
+# the dictionary of the thread that parsed it, so one shared between batch threads mixed their
+# errors (and locking it serialised every validation).
+_SCHEMAS: PerThread[dict[str, etree.XMLSchema]] = PerThread(dict)
 
 
-def _compiled(name: SchemaName) -> tuple[etree.XMLSchema, threading.Lock]:
-    # Batches run in threads: two first calls compiling at once made libxml2 fail to parse the
-    # schema now and then, so compilation is serialised (and happens once).
-    with _COMPILING:
-        return _compile(name)
+def _compiled(name: SchemaName) -> etree.XMLSchema:
+    schemas = _SCHEMAS()
+    if name not in schemas:
+        with _COMPILING:
+            schemas[name] = _compile(name)
+    return schemas[name]
 
 
-@cache
-def _compile(name: SchemaName) -> tuple[etree.XMLSchema, threading.Lock]:
-    """The schema and a lock: an XMLSchema keeps its error log on the object, so one validation
-    at a time per schema keeps each caller's errors its own."""
+def _compile(name: SchemaName) -> etree.XMLSchema:
     path = SCHEMA_DIR / SCHEMA_FILES[name]
     # Parsed from its path so that the PRS schema's relative import finds RRSUploadSchema.xsd.
-    schema = etree.XMLSchema(etree.parse(str(path), _safe_parser()))
-    return schema, threading.Lock()
+    return etree.XMLSchema(etree.parse(str(path), _safe_parser()))
 
 
 def _issue(code: str, line: int | None, message: str) -> Issue:
@@ -67,21 +70,17 @@ def validate_xml(data: bytes, schema: SchemaName, tree: etree._Element | None = 
     """
     if schema not in SCHEMA_FILES:
         raise ValueError(f"unknown schema {schema!r}; expected one of {sorted(SCHEMA_FILES)}")
-    if tree is not None:
-        compiled, lock = _compiled(schema)
-        with lock:
-            if compiled.validate(tree):
-                return []
+    if tree is not None and not tree.getroottree().docinfo.doctype and _compiled(schema).validate(tree):
+        return []
     try:
         doc = etree.fromstring(data, _safe_parser()).getroottree()
     except etree.XMLSyntaxError as exc:
         return [_issue("xml-malformed", exc.lineno, f"not well-formed XML: {exc.msg}")]
     if doc.docinfo.doctype:
         return [_issue("xml-malformed", 1, "a DOCTYPE declaration is not allowed")]
-    compiled, lock = _compiled(schema)
-    with lock:
-        valid = compiled.validate(doc)
-        errors = list(compiled.error_log)
+    compiled = _compiled(schema)
+    valid = compiled.validate(doc)
+    errors = list(compiled.error_log)
     if valid:
         return []
     return [_issue("xsd-invalid", error.line, error.message) for error in errors]

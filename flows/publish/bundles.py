@@ -9,16 +9,12 @@ from graphlib import CycleError, TopologicalSorter
 
 import httpx
 
+from flows.records import ServerResource
 from mappers.finish import dump_json_line
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def prepare(bundle_bytes: bytes) -> bytes:
-    """The bundle as sent: see :func:`prepared`."""
-    return dump_json_line(prepared(bundle_bytes))
 
 
 def prepared(bundle_bytes: bytes) -> dict:
@@ -52,7 +48,7 @@ def _location(location: str) -> tuple[str | None, str | None, str | None]:
     return parts[-2], parts[-1], vid
 
 
-def server_resources(response_bundle: dict) -> list[dict]:
+def server_resources(response_bundle: dict) -> list[ServerResource]:
     """Type, server id and version of each resource a transaction-response reports."""
     found = []
     for entry in response_bundle.get("entry", []):
@@ -62,7 +58,7 @@ def server_resources(response_bundle: dict) -> list[dict]:
         rid = rid or resource.get("id")
         vid = vid or (resource.get("meta") or {}).get("versionId")
         if rtype and rid:
-            found.append({"resourceType": rtype, "id": rid, "versionId": vid})
+            found.append(ServerResource(resourceType=rtype, id=rid, versionId=vid))
     return found
 
 

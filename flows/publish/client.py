@@ -13,12 +13,18 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from flows.errors import SecretBlockError
+
+if TYPE_CHECKING:
+    from flows.settings import PublishSettings, SyncSettings
 
 TOKEN_ENV = "TRIALEXPORT_FHIR_TOKEN"
 USER_ENV = "TRIALEXPORT_FHIR_USER"
@@ -90,6 +96,11 @@ class RetryPolicy:
     max_delay: float = 30.0
     jitter: float = 0.5
 
+    @classmethod
+    def of(cls, settings: PublishSettings | SyncSettings) -> RetryPolicy:
+        """The policy of a client's settings (their shared retry fields, ``flows.settings``)."""
+        return cls(settings.attempts, settings.base_delay, settings.max_delay)
+
     def delay(self, attempt: int, retry_after: float | None = None, rng: Callable[[], float] = random.random):
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
         if retry_after is not None:
@@ -112,7 +123,7 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> httpx.Auth | None:
+def resolve_auth(secret_block: str | None = None, env: Mapping[str, str] | None = None) -> httpx.Auth | None:
     """Credentials from the environment, else from a Prefect Secret block, never from arguments
     (a command line ends up in shell history and in process listings).
 
@@ -126,7 +137,12 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
     if secret_block:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(secret_block).get()
+        try:
+            value: Any = Secret.load(secret_block).get()  # type: ignore[union-attr]  # sync here
+        except ValueError as exc:  # no such block, or a block of another type
+            raise SecretBlockError(
+                f"TRIALEXPORT_FHIR_SECRET_BLOCK / --secret-block {secret_block!r}: {exc}"
+            ) from None
         if isinstance(value, str):
             try:
                 value = json.loads(value)
@@ -136,7 +152,7 @@ def resolve_auth(secret_block: str | None = None, env: dict | None = None) -> ht
             return httpx.BasicAuth(value["user"], value.get("password", ""))
         if isinstance(value, dict) and "token" in value:
             return BearerAuth(value["token"])
-        raise ValueError(f"Secret block {secret_block!r} holds neither a token nor user/password")
+        raise SecretBlockError(f"Secret block {secret_block!r} holds neither a token nor user/password")
     return None
 
 
@@ -160,6 +176,47 @@ class Attempted:
         if self.response is None:
             return not _untrusted(self.error)
         return is_retryable_status(self.response.status_code)
+
+
+def send_with_retries(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+    retry_statuses: bool = True,
+    **kwargs,
+) -> Attempted:
+    """One request through ``http`` with ``policy``'s retries: connection errors, timeouts, 429 and
+    5xx are tried again after a backoff (``Retry-After`` when the server sends one); any other
+    answer ends it. Returns the final response (any status) or the last transport error.
+
+    A function, not a method, so that every client of the project (FHIR servers, the registry API)
+    retries the same way.
+    """
+    waited = 0.0
+    history: list[str] = []
+    for attempt in range(1, policy.attempts + 1):
+        retry_after = None
+        try:
+            response = http.request(method, url, **kwargs)
+        except TRANSIENT_ERRORS as exc:
+            response, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if _untrusted(exc):  # the certificate will not be trusted on the next try either
+                return Attempted(None, attempt, error, waited, [*history, error])
+        else:
+            assert response is not None
+            if not (retry_statuses and is_retryable_status(response.status_code)):
+                return Attempted(response, attempt, None, waited, history)
+            error = f"HTTP {response.status_code}"
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        history.append(error)
+        if attempt == policy.attempts:
+            return Attempted(response, attempt, error, waited, history)
+        pause = policy.delay(attempt, retry_after)
+        waited += pause
+        sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class FhirClient:
@@ -216,29 +273,9 @@ class FhirClient:
 
         retry_statuses: False when only getting an answer matters, so a 5xx or 429 ends it.
         """
-        policy = policy or self.policy
-        waited = 0.0
-        history: list[str] = []
-        for attempt in range(1, policy.attempts + 1):
-            retry_after = None
-            try:
-                response = self.http.request(method, url, **kwargs)
-            except TRANSIENT_ERRORS as exc:
-                response, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if _untrusted(exc):  # the certificate will not be trusted on the next try either
-                    return Attempted(None, attempt, error, waited, [*history, error])
-            else:
-                if not (retry_statuses and is_retryable_status(response.status_code)):
-                    return Attempted(response, attempt, None, waited, history)
-                error = f"HTTP {response.status_code}"
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            history.append(error)
-            if attempt == policy.attempts:
-                return Attempted(response, attempt, error, waited, history)
-            pause = policy.delay(attempt, retry_after)
-            waited += pause
-            self.sleep(pause)
-        raise AssertionError("unreachable")
+        return send_with_retries(
+            self.http, method, url, policy or self.policy, self.sleep, retry_statuses, **kwargs
+        )
 
     def post_bundle(self, body: bytes) -> Attempted:
         """POST a transaction to the base. Retrying a POST is safe here because every entry is a

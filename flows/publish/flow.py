@@ -15,13 +15,14 @@ holds back the remaining studies after a few requests in a row got no answer.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
@@ -29,7 +30,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import task_run
 
-from flows.output import write_report
+from flows import Logger
+from flows.errors import NoExport
 from flows.publish.client import (
     UNREACHABLE,
     Attempted,
@@ -41,10 +43,18 @@ from flows.publish.client import (
 )
 from flows.publish.ledger import Ledger
 from flows.publish.study import SizeMemory, publish_one
-from flows.settings import PublishSettings
-
-REPORT_NAME = "run-report.json"
-BUNDLE_NAME = "fhir-r4-bundle.json"
+from flows.records import (
+    PublishBlock,
+    PublishOutcome,
+    PublishStatus,
+    PublishTotals,
+    ReportEntry,
+    Status,
+)
+from flows.run_report import read_report, write_run_report
+from flows.settings import PublishSettings, load
+from flows.urls import redacted
+from mappers.output_layout import REPORT, bundle_version
 
 
 class BatchNotSettled(RuntimeError):
@@ -87,17 +97,17 @@ class PublishRun:
     def __init__(self, output: Path, settings: PublishSettings, client: FhirClient, ledger: Ledger):
         self.output = output
         self.settings = settings
-        self.server = client.base_url
+        self.server = redacted(client.base_url)  # the ledger key, the report, logs: written down
         self.client = client
         self.ledger = ledger
         self.limiter = RateLimiter(settings.rate_limit)
         self.breaker = Breaker(settings.unreachable_after)
         self.sizes = SizeMemory()
-        self.results: dict[str, dict] = {}
+        self.results: dict[str, PublishOutcome] = {}
 
     def settled(self, key: str) -> bool:
         result = self.results.get(key)
-        return result is not None and not result.get("transient", False)
+        return result is not None and not result.transient
 
     def send(self, body: bytes) -> Attempted | None:
         """POST one transaction; None, without sending, once the breaker has opened."""
@@ -109,12 +119,13 @@ class PublishRun:
         return attempted
 
 
-def guarded(job: Job, run: PublishRun) -> tuple[str, dict]:
+def guarded(job: Job, run: PublishRun) -> tuple[str, PublishOutcome]:
     """A bug or an unreadable bundle costs one study, not the batch."""
     try:
         return job.key, publish_one(job, run)
     except Exception as exc:
-        return job.key, {"status": "failed", "reason": f"internal error: {type(exc).__name__}: {exc}"}
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return job.key, PublishOutcome(status=PublishStatus.FAILED, reason=reason)
 
 
 @task(name="publish-batch", cache_policy=NO_CACHE)
@@ -129,10 +140,10 @@ def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
     run.ledger.flush()
     outcomes = [run.results[job.key] for job in todo]
     counts = {
-        "sent": sum(r.get("sent", False) for r in outcomes),
-        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in outcomes),
-        "failed": sum(r["status"] == "failed" for r in outcomes),
-        "retryable": sum(r.get("transient", False) for r in outcomes),
+        "sent": sum(r.sent for r in outcomes),
+        "unchanged": sum(r.status is PublishStatus.PUBLISHED and not r.sent for r in outcomes),
+        "failed": sum(r.failed for r in outcomes),
+        "retryable": sum(r.transient for r in outcomes),
     }
     elapsed = time.perf_counter() - started
     logger.info(
@@ -152,58 +163,58 @@ def publish_batch(jobs: list[Job], run: PublishRun) -> dict[str, int]:
     return counts
 
 
-def jobs_from_report(report: dict) -> list[Job]:
-    jobs = []
-    for entry in report.get("studies", []):
-        bundle = next((o for o in entry.get("outputs", []) if o.endswith(BUNDLE_NAME)), None)
-        if entry.get("status") == "exported" and bundle and entry.get("key"):
-            jobs.append(Job(entry["key"], bundle, entry.get("content_hash")))
-    return jobs
+def jobs_from_entries(entries: Iterable[ReportEntry]) -> Iterator[Job]:
+    """A job per exported study with a bundle (the ``bundle`` of the entry; an older report's
+    entries name it among their outputs only)."""
+    for entry in entries:
+        bundle = entry.bundle or next((o for o in entry.outputs if bundle_version(o)), None)
+        if entry.status is Status.EXPORTED and bundle and entry.key:
+            yield Job(entry.key, bundle, entry.content_hash)
 
 
-def _publish_entry(result: dict | None, server: str) -> dict:
-    if result is None:
-        return {"status": "not-sent", "server": server, "reason": "the study was not exported"}
-    section = {"server": server, **{k: v for k, v in result.items() if k != "transient"}}
-    if result["status"] == "failed":
-        section["retry"] = bool(result.get("transient"))
-    return section
-
-
-def _artifact_rows(report: dict) -> list[dict]:
+def _artifact_rows(jobs: list[Job], results: dict[str, PublishOutcome]) -> list[dict[str, Any]]:
     rows = []
-    for entry in report["studies"]:
-        section = entry.get("publish", {})
-        if "key" not in entry or section.get("status") == "not-sent":
-            continue
+    for job in jobs:
+        result = results[job.key]
         resources = ", ".join(
-            f"{r['resourceType']}/{r['id']}" + (f" v{r['versionId']}" if r.get("versionId") else "")
-            for r in section.get("resources", [])
+            f"{r.resourceType}/{r.id}" + (f" v{r.versionId}" if r.versionId else "") for r in result.resources
         )
         rows.append(
             {
-                "study": entry["key"],
-                "status": section.get("status"),
-                "sent": section.get("sent", False),
+                "study": job.key,
+                "status": result.status.value,
+                "sent": result.sent,
                 "server resources": resources,
-                "reason": section.get("reason") or section.get("note", ""),
+                "reason": result.reason or result.note or "",
             }
         )
     return rows
 
 
-def preflight(run: PublishRun) -> dict | None:
-    """Check the server answers before any bundle goes out; a silent one opens the breaker."""
+def preflight(run: PublishRun, versions: set[str]) -> dict | None:
+    """Check the server answers before any bundle goes out; a silent one opens the breaker, and
+    so does one whose CapabilityStatement declares a FHIR version the bundles are not in."""
     if not run.settings.preflight_attempts:
         return None
     attempted = run.client.preflight(run.settings.preflight_attempts)
     answered = attempted.response is not None
-    record = {
+    record: dict[str, Any] = {
         "url": f"{run.server}/metadata",
         "answered": answered,
         "attempts": attempted.attempts,
-        "http_status": attempted.response.status_code if answered else None,
+        "http_status": attempted.response.status_code if attempted.response is not None else None,
     }
+    if attempted.response is not None:
+        declared = declared_fhir_version(attempted.response)
+        record["fhir_version"] = declared
+        other = sorted(v for v in versions if declared and not speaks(declared, v))
+        if other:
+            run.breaker.trip(
+                f"not sent: the server speaks FHIR {declared} (its CapabilityStatement) and the "
+                f"bundles are FHIR {', '.join(other)}; publish them to a server of that version, or "
+                "export again with the server's --fhir-version",
+                transient=False,
+            )
     if not answered:
         record["error"] = attempted.error
         what = UNREACHABLE if attempted.transient else "server not trusted (TLS)"
@@ -212,7 +223,25 @@ def preflight(run: PublishRun) -> dict | None:
     return record
 
 
-def publish_batches(jobs: list[Job], run: PublishRun, logger) -> None:
+def declared_fhir_version(response) -> str | None:
+    """``fhirVersion`` of a CapabilityStatement answer (servers need not serve one to everyone)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("resourceType") == "CapabilityStatement":
+        version = body.get("fhirVersion")
+        return version if isinstance(version, str) and version else None
+    return None
+
+
+def speaks(declared: str, release: str) -> bool:
+    """Whether a server of FHIR version ``declared`` (``4.0.1``) takes bundles of ``release``
+    (``R4``): the major version is the release (R4B, 4.3, is R4's too)."""
+    return declared.split(".", 1)[0] == release.removeprefix("R")
+
+
+def publish_batches(jobs: list[Job], run: PublishRun, logger: Logger) -> None:
     """Every job gets a result: from a batch task, or, once the breaker is open, without sending
     (the ledger still knows which studies need nothing sent)."""
     batch_task = publish_batch.with_options(
@@ -231,30 +260,42 @@ def publish_batches(jobs: list[Job], run: PublishRun, logger) -> None:
         state = batch_task(batch, run, return_state=True)
         if state.is_failed():
             for job in batch:  # a crashed batch leaves its unsettled studies to the next run
-                run.results.setdefault(
-                    job.key,
-                    {"status": "failed", "transient": True, "reason": f"batch failed: {state.message}"},
-                )
+                reason = f"batch failed: {state.message}"
+                failed = PublishOutcome(status=PublishStatus.FAILED, transient=True, reason=reason)
+                run.results.setdefault(job.key, failed)
     if run.breaker.open and not warned:
         logger.warning("%s", run.breaker.reason)
 
 
-def _totals(results: list[dict]) -> dict:
-    failed = [r for r in results if r["status"] == "failed"]
-    return {
-        "studies": len(results),
-        "published": sum(r["status"] == "published" for r in results),
-        "sent": sum(bool(r.get("sent")) for r in results),
-        "unchanged": sum(r["status"] == "published" and not r.get("sent") for r in results),
-        "failed": len(failed),
-        "split": sum(r["status"] == "published" and bool(r.get("split")) for r in results),
-        "not_sent": sum(r.get("attempts") == 0 for r in failed),
-    }
+def totals_of(results: Iterable[PublishOutcome]) -> PublishTotals:
+    totals = PublishTotals()
+    for result in results:
+        totals.studies += 1
+        published = result.status is PublishStatus.PUBLISHED
+        totals.published += published
+        totals.sent += result.sent
+        totals.unchanged += published and not result.sent
+        totals.failed += result.failed
+        totals.split += published and result.split
+        totals.not_sent += result.not_sent
+    return totals
+
+
+NOT_EXPORTED = PublishOutcome(status=PublishStatus.NOT_SENT, reason="the study was not exported")
+
+
+def _with_outcomes(entries: Iterable[ReportEntry], results: dict[str, PublishOutcome], server: str):
+    for entry in entries:
+        exported = entry.status is Status.EXPORTED and entry.key in results
+        outcome = results[entry.key] if exported and entry.key else NOT_EXPORTED
+        yield entry.model_copy(update={"publish": outcome.to_json(server)})
 
 
 @flow(name="publish-bundles")
-def publish_bundles(output: str, fhir_url: str, **options) -> dict:
-    """Publish the bundles of the export in ``output`` to ``fhir_url``; returns the updated run report.
+def publish_bundles(output: str, fhir_url: str, **options: Any) -> dict:
+    """Publish the bundles of the export in ``output`` to ``fhir_url``; returns the run report
+    without its ``studies`` (each got its ``publish`` section in ``run-report.json``, which is
+    read and rewritten as a stream).
 
     ``options`` are :class:`flows.settings.PublishSettings` fields (concurrency, batch_size,
     rate_limit, attempts, base_delay, max_delay, timeout, task_retries, preflight_attempts,
@@ -262,15 +303,14 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
     ``TRIALEXPORT_FHIR_*`` or the defaults.
     """
     logger = get_run_logger()
-    settings = PublishSettings(url=fhir_url, **{k: v for k, v in options.items() if v is not None})
+    settings = load(PublishSettings, url=fhir_url, **{k: v for k, v in options.items() if v is not None})
     root = Path(output)
-    report_path = root / REPORT_NAME
+    report_path = root / REPORT
     if not report_path.is_file():
-        raise FileNotFoundError(f"no {REPORT_NAME} in {root}: run `trialexport run` first")
-    report = json.loads(report_path.read_bytes())
-    jobs = jobs_from_report(report)
+        raise NoExport(f"no {REPORT} in {root}: run `trialexport run` first")
+    jobs = list(jobs_from_entries(read_report(report_path)[1]))
     started = datetime.now(UTC)
-    policy = RetryPolicy(settings.attempts, settings.base_delay, settings.max_delay)
+    policy = RetryPolicy.of(settings)
     auth = resolve_auth(settings.secret_block)
     client = FhirClient(
         settings.url, auth, settings.ca_bundle, settings.timeout, settings.concurrency, policy
@@ -278,36 +318,34 @@ def publish_bundles(output: str, fhir_url: str, **options) -> dict:
     run = PublishRun(root, settings, client, Ledger.in_output(root))
     logger.info("%d studies to publish to %s, batches of %d", len(jobs), run.server, settings.batch_size)
     with client:
-        checked = preflight(run)
+        checked = preflight(run, {v for job in jobs if (v := bundle_version(job.bundle))})
         publish_batches(jobs, run, logger)
     run.ledger.flush()
-    keys = {job.key for job in jobs}
-    for entry in report.get("studies", []):
-        exported = entry.get("status") == "exported" and entry.get("key") in keys
-        result = run.results.get(entry["key"]) if exported else None
-        entry["publish"] = _publish_entry(result, run.server)
-    totals = _totals([run.results[job.key] for job in jobs])
-    report["publish"] = {
-        "server": run.server,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": settings.model_dump(),
-        "preflight": checked,
-        "unreachable": run.breaker.reason,
-        "totals": totals,
-    }
-    write_report(report_path, report)
+    totals = totals_of(run.results[job.key] for job in jobs)
+    report, entries = read_report(report_path)
+    report.publish = PublishBlock(
+        server=run.server,
+        started=started.isoformat(timespec="seconds"),
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        settings=settings.model_dump(),
+        preflight=checked,
+        unreachable=run.breaker.reason,
+        totals=totals,
+    )
+    write_run_report(report_path, report, _with_outcomes(entries, run.results, run.server))
     create_table_artifact(
-        key="trialexport-publish", table=_artifact_rows(report), description=f"publish to {run.server}"
+        key="trialexport-publish",
+        table=_artifact_rows(jobs, run.results),
+        description=f"publish to {run.server}",
     )
     logger.info(
         "%d studies: %d published (%d sent, %d split, %d unchanged), %d failed; details in %s",
-        totals["studies"],
-        totals["published"],
-        totals["sent"],
-        totals["split"],
-        totals["unchanged"],
-        totals["failed"],
+        totals.studies,
+        totals.published,
+        totals.sent,
+        totals.split,
+        totals.unchanged,
+        totals.failed,
         report_path,
     )
-    return report
+    return report.to_json_without_studies()

@@ -24,6 +24,7 @@ from flows.publish.bundles import (
     too_large_reason,
 )
 from flows.publish.client import UNREACHABLE, Attempted, tries
+from flows.records import PublishOutcome, PublishStatus, ServerResource
 from mappers.finish import dump_json_line
 
 if TYPE_CHECKING:
@@ -51,20 +52,24 @@ class SizeMemory:
         return self.refused is not None and size >= self.refused
 
 
-def publish_one(job: Job, run: PublishRun) -> dict:
+FAILED = PublishStatus.FAILED
+PUBLISHED = PublishStatus.PUBLISHED
+
+
+def publish_one(job: Job, run: PublishRun) -> PublishOutcome:
     """Send one study's bundle unless the ledger says the server already has these bytes."""
     raw = (run.output / job.bundle).read_bytes()
     digest = sha256(raw)
-    if not run.settings.force and run.ledger.is_current(run.server, job.key, digest):
-        entry = run.ledger.get(run.server, job.key)
-        return {"status": "published", "sent": False, "resources": entry["resources"]}
+    recorded = run.ledger.get(run.server, job.key)
+    if not run.settings.force and recorded is not None and recorded.bundle_sha256 == digest:
+        return PublishOutcome(status=PUBLISHED, sent=False, resources=recorded.resources)
     result = _send(prepared(raw), run)
-    if result["status"] == "published":
-        run.ledger.record(run.server, job.key, digest, job.content_hash, result["resources"])
+    if result.status is PUBLISHED:
+        run.ledger.record(run.server, job.key, digest, job.content_hash, result.resources)
     return result
 
 
-def _send(bundle: dict, run: PublishRun) -> dict:
+def _send(bundle: dict, run: PublishRun) -> PublishOutcome:
     body = dump_json_line(bundle)
     splittable = len(bundle.get("entry", [])) > 1
     if splittable and run.sizes.too_large(len(body)):
@@ -82,41 +87,35 @@ def _send(bundle: dict, run: PublishRun) -> dict:
     return _confirmed(attempted)
 
 
-def _send_split(bundle: dict, run: PublishRun, why: str, attempts: int) -> dict:
+def _send_split(bundle: dict, run: PublishRun, why: str, attempts: int) -> PublishOutcome:
     """The entries one by one, referenced ones first; the first failure ends the study."""
     entries = bundle["entry"]
     try:
         order = split_order(bundle)
     except CannotSplit as exc:
         reason = f"the bundle is too large for the server (HTTP 413) and cannot be sent in parts: {exc}"
-        return {
-            "status": "failed",
-            "transient": False,
-            "reason": reason,
-            "http_status": 413,
-            "attempts": attempts,
-        }
+        return PublishOutcome(status=FAILED, reason=reason, http_status=413, attempts=attempts)
     resolved: dict[str, str] = {}
-    stored: dict[int, dict] = {}
+    stored: dict[int, ServerResource] = {}
     for index in order:
         result = _send_entry(entries[index], resolved, run)
-        attempts += result.get("attempts", 0)
-        if result["status"] == "failed":
+        attempts += result.attempts or 0
+        if result.failed:
             return _partial(result, stored, attempts)
-        [stored[index]] = result["resources"]
+        [stored[index]] = result.resources
         if entries[index].get("fullUrl"):
-            resolved[entries[index]["fullUrl"]] = f"{stored[index]['resourceType']}/{stored[index]['id']}"
-    return {
-        "status": "published",
-        "sent": True,
-        "resources": [stored[i] for i in range(len(entries))],  # the order of the one-bundle answer
-        "attempts": attempts,
-        "split": True,
-        "note": f"sent as {len(entries)} requests, one resource each: {why}",
-    }
+            resolved[entries[index]["fullUrl"]] = f"{stored[index].resourceType}/{stored[index].id}"
+    return PublishOutcome(
+        status=PUBLISHED,
+        sent=True,
+        resources=[stored[i] for i in range(len(entries))],  # the order of the one-bundle answer
+        attempts=attempts,
+        split=True,
+        note=f"sent as {len(entries)} requests, one resource each: {why}",
+    )
 
 
-def _send_entry(entry: dict, resolved: dict[str, str], run: PublishRun) -> dict:
+def _send_entry(entry: dict, resolved: dict[str, str], run: PublishRun) -> PublishOutcome:
     body = one_entry_transaction(entry, resolved)
     attempted = run.send(body)
     if attempted is None:
@@ -126,13 +125,12 @@ def _send_entry(entry: dict, resolved: dict[str, str], run: PublishRun) -> dict:
     return _confirmed(attempted, expected=1)
 
 
-def _partial(result: dict, stored: dict[int, dict], attempts: int) -> dict:
+def _partial(result: PublishOutcome, stored: dict[int, ServerResource], attempts: int) -> PublishOutcome:
     """A split study that failed part way, with the resources the server has already: a rerun
     updates them through the same conditional PUTs rather than adding others."""
-    result = {**result, "attempts": attempts, "split": True}
-    if stored:
-        result["stored"] = [stored[i] for i in sorted(stored)]
-    return result
+    return result.model_copy(
+        update={"attempts": attempts, "split": True, "stored": [stored[i] for i in sorted(stored)]}
+    )
 
 
 def _status(attempted: Attempted) -> int | None:
@@ -144,30 +142,26 @@ def _single(bundle: dict, body: bytes) -> tuple[str, int] | None:
     return (entries[0]["resource"]["resourceType"], len(body)) if len(entries) == 1 else None
 
 
-def _confirmed(attempted: Attempted, expected: int | None = None) -> dict:
+def _confirmed(attempted: Attempted, expected: int | None = None) -> PublishOutcome:
     """Published only when the server named what it stored: that is what the ledger records."""
+    assert attempted.response is not None
     resources = server_resources(attempted.response.json())
     if not resources or (expected is not None and len(resources) != expected):
         status = attempted.response.status_code
         reason = f"HTTP {status} without a transaction-response naming the stored resources"
-        return {
-            "status": "failed",
-            "transient": False,
-            "reason": reason,
-            "http_status": status,
-            "attempts": attempted.attempts,
-        }
-    return {"status": "published", "sent": True, "resources": resources, "attempts": attempted.attempts}
+        return PublishOutcome(status=FAILED, reason=reason, http_status=status, attempts=attempted.attempts)
+    return PublishOutcome(status=PUBLISHED, sent=True, resources=resources, attempts=attempted.attempts)
 
 
-def failure(attempted: Attempted, single: tuple[str, int] | None = None) -> dict:
+def failure(attempted: Attempted, single: tuple[str, int] | None = None) -> PublishOutcome:
     """A request that did not succeed, as a study's result. ``single`` (resource type, body size)
     when it carried one resource: refused as too large, that is final."""
-    base = {"attempts": attempted.attempts}
     response = attempted.response
     if response is None:
         reason = f"{UNREACHABLE}: no answer after {tries(attempted.attempts)}: {attempted.error}"
-        return {"status": "failed", "transient": attempted.transient, "reason": reason, **base}
+        return PublishOutcome(
+            status=FAILED, transient=attempted.transient, reason=reason, attempts=attempted.attempts
+        )
     outcome = outcome_of(response)
     if response.status_code == TOO_LARGE and single is not None:
         reason = too_large_reason(*single)
@@ -176,18 +170,18 @@ def failure(attempted: Attempted, single: tuple[str, int] | None = None) -> dict
         reason = f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
         if attempted.transient:
             reason += f" (after {tries(attempted.attempts)})"
-    result = {"status": "failed", "transient": attempted.transient, "reason": reason, **base}
-    result["http_status"] = response.status_code
-    if outcome:
-        result["outcome"] = outcome
-    return result
+    return PublishOutcome(
+        status=FAILED,
+        transient=attempted.transient,
+        reason=reason,
+        http_status=response.status_code,
+        outcome=outcome or None,
+        attempts=attempted.attempts,
+    )
 
 
-def unreachable(run: PublishRun) -> dict:
+def unreachable(run: PublishRun) -> PublishOutcome:
     """A study held back because the server stopped answering: nothing was sent for it."""
-    return {
-        "status": "failed",
-        "transient": run.breaker.transient,
-        "reason": run.breaker.reason,
-        "attempts": 0,
-    }
+    return PublishOutcome(
+        status=FAILED, transient=run.breaker.transient, reason=run.breaker.reason, attempts=0
+    )

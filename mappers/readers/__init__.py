@@ -17,6 +17,7 @@ from pathlib import PurePath
 
 from pydantic import ValidationError
 
+from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Provenance, Study
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_csv import CtgovCsv
@@ -107,14 +108,24 @@ def iter_document(
             yield replace(item, record=record)
             continue
         provenance = Provenance(source=source, record=record, layout=reader.layout, content_hash=digest)
-        try:
-            yield item.build(provenance, issues)
-        except ValidationError as exc:
-            where = f" (record {record})" if record else ""
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            yield RejectedRecord(
-                f"{reader.layout} reader could not build a valid study{where}: {problems}", record
-            )
+        yield _build(item, provenance, issues)
+
+
+def _build(draft: Draft, provenance: Provenance, issues: list[Issue]) -> Study | RejectedRecord:
+    """The strict study, or why there is none: the model refuses it, or it has no identifier to
+    be known by (the one identity rule, ``mappers.identity``, enforced here)."""
+    record = provenance.record
+    try:
+        study = draft.build(provenance, issues)
+    except ValidationError as exc:
+        where = f" (record {record})" if record else ""
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        return RejectedRecord(
+            f"{provenance.layout} reader could not build a valid study{where}: {problems}", record
+        )
+    if identity(study.identifiers) is None:
+        return RejectedRecord(missing_identity(study.identifiers), record)
+    return study
 
 
 def _guarded(reader: Reader, text: str, source: str) -> Iterator[Draft | RejectedRecord]:

@@ -50,6 +50,7 @@ class Draft:
 
     def build(self, provenance: Provenance, issues: list[Issue]) -> Study:
         provenance = provenance.model_copy(update={"field_sources": dict(self.sources)})
+        # lax, not strict: a value that converts exactly ("12" for a count) is taken (mappers.model)
         return Study.model_validate(
             {**self.values, "provenance": provenance, "issues": [*issues, *self.issues]}, strict=False
         )

@@ -36,10 +36,13 @@ from mappers.readers.ctgov_values import (
 )
 from mappers.readers.fields import intervention_type, parse_design
 from mappers.text import parse_count
+from mappers.threads import PerThread
 
 _SNIFF = 65536
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+_PARSER = PerThread(  # an lxml parser must not be shared between batch threads
+    lambda: etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
 )
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
@@ -56,7 +59,7 @@ class CtgovXml(Reader):
         if "<!ENTITY" in prolog.upper():
             raise RejectedInput("XML DOCTYPE declares entities; entity declarations are refused")
         try:
-            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER)
+            root = etree.fromstring(_DECLARATION.sub("", text, count=1), _PARSER())
         except etree.XMLSyntaxError as exc:
             raise RejectedInput(f"malformed XML: {exc.msg} (line {exc.lineno})") from exc
         except ValueError as exc:  # lxml refuses text whose (broken) declaration names an encoding

@@ -17,7 +17,8 @@
 //   so a test can stop the server in the middle of a run and start it again.
 // - /admin/* are test switches, outside the FHIR base: faults to inject (500 for the next N
 //   requests, 429 with a Retry-After, connections dropped before or after the write, 413, the
-//   process exiting after N writes), counters of what was received, and a reset.
+//   process exiting after N writes, the FHIR version its metadata declares), counters of what
+//   was received, and a reset.
 // - Size limits as real servers and their proxies set them (maxBodyBytes: a request body larger
 //   than N bytes; maxEntries: a Bundle of more than N entries) answer 413 with an
 //   OperationOutcome and store nothing; 0 switches a limit off.
@@ -120,6 +121,7 @@ const faults = {
   exitAfterWrites: -1,
   maxBodyBytes: 0,
   maxEntries: 0,
+  fhirVersion: '4.0.1', // what GET [base]/metadata declares; '' leaves it out
 };
 const fresh = () => ({ requests: 0, transactions: 0, writes: 0, rejected: 0, tooLarge: 0, authorized: 0, maxInFlight: 0 });
 const stats = fresh();
@@ -158,6 +160,21 @@ function validationFailure(items) {
     }
   }
   return issues.length ? { resourceType: 'OperationOutcome', issue: issues } : undefined;
+}
+
+// What Medplum's server answers to GET [base]/metadata (its router alone would take "metadata"
+// for a resource type): a CapabilityStatement that says which FHIR version the server speaks.
+function capabilityStatement() {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2024-01-01',
+    kind: 'instance',
+    software: { name: 'Medplum FHIR router (trialexport test launcher)' },
+    ...(faults.fhirVersion ? { fhirVersion: faults.fhirVersion } : {}),
+    format: ['json'],
+    rest: [{ mode: 'server' }],
+  };
 }
 
 function readBody(req) {
@@ -243,6 +260,7 @@ async function handleFhir(req, res, url) {
   }
   if (refuseTooLarge(res, text, body)) return;
   const pathname = url.pathname.slice(BASE.length) || '/';
+  if (req.method === 'GET' && pathname === '/metadata') return send(res, 200, capabilityStatement());
   const invalid = validationFailure(writtenResources(req.method, pathname, body));
   if (invalid) {
     stats.rejected += 1;

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.prefect
 
 TRIALEXPORT = Path(sys.executable).with_name("trialexport")
 

@@ -6,8 +6,12 @@ import io
 import os
 import shutil
 
+import pytest
+
 from tests.flows.reports import export_and_read
 from tests.mappers.readers.ctgov_fixtures import CSV_FILES, FIXTURES
+
+pytestmark = pytest.mark.prefect
 
 
 def _csv(rows: int, drop: str | None = None) -> bytes:

@@ -4,7 +4,9 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
-from flows.export import Stage, _export_input
+import pytest
+
+from flows.batch import Stage, export_input
 from flows.incremental import ExportLedger
 from flows.settings import ExportSettings
 from tests.conftest import ROOT, SEED_A, SEED_B
@@ -17,6 +19,7 @@ def entry_for(report: dict, name: str) -> list[dict]:
     return [e for e in report["studies"] if e["source"].endswith(name)]
 
 
+@pytest.mark.prefect
 def test_a_file_over_the_size_limit_is_rejected_unread(tmp_path, monkeypatch):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -46,6 +49,7 @@ def test_a_file_over_the_size_limit_is_rejected_unread(tmp_path, monkeypatch):
     assert again["totals"]["skipped"] == 1
 
 
+@pytest.mark.prefect
 def test_a_list_page_over_the_study_limit_keeps_its_first_studies(tmp_path, monkeypatch):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -76,14 +80,16 @@ def test_the_default_limit_rejects_a_huge_file_by_its_size_unread(tmp_path):
     with huge.open("wb") as handle:
         handle.truncate(size)  # sparse: takes no disk
     settings = ExportSettings(output=str(tmp_path / "out"))
+    (tmp_path / "empty.txt").write_bytes(b"")  # a rejection first: templates compiled before measuring
+    export_input(str(tmp_path / "empty.txt"), settings, settings.mapping(), Stage(settings.output))
     tracemalloc.start()
     try:
         stage = Stage(settings.output)
-        result = _export_input(str(huge), settings, settings.mapping(), stage)
+        result = export_input(str(huge), settings, settings.mapping(), stage)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     [entry] = result.entries
-    message = entry["issues"][-1]["message"]
+    message = entry.issues[-1].message
     assert f"file too large: {size} bytes, over the limit of {32 * 2**20} bytes" in message
     assert result.sha256 is None and peak < 2**20  # not a byte of it read

@@ -56,6 +56,7 @@ def test_a_failing_listener_is_dropped_not_raised(caplog):
     assert "progress display failed" in caplog.text
 
 
+@pytest.mark.prefect
 def test_the_flow_reports_its_progress(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -75,6 +76,7 @@ def run_cli(tmp_path, *args, env=None):
     return cli(*args, cwd=tmp_path, prefect_home=tmp_path / "ph", api_url=api_url(), env=env)
 
 
+@pytest.mark.prefect
 def test_json_prints_the_summary_and_nothing_else_on_stdout(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -99,6 +101,7 @@ def test_json_prints_the_summary_and_nothing_else_on_stdout(tmp_path):
     assert "rejected:" not in result.stderr  # the JSON carries them
 
 
+@pytest.mark.prefect
 def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
     result = run_cli(tmp_path, "run", str(SEEDS), "-o", str(tmp_path / "out"), "--quiet")
     assert result.returncode == 0
@@ -106,6 +109,7 @@ def test_quiet_prints_nothing_on_a_clean_run(tmp_path):
     assert (tmp_path / "out" / "run-report.json").is_file()
 
 
+@pytest.mark.prefect
 def test_quiet_still_prints_rejections(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -115,6 +119,7 @@ def test_quiet_still_prints_rejections(tmp_path):
     assert result.stderr.startswith("rejected:") and "empty.txt (empty file)" in result.stderr
 
 
+@pytest.mark.prefect
 @pytest.mark.parametrize("count", [2, 210])
 def test_a_progress_bar_on_a_terminal_for_long_runs_only(tmp_path, count):
     corpus = tmp_path / "corpus"
@@ -132,6 +137,7 @@ def test_a_progress_bar_on_a_terminal_for_long_runs_only(tmp_path, count):
         assert "exporting" not in stderr and "| INFO    | Task run" in stderr
 
 
+@pytest.mark.prefect
 def test_validate_json_and_quiet(tmp_path):
     files = tmp_path / "files"
     shutil.copytree(ROOT / "tests" / "golden" / "seeds" / "000_7c5a8bd566a2bac6", files)

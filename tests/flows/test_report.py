@@ -5,15 +5,18 @@ is never opened. ``make test`` installs ``chromium`` when it is missing.
 """
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from flows.excerpts import excerpt, source_lines
-from flows.report import write_html_report
-from tests.conftest import SEED_B, SEEDS
+from flows.records import ReportEntry, RunReport
+from flows.report import page_from_disk, write_index
+from flows.run import export_in_process
+from flows.run_report import read_report
+from flows.settings import ExportSettings
+from tests.conftest import SEED_A, SEED_B, SEEDS
 from tests.flows.reports import export_and_read
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,17 +34,10 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def seeds_report(tmp_path_factory):
-    """The seeds exported by the flow, with their HTML report.
-
-    Until the flow writes the report itself this writes it; once it does, the rewrite must give
-    the very same bytes (the report is deterministic).
-    """
+    """The seeds exported by the flow, with the HTML report it wrote."""
     out = tmp_path_factory.mktemp("report-out")
     report = export_and_read(inputs=[str(SEEDS)], output=str(out))
-    before = (out / "index.html").read_bytes() if (out / "index.html").exists() else None
-    written = write_html_report(out, report)
-    if before is not None:
-        assert (out / "index.html").read_bytes() == before
+    written = [out / "index.html", *sorted((out / "report").glob("*.html"))]
     return report, out, written
 
 
@@ -69,17 +65,22 @@ def browser_page(tmp_path_factory):
             context.close()
 
 
-def test_report_files_are_written_atomically_and_deterministically(seeds_report):
+@pytest.mark.prefect
+def test_report_files_are_written_atomically_and_deterministically(seeds_report, tmp_path):
     report, out, written = seeds_report
-    assert out / "index.html" in written
-    pages = sorted(p for p in written if p.parent.name == "report")
+    pages = [p for p in written if p.parent.name == "report"]
     assert [p.stem for p in pages] == sorted(e["key"] for e in report["studies"])
     assert not list(out.rglob("*.tmp"))
-    first = {p: p.read_bytes() for p in written}
-    assert write_html_report(out, report) == written
-    assert {p: p.read_bytes() for p in written} == first
+    head, entries = read_report(out / "run-report.json")
+    for entry in entries:  # rendered with the export in a worker, or again from the files: same bytes
+        assert page_from_disk(out, entry) == (out / entry.page).read_bytes(), entry.page
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    write_index(copy, head, read_report(out / "run-report.json")[1])
+    assert (copy / "index.html").read_bytes() == (out / "index.html").read_bytes()
 
 
+@pytest.mark.browser
 def test_index_lists_every_seed_and_a_study_page_opens(seeds_report, browser_page, tmp_path):
     report, out, _ = seeds_report
     page, requested = browser_page
@@ -101,7 +102,11 @@ def test_index_lists_every_seed_and_a_study_page_opens(seeds_report, browser_pag
         "exported",
         "0",
         "rejected",
+        "2",
+        "PRS",
+        "incomplete",  # free-text pages lack what PRS requires (dates, sponsor, IRB, ...)
     ]
+    assert rows.locator(".badge", has_text="PRS incomplete").count() == 2
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
 
     key_b = SEED_B.stem
@@ -133,42 +138,49 @@ def test_index_lists_every_seed_and_a_study_page_opens(seeds_report, browser_pag
 def test_rejected_inputs_duplicates_and_hostile_text(tmp_path):
     """Entries without a study, two entries with one key, and markup in the data: every entry
     gets its own page, nothing in the data becomes markup, and pages of an older run go."""
-    hostile = '<script>alert("x")</script> {{ 7*7 }}'
-    study = {
-        "identifiers": [{"kind": "org_study_id", "value": "A-1"}],
-        "brief_title": hostile,
-        "arms": [{"label": "a"}],
-        "provenance": {"source": "in/a.txt", "layout": "text-a", "content_hash": "0", "field_sources": {}},
-    }
-    (tmp_path / "studies" / "A-1").mkdir(parents=True)
-    (tmp_path / "studies" / "A-1" / "study.json").write_text(json.dumps(study))
-    (tmp_path / "report").mkdir()
-    (tmp_path / "report" / "old-run.html").write_text("stale")
-    issue = {"severity": "error", "code": "duplicate-identifier", "message": hostile}
-    report = {
-        "run": {"started": "s", "finished": "f", "trialexport_version": "0"},
-        "settings": {"output": str(tmp_path), "templates": None, "fhir_version": "R4"},
-        "totals": {"inputs": 3, "studies": 2, "exported": 1, "rejected": 2},
-        "studies": [
-            {"source": "in/a.txt", "key": "A-1", "identifier": "A-1", "layout": "text-a",
-             "status": "exported", "outputs": ["studies/A-1/study.json"], "issues": []},
-            {"source": "in/b.txt", "key": "A-1", "identifier": "A-1", "layout": "text-a",
-             "status": "rejected", "outputs": [], "issues": [issue]},
-            {"source": "in/<c>.bin", "status": "rejected", "outputs": [],
-             "issues": [{"severity": "error", "code": "input-rejected", "message": "binary file"}]},
-        ],
-    }  # fmt: skip
-    written = write_html_report(tmp_path, report)
-    names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
+    # a title with markup in it (a line that starts with markup is not read as a title at all)
+    hostile = 'Study of <script>alert("x")</script> {{ 7*7 }}'
+    lines = SEED_A.read_text().split("\n")
+    document = "\n".join([hostile, *lines[1:]])
+    for folder in ("a", "b"):  # one file name: one local identifier, two documents
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        (tmp_path / "in" / folder / "A-1.txt").write_text(document)
+    (tmp_path / "in" / "<c>.bin").write_bytes(bytes(range(256)) * 8)
+    out = tmp_path / "out"
+    (out / "report").mkdir(parents=True)
+    (out / "report" / "old-run.html").write_text("stale")
+    report = export_in_process(ExportSettings(output=str(out)), [str(tmp_path / "in")])
+    assert (report.totals.exported, report.totals.rejected) == (1, 2)
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
     assert names == ["index.html", "report/A-1-2.html", "report/A-1.html", "report/c_.bin.html"]
-    assert not (tmp_path / "report" / "old-run.html").exists()
-    for path in written:
+    for path in out.rglob("*.html"):
         html = path.read_text()
         assert "<script>" not in html and 'alert("x")' not in html
-    index = (tmp_path / "index.html").read_text()
+    index = (out / "index.html").read_text()
     assert "&lt;script&gt;" in index and "{{ 7*7 }}" in index
     assert "binary file" in index and "duplicate-identifier" not in index  # messages, not codes
-    assert "duplicate-identifier" in (tmp_path / "report" / "A-1-2.html").read_text()
+    assert "duplicate-identifier" in (out / "report" / "A-1-2.html").read_text()
+
+
+def test_report_entries_and_the_index_need_no_dicts(tmp_path):
+    """The index is rendered from typed entries: one of each kind shows without a key missing."""
+    entries = [
+        ReportEntry.from_json({"source": "x.bin", "status": "rejected", "page": "report/x.html",
+                               "issues": [{"severity": "error", "code": "input", "message": "binary file"}]}),
+        ReportEntry.from_json({"source": "y.json", "key": "NCT00000001", "identifier": "NCT00000001",
+                               "layout": "ctgov-json-v2", "content_hash": "0", "status": "superseded",
+                               "outputs": [], "issues": [], "page": "report/NCT00000001.html"}),
+    ]  # fmt: skip
+    report = RunReport.model_validate(
+        {
+            "run": {"started": "s", "finished": "f", "trialexport_version": "0"},
+            "settings": {"output": str(tmp_path), "templates": None, "fhir_version": "R4"},
+            "totals": {"inputs": 2, "studies": 1, "rejected": 1, "superseded": 1},
+        }
+    )
+    index = write_index(tmp_path, report, entries).read_text()
+    assert "binary file" in index and 'class="badge superseded"' in index
+    assert "<b>1</b>superseded" in index
 
 
 def test_source_lines_are_quoted_only_from_the_unchanged_source(tmp_path):

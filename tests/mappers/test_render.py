@@ -1,10 +1,15 @@
-"""mappers.render: the template environment's JSON filter, per kind of template."""
+"""mappers.render: the template environment's JSON filter per kind of template, and template
+overlays in Jinja's sandbox: an overlay is code a deployment parameter can change, so it reads the
+values it is given and never reaches Python's internals (issue 17)."""
 
 from __future__ import annotations
 
 import json
 
-from mappers.render import render
+import jinja2
+import pytest
+
+from mappers.render import environment, render
 
 VALUE = {"title": "<b>Tom & Jerry's</b>", "n": [1, 2.5, None, True]}
 
@@ -21,3 +26,42 @@ def test_tojson_in_a_markup_template_stays_safe_in_html(tmp_path):
     text = render("x.html.j2", {"value": VALUE}, str(tmp_path))
     assert "<b>" not in text and "&" not in text.removeprefix("<p>").removesuffix("</p>")
     assert json.loads(text.removeprefix("<p>").removesuffix("</p>")) == VALUE
+
+
+@pytest.mark.parametrize("user_dir", [None, "overlay"])
+def test_both_environments_write_plain_json_in_json_templates(tmp_path, user_dir):
+    """The shipped environment and an overlay's sandboxed one share the JSON filter (a string
+    template is autoescaped by default: the block turns it off, as a .json.j2 name does)."""
+    env = environment(str(tmp_path) if user_dir else None)
+    assert isinstance(env, jinja2.sandbox.SandboxedEnvironment) == bool(user_dir)
+    text = env.from_string("{% autoescape false %}{{ value|tojson }}{% endautoescape %}").render(value=VALUE)
+    assert json.loads(text) == VALUE and "<b>" in text
+
+
+def test_the_shipped_templates_alone_are_not_sandboxed():
+    assert not isinstance(environment(None), jinja2.sandbox.SandboxedEnvironment)
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "{{ study.__class__.__mro__ }}",
+        "{{ ''.__class__.__base__.__subclasses__() }}",
+        "{{ render.__globals__ }}",
+        "{{ study.model_config.__class__ }}",
+    ],
+)
+def test_an_overlay_cannot_reach_pythons_internals(tmp_path, escape, seed_studies):
+    (tmp_path / "ctgov").mkdir()
+    (tmp_path / "ctgov" / "evil.xml.j2").write_text(f"<x>{escape}</x>")
+    with pytest.raises(jinja2.exceptions.SecurityError):
+        render("ctgov/evil.xml.j2", {"study": seed_studies["000"], "render": render}, str(tmp_path))
+
+
+def test_an_overlay_still_reads_the_values_it_is_given(tmp_path, seed_studies):
+    (tmp_path / "ctgov").mkdir()
+    (tmp_path / "ctgov" / "title.xml.j2").write_text("<t>{{ study.brief_title|upper }}</t>")
+    study = seed_studies["000"]
+    assert (
+        render("ctgov/title.xml.j2", {"study": study}, str(tmp_path)) == f"<t>{study.brief_title.upper()}</t>"
+    )

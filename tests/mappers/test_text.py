@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re._parser
+import importlib
 
 import ftfy
 import ftfy.badness
@@ -68,7 +68,8 @@ def test_repair_is_ftfy_line_by_line_on_every_fixture():
 def test_the_mojibake_heuristic_is_short_and_never_all_ascii():
     """What mappers.text.is_bad relies on to search windows around non-ASCII characters only."""
     pattern = ftfy.badness.BADNESS_RE
-    assert re._parser.parse(pattern.pattern, pattern.flags).getwidth()[1] <= _BAD_WIDTH
+    sre = importlib.import_module("re._parser")  # the regular expression's width (untyped module)
+    assert sre.parse(pattern.pattern, pattern.flags).getwidth()[1] <= _BAD_WIDTH
     for category in ftfy.badness.MOJIBAKE_CATEGORIES.values():
         assert all(ord(c) > 127 for c in category.replace("-", "")), category
 

@@ -88,11 +88,17 @@ def test_fhir_related_artifacts_and_responsible_investigator():
         "display": "Study website",
     }
     assert artifacts[4] == {"type": "documentation", "url": "https://example.org/bare"}
-    # the responsible party is the principal investigator: R4's principalInvestigator
+    # the responsible party is the principal investigator: R4's principalInvestigator, a
+    # PractitionerRole holding their affiliation and official title
     assert study["principalInvestigator"] == {
-        "reference": "#principal-investigator",
+        "reference": "#principal-investigator-role",
         "display": "Jane Doe, MD",
     }
+    [role] = [c for c in study["contained"] if c["id"] == "principal-investigator-role"]
+    assert role["practitioner"] == {"reference": "#principal-investigator"}
+    assert role["organization"] == {"display": "Example University"} and role["code"] == [
+        {"text": "Professor"}
+    ]
 
 
 def test_prs_references_links_and_responsible_party():

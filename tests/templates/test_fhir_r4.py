@@ -220,7 +220,9 @@ def test_rich_people_and_organisations(rich_bundle):
     assert roles == ["collaborator", "study-director"]
     assert sub(parties[0], "party")["valueReference"]["reference"] == "#collaborator-1"
     assert sub(parties[1], "name")["valueString"] == "Grace Hopper, PhD"
-    assert study["principalInvestigator"]["reference"] == "#principal-investigator"
+    # the principal investigator's affiliation: a PractitionerRole of the contained Practitioner
+    assert study["principalInvestigator"]["reference"] == "#principal-investigator-role"
+    assert inner["principal-investigator-role"]["practitioner"] == {"reference": "#principal-investigator"}
     assert inner["principal-investigator"]["name"] == [{"text": "Ada Lovelace, MD"}]
     assert study["contact"] == [
         {"name": "Grace Hopper, PhD"},
@@ -334,8 +336,13 @@ def test_rich_protocol_actions_and_dose(rich_bundle):
 
 
 def test_rich_contained_references_resolve_both_ways(rich_bundle):
+    """Every "#id" resolves, and every contained resource is pointed at — or, as a site's
+    ResearchStudy (partOf "#"), points at the resource that contains it (dom-3)."""
     for resource in resources(rich_bundle):
-        assert set(local_targets(resource)) == set(contained(resource))
+        inner = contained(resource)
+        targets = set(local_targets(resource)) - {""}
+        part_of_container = {i for i, c in inner.items() if {"reference": "#"} in c.get("partOf", [])}
+        assert targets <= set(inner) and set(inner) == targets | part_of_container
 
 
 # --- the minimal study ----------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def _schema_alone(bundle: dict, version: str = "R4") -> list:
     shell, resources = _split(bundle)
     found = resource_issues(shell, version, "Bundle")
     for _, resource in resources:
+        assert isinstance(resource, dict)
         found += resource_issues(resource, version, str(resource.get("resourceType")))
     return found
 

@@ -89,7 +89,7 @@ def test_documents_with_a_doctype_are_refused_without_loading_anything(doctype, 
 
 def test_schemas_are_found_from_any_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    xsd._compile.cache_clear()
+    xsd._SCHEMAS().clear()
     assert validate_xml(PRS_MINIMAL, "prs") == []
     assert validate_xml((FIXTURES / REAL_RECORDS[0]).read_bytes(), "public") == []
 

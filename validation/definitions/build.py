@@ -196,7 +196,7 @@ def _referenced(prop: dict) -> str | None:
 def _definition_at(definitions: dict, type_name: str, parts: list[str]) -> str | None:
     """The schema definition of a backbone element (``ResearchStudy.arm`` -> ``ResearchStudy_Arm``),
     found by following the schema's own references rather than guessing its naming."""
-    name = type_name
+    name: str | None = type_name
     for part in parts:
         prop = definitions.get(name, {}).get("properties", {}).get(part)
         if not isinstance(prop, dict) or not (name := _referenced(prop)):

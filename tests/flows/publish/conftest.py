@@ -4,23 +4,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SEEDS
-from tests.flows.publish.server import FhirServer
 
 CORPUS_SIZE = 12
-
-
-@pytest.fixture(scope="session")
-def fhir_server():
-    """One launcher for the session; ``server`` resets it (data, counters, faults) per test."""
-    server = FhirServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(fhir_server):
-    fhir_server.reset()
-    return fhir_server
 
 
 def _export(inputs: Path, output: Path) -> Path:

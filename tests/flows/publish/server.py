@@ -120,6 +120,7 @@ class FhirServer:
             retryAfter="1",
             maxBodyBytes=0,
             maxEntries=0,
+            fhirVersion="4.0.1",
         )
 
     def search(self, resource_type: str, **params) -> list[dict]:

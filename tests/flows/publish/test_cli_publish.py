@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.conftest import ROOT, SEEDS
 from tests.flows.test_cli import api_url, cli
+
+pytestmark = pytest.mark.server
 
 SECRET = "tok-do-not-print-4711"
 

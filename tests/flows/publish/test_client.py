@@ -7,7 +7,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from flows.publish.bundles import CannotSplit, one_entry_transaction, prepare, server_resources, split_order
+from flows.errors import SecretBlockError
+from flows.publish.bundles import CannotSplit, one_entry_transaction, prepared, server_resources, split_order
 from flows.publish.client import (
     Attempted,
     BearerAuth,
@@ -20,6 +21,7 @@ from flows.publish.client import (
 )
 from flows.publish.flow import RateLimiter
 from flows.publish.ledger import Ledger
+from flows.records import ServerResource
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
@@ -65,12 +67,12 @@ def test_backoff_doubles_with_bounded_jitter_and_is_clamped():
 
 def scripted(*answers):
     """A transport answering with ``answers`` in turn: a Response, or an exception to raise."""
-    answers = list(answers)
+    queue = list(answers)
     seen = []
 
     def handler(request: httpx.Request):
         seen.append(request)
-        answer = answers.pop(0)
+        answer = queue.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -131,14 +133,14 @@ def test_credentials_come_from_the_environment_and_never_show():
 
 def test_ledger_survives_a_reload_and_knows_unchanged_bundles(tmp_path):
     ledger = Ledger.in_output(tmp_path)
-    resources = [{"resourceType": "ResearchStudy", "id": "a", "versionId": "1"}]
+    resources = [ServerResource(resourceType="ResearchStudy", id="a", versionId="1")]
     ledger.record("http://s/fhir", "study-1", "sha-1", "content-1", resources)
     ledger.flush()
     again = Ledger.in_output(tmp_path)
     assert again.is_current("http://s/fhir", "study-1", "sha-1")
     assert not again.is_current("http://s/fhir", "study-1", "sha-2")  # bundle changed
     assert not again.is_current("http://other/fhir", "study-1", "sha-1")  # another server
-    assert again.get("http://s/fhir", "study-1")["resources"] == resources
+    assert again.get("http://s/fhir", "study-1").resources == resources
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -157,7 +159,7 @@ def test_prepare_drops_ids_only_on_conditional_puts():
             },
         ],
     }
-    sent = json.loads(prepare(json.dumps(bundle).encode()))
+    sent = prepared(json.dumps(bundle).encode())
     assert "id" not in sent["entry"][0]["resource"]
     assert sent["entry"][1]["resource"]["id"] == "y"
 
@@ -172,7 +174,7 @@ def test_server_resources_from_a_transaction_response():
             },
         ]
     }
-    assert server_resources(response) == [
+    assert [r.to_json() for r in server_resources(response)] == [
         {"resourceType": "ResearchStudy", "id": "r1", "versionId": "v1"},
         {"resourceType": "PlanDefinition", "id": "p1", "versionId": "v2"},
     ]
@@ -193,6 +195,7 @@ def test_rate_limiter_spaces_request_starts():
     assert time.monotonic() - started < 0.1
 
 
+@pytest.mark.prefect
 def test_credentials_from_a_prefect_secret_block():
     from prefect.blocks.system import Secret
 
@@ -203,6 +206,13 @@ def test_credentials_from_a_prefect_secret_block():
     assert isinstance(resolve_auth("trialexport-test-basic", env={}), httpx.BasicAuth)
     # the environment wins over the block
     assert isinstance(resolve_auth("trialexport-test-basic", env={"TRIALEXPORT_FHIR_TOKEN": "t"}), BearerAuth)
+    # a block that is not there, or holds neither: a usage error (exit 2), one line
+    with pytest.raises(SecretBlockError, match="'trialexport-no-such-block'") as missing:
+        resolve_auth("trialexport-no-such-block", env={})
+    assert missing.value.exit_code == 2
+    Secret(value=json.dumps({"nothing": "useful"})).save("trialexport-test-empty", overwrite=True)
+    with pytest.raises(SecretBlockError, match="neither a token nor user/password"):
+        resolve_auth("trialexport-test-empty", env={})
 
 
 def test_the_preflight_asks_for_metadata_with_a_short_retry_and_any_answer_will_do():

@@ -11,6 +11,8 @@ from tests.flows.publish.conftest import CORPUS_SIZE
 from tests.flows.publish.server import running
 from tests.flows.publish.test_publish import assert_each_study_once, publish
 
+pytestmark = pytest.mark.server
+
 
 def attempts(report: dict) -> list[int]:
     return [e["publish"].get("attempts", 0) for e in report["studies"]]

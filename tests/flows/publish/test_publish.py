@@ -5,15 +5,19 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from flows.publish.bundles import prepare
-from flows.publish.flow import publish_bundles
+from flows.publish.bundles import prepared
+from mappers.finish import dump_json_line
+from tests.flows.reports import publish_and_read
+
+pytestmark = pytest.mark.server
 
 FAST = {"base_delay": 0.01, "max_delay": 1.0}
 
 
 def publish(output: Path, server, **options) -> dict:
-    return publish_bundles(output=str(output), fhir_url=server.base_url, **{**FAST, **options})
+    return publish_and_read(output, server.base_url, **{**FAST, **options})
 
 
 def exported_bundles(output: Path) -> dict[str, dict]:
@@ -27,7 +31,7 @@ def exported_bundles(output: Path) -> dict[str, dict]:
 
 def sent_size(output: Path, key: str) -> int:
     """Bytes of the study's bundle as POSTed."""
-    return len(prepare((output / "studies" / key / "fhir-r4-bundle.json").read_bytes()))
+    return len(dump_json_line(prepared((output / "studies" / key / "fhir-r4-bundle.json").read_bytes())))
 
 
 def identifier_of(resource: dict) -> str:
@@ -151,7 +155,7 @@ def latest_table_artifact(key: str) -> list[dict]:
             limit=1,
         )
     data = artifact.data
-    return json.loads(data) if isinstance(data, str) else data
+    return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
 
 
 def test_a_413_sends_that_study_split_and_it_is_stored_as_one_bundle_would_be(server, seeds_output):

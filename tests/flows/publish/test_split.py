@@ -18,6 +18,8 @@ from tests.flows.publish.test_publish import (
     sent_size,
 )
 
+pytestmark = pytest.mark.server
+
 
 def piece_sizes(output: Path, key: str) -> list[int]:
     """Bytes of each one-entry request of the study (an upper bound: references get shorter)."""

@@ -14,6 +14,8 @@ from tests.flows.publish.server import running
 from tests.flows.publish.test_publish import assert_each_study_once, publish
 from tests.flows.test_cli import api_url, cli
 
+pytestmark = pytest.mark.server
+
 
 class Hangup:
     """A TCP port that accepts every connection and closes it at once, counting them: a server
