@@ -104,6 +104,23 @@ PrsOrgName = Annotated[
     str | None, typer.Option(help="PRS organisation name \\[env: TRIALEXPORT_PRS_ORG_NAME]")
 ]
 BatchSize = Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")]
+Formats = Annotated[
+    str | None,
+    typer.Option(
+        metavar="fhir,prs,public",
+        help="outputs to write, comma-separated (default all three; study.json is always written) "
+        "\\[env: TRIALEXPORT_FORMATS]",
+    ),
+]
+DeepValidation = Annotated[
+    bool | None,
+    typer.Option(
+        "--deep-validation/--no-deep-validation",
+        help="also read every FHIR resource with fhir.resources' models (slower; the JSON Schema "
+        "checks structure either way) \\[env: TRIALEXPORT_DEEP_VALIDATION]",
+        show_default=False,
+    ),
+]
 FhirUrl = Annotated[
     str | None,
     typer.Option(
@@ -236,6 +253,8 @@ def run(
     fhir_version: Version = FhirVersion.R4,
     prs_org_name: PrsOrgName = None,
     batch_size: BatchSize = None,
+    formats: Formats = None,
+    deep_validation: DeepValidation = None,
     fhir_url: FhirUrl = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
@@ -250,6 +269,8 @@ def run(
         "fhir_version": fhir_version.value,
         "prs_org_name": prs_org_name,
         "batch_size": batch_size,
+        "formats": formats,
+        "deep_validation": deep_validation,
     }
     with _handled(presenter):
         _check_export(output, given)
@@ -333,6 +354,8 @@ def serve(
     name: DeploymentName = "scheduled",
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
+    formats: Formats = None,
+    deep_validation: DeepValidation = None,
     fhir_url: FhirUrl = None,
     secret_block: SecretBlock = None,
     dask_address: DaskAddress = None,
@@ -346,8 +369,9 @@ def serve(
     long as this process and has no UI.
     """
     presenter = Presenter(console)
+    given = {"formats": formats, "deep_validation": deep_validation}
     with _handled(presenter):
-        _check_export(output, {"templates": str(templates) if templates else None})
+        _check_export(output, {"templates": str(templates) if templates else None, **given})
         if fhir_url:
             _check_publish(output, fhir_url, {"secret_block": secret_block})
         schedule = _schedule(cron)
@@ -359,6 +383,7 @@ def serve(
         "fhir_version": fhir_version.value,
         "fhir_url": fhir_url,
         "full": full,
+        **{k: v for k, v in given.items() if v is not None},
     }
     _serve(_export_flow(dask_address, workers), name, schedule, parameters, secret_block)
 
