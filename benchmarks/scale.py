@@ -1,6 +1,7 @@
 """Registry-scale throughput: bare mappers, the flow (threads, then Dask processes), an incremental rerun.
 
     python -m benchmarks.scale [--studies 100000] [--batch-size N] [--workers N] [--changed 0.01] [--keep DIR]
+    python -m benchmarks.scale --scaling 400,1000,3000 [--workers 2] [--repeat 2]
 
 The corpus is distinct generated API v2 records (``benchmarks.corpus.generated``: every text leaf
 and identifier of its own), so no content-keyed cache hits from one study to the next. ``make
@@ -12,6 +13,11 @@ which never goes down) is its own. The flow stages first run once on the seeds, 
 Prefect's temporary server (a separate process, not counted): a scheduled deployment has its
 server running already. Prints figures; asserts nothing: speed is read by people, not enforced
 by flaky timed tests.
+
+``--scaling SIZES`` answers how the rate scales with worker processes: for each size, the flow
+on threads (one core), then on a local Dask cluster of 1 and of ``--workers`` processes, each in
+a fresh process after the warm-up flow run, in turn (``--repeat`` rounds, interleaved, medians).
+The Dask figures include starting the cluster, as a user's run does.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +128,25 @@ def _line(label: str, figures: dict, bare_rate: float | None) -> str:
     )
 
 
+def scaling(sizes: list[int], workers: int, repeat: int, work: Path, log: Path) -> list[str]:
+    """Studies/s per size and runner, medians of ``repeat`` interleaved rounds."""
+    runners = [("threads", "flow", None), ("Dask, 1 process", "dask", 1)]
+    runners += [(f"Dask, {n} processes", "dask", n) for n in range(2, workers + 1)]
+    lines = [f"{'studies':>8}  " + "  ".join(f"{label:>18}" for label, _, _ in runners)]
+    for size in sizes:
+        corpus = work / f"corpus-{size}"
+        make_corpus(corpus, size)
+        seconds: dict[str, list[float]] = {label: [] for label, _, _ in runners}
+        for round_ in range(repeat):
+            for label, stage, n in runners:
+                args = ["--corpus", str(corpus), "--output", str(work / f"out-{size}-{round_}-{n}")]
+                figures = _run_stage(stage, [*args, "--workers", str(n or 0)], log)
+                seconds[label].append(figures["seconds"])
+        rates = [size / statistics.median(seconds[label]) for label, _, _ in runners]
+        lines.append(f"{size:>8}  " + "  ".join(f"{rate:12.1f} /s   " for rate in rates))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=100_000)
@@ -128,6 +154,8 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.01, help="share changed before the rerun")
     parser.add_argument("--keep", type=Path, help="work here and keep corpus and outputs")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Dask worker processes")
+    parser.add_argument("--scaling", help="comma-separated sizes: threads vs 1..--workers processes")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of --scaling (medians)")
     parser.add_argument("--stage", choices=("bare", "flow", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -146,9 +174,15 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         corpus, output, log = work / "corpus", work / "out", work / "stages.log"
         print(
-            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-            f"stage logs in {log}"
+            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            "load average {:.1f} {:.1f} {:.1f}; ".format(*os.getloadavg())
+            + f"stage logs in {log}"
         )
+        if args.scaling:
+            sizes = [int(size) for size in args.scaling.split(",")]
+            print("\n".join(scaling(sizes, args.workers, args.repeat, work, log)))
+            print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+            return
         started = time.perf_counter()
         paths = make_corpus(corpus, args.studies)
         print(f"corpus: {len(paths)} inputs generated in {time.perf_counter() - started:.1f} s")
