@@ -279,20 +279,28 @@ def run(
     if quiet:
         _quiet_prefect()
     bar = ProgressBar(console, enabled=not quiet)
-    with _handled(presenter):
-        _check_secret_block(fhir_url, None)
-        try:
-            with progress.listening(bar):
-                workers = _auto_workers(inputs, workers, dask_address)
-                returned = _export_flow(dask_address, workers)(
-                    inputs=[str(p) for p in inputs], output=str(output), fhir_url=fhir_url, full=full, **given
-                )
-        finally:  # before anything else is printed
-            bar.close()
-    from flows.records import RunReport
+    from flows.server import early_temporary_server, use
 
-    report = RunReport.from_json(cast(dict[str, Any], returned))
-    code = presenter.run_done(report, output, published=bool(fhir_url))
+    # Without PREFECT_API_URL, Prefect's temporary server boots while the flow is imported.
+    with _handled(presenter), early_temporary_server() as server:
+        workers = _auto_workers(inputs, workers, dask_address)
+        flow = _export_flow(dask_address, workers)
+        if server is not None and not (workers or dask_address):  # this process maps: compile now
+            from mappers.export import warm_up
+
+            warm_up(fhir_version.value, str(templates) if templates else None)
+        with use(server):
+            _check_secret_block(fhir_url, None)
+            try:
+                with progress.listening(bar):
+                    paths = [str(p) for p in inputs]
+                    returned = flow(inputs=paths, output=str(output), fhir_url=fhir_url, full=full, **given)
+            finally:  # before anything else is printed
+                bar.close()
+        from flows.records import RunReport
+
+        report = RunReport.from_json(cast(dict[str, Any], returned))
+        code = presenter.run_done(report, output, published=bool(fhir_url))
     if code:
         raise typer.Exit(code)
 

@@ -135,3 +135,25 @@ def test_formats_and_deep_validation_options_reach_the_run(tmp_path):
     written = {p.name for p in (output / "studies").rglob("*") if p.is_file()}
     assert written == {"fhir-r4-bundle.json", "study.json"}
     assert "prs_org_name" not in result.stderr
+
+
+def test_a_run_without_a_server_starts_one_its_dask_workers_share(tmp_path):
+    """flows.server: without PREFECT_API_URL the command starts Prefect's temporary server itself
+    and its Dask workers report to it, instead of each booting one of its own (~10 s each); the
+    run's logs reach the server before it stops."""
+    result = cli(
+        "run",
+        str(SEEDS),
+        "-o",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        cwd=tmp_path,
+        prefect_home=tmp_path / "ph",
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console
+    assert console.count("Starting temporary server") == 1, console
+    assert "Stopping temporary server" in console
+    assert "Error logging to API" not in console and "Traceback" not in console
+    assert "View at" not in console  # the temporary server serves no UI to link to
