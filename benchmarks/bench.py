@@ -187,11 +187,13 @@ def record_total(figures: dict[str, float]) -> float:
 def _flow_stage(corpus: Path, output: Path) -> dict:
     import flows  # noqa: F401  (Prefect defaults: telemetry off)
     from flows.export import export_trials
+    from flows.server import early_temporary_server, use
 
-    export_trials(inputs=[str(ROOT / "seeds")], output=str(output.parent / f"{output.name}-warm-up"))
-    started = time.perf_counter()
-    report = export_trials(inputs=[str(corpus)], output=str(output))
-    seconds = time.perf_counter() - started
+    with early_temporary_server() as server, use(server):  # as the CLI starts it
+        export_trials(inputs=[str(ROOT / "seeds")], output=str(output.parent / f"{output.name}-warm-up"))
+        started = time.perf_counter()
+        report = export_trials(inputs=[str(corpus)], output=str(output))
+        seconds = time.perf_counter() - started
     totals = report["totals"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"studies": totals["studies"], "exported": totals["exported"], "seconds": seconds, "rss": peak}

@@ -92,15 +92,18 @@ def stage_flow(
     (their RSS is theirs; the figure printed is the flow process's)."""
     import flows  # noqa: F401  (Prefect defaults)
     from flows.export import export_trials
+    from flows.server import early_temporary_server, use
 
-    export_trials(inputs=[str(SEEDS)], output=str(warm_up))
-    if workers:
-        from flows.runners import with_runner
+    # the server as the CLI starts it: Dask workers report to it rather than each starting one
+    with early_temporary_server() as server, use(server):
+        export_trials(inputs=[str(SEEDS)], output=str(warm_up))
+        if workers:
+            from flows.runners import with_runner
 
-        export_trials = with_runner(export_trials, workers=workers)
-    started = time.perf_counter()
-    report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
-    seconds = time.perf_counter() - started
+            export_trials = with_runner(export_trials, workers=workers)
+        started = time.perf_counter()
+        report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
+        seconds = time.perf_counter() - started
     totals = report["totals"]
     return {
         "studies": totals["studies"],
