@@ -24,10 +24,11 @@ records (a thousand sites) are studies too, and the mean is what a run's rate fo
 ``TRIALEXPORT_PEER`` names a checkout of it built with its own ``npm ci``; skipped, saying so,
 without one.
 
-**End to end.** The ``export_trials`` flow (the default runner) on 1,000 and 10,000 generated
-records, each size in a fresh process after a warm-up flow run on ``seeds/`` (which starts
-Prefect's temporary server, up already for a scheduled deployment): studies/s, peak RSS of the
-flow process, and the marginal rate between the two sizes (start-up costs cancel out).
+**End to end.** The ``export_trials`` flow on 1,000 and 10,000 generated records, each size in a
+fresh process set up as ``trialexport run`` sets it up (Prefect's temporary server first, the
+runner the CLI picks for that many inputs), timed from when the server answers: studies/s, peak
+RSS of the flow process and of its largest child (a Dask worker, or the server), and the
+marginal rate between the two sizes (start-up costs cancel out).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 from benchmarks.corpus import ROOT, Record, generated, issue_records, real_records, write_generated
 from benchmarks.race import PEER_ENV, peer_dir, race
@@ -185,18 +187,35 @@ def record_total(figures: dict[str, float]) -> float:
 
 
 def _flow_stage(corpus: Path, output: Path) -> dict:
+    """The run as ``trialexport run CORPUS`` makes it: Prefect's temporary server started first,
+    the runner the CLI picks for this many inputs (threads, or a Dask worker per CPU), the
+    templates compiled while the server boots when this process maps; timed from when the
+    server answers to the report."""
     import flows  # noqa: F401  (Prefect defaults: telemetry off)
-    from flows.export import export_trials
+    from flows.cli import _auto_workers, _export_flow
     from flows.server import early_temporary_server, use
+    from mappers.export import warm_up
 
-    with early_temporary_server() as server, use(server):  # as the CLI starts it
-        export_trials(inputs=[str(ROOT / "seeds")], output=str(output.parent / f"{output.name}-warm-up"))
-        started = time.perf_counter()
-        report = export_trials(inputs=[str(corpus)], output=str(output))
-        seconds = time.perf_counter() - started
+    with early_temporary_server() as server:
+        workers = _auto_workers([corpus], None, None)
+        flow = _export_flow(None, workers)
+        if not workers:
+            warm_up()
+        with use(server):
+            started = time.perf_counter()
+            report = cast(dict, flow(inputs=[str(corpus)], output=str(output)))
+            seconds = time.perf_counter() - started
     totals = report["totals"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"studies": totals["studies"], "exported": totals["exported"], "seconds": seconds, "rss": peak}
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # a worker or the server
+    return {
+        "studies": totals["studies"],
+        "exported": totals["exported"],
+        "seconds": seconds,
+        "rss": peak,
+        "child_rss": child,
+        "workers": workers or 0,
+    }
 
 
 def end_to_end(size: int, work: Path) -> dict:
@@ -277,16 +296,20 @@ def main() -> None:
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    print("end to end (export_trials, default runner, generated distinct API v2 records):")
+    print(
+        "end to end (export_trials on the runner `trialexport run` picks, generated distinct API v2 "
+        "records; load average {:.1f} {:.1f} {:.1f}):".format(*os.getloadavg())
+    )
     with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
         results: dict[int, dict] = {}
         for size in sizes:
             result = results[size] = end_to_end(size, Path(tmp))
             rate = result["studies"] / result["seconds"]
+            runner = f"{result['workers']} Dask workers" if result["workers"] else "threads"
             print(
                 f"  {result['studies']:>6} studies: {rate:7.1f} studies/s "
-                f"({result['seconds']:.1f} s, {result['exported']} exported), "
-                f"peak RSS {result['rss']:.0f} MB",
+                f"({result['seconds']:.1f} s, {result['exported']} exported, {runner}), "
+                f"peak RSS {result['rss']:.0f} MB (largest child process {result['child_rss']:.0f} MB)",
                 flush=True,
             )
         if len(sizes) >= 2:

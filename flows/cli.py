@@ -40,9 +40,11 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.schedules import Schedule
 
-# From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
-# start (workers import and warm up) and pays back only on runs of a few minutes.
-AUTO_WORKERS_INPUTS = 5000
+# From this many inputs `run` maps in one process per CPU (a local Dask cluster). Its workers
+# share the run's Prefect server (flows.server), so the cluster costs only its workers' imports
+# and first compiles, a few seconds: measured on 2 cores (benchmarks.scale --scaling), two
+# workers lost to threads at 300 inputs and won from ~1,500 on (README, Speed).
+AUTO_WORKERS_INPUTS = 1000
 
 
 class FhirVersion(StrEnum):
