@@ -157,3 +157,12 @@ def test_a_run_without_a_server_starts_one_its_dask_workers_share(tmp_path):
     assert "Stopping temporary server" in console
     assert "Error logging to API" not in console and "Traceback" not in console
     assert "View at" not in console  # the temporary server serves no UI to link to
+
+
+def test_quiet_without_a_server_prints_nothing(tmp_path):
+    """The temporary server the command starts itself says nothing under --quiet either."""
+    result = cli(
+        "run", str(SEEDS), "-o", str(tmp_path / "out"), "--quiet", cwd=tmp_path, prefect_home=tmp_path / "ph"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
