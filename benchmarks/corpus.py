@@ -3,12 +3,18 @@
 A registry has no copies: every study brings text, names, sites and dates the process has not
 seen. Two sources, neither of which repeats a record:
 
-* ``real_records()``: the real ClinicalTrials.gov records of ``tests/fixtures`` (API v2, list
-  page split into its studies, classic v1, legacy XML) and the free-text documents, each study
-  once. A study present in several forms (the same NCT id as XML and JSON, a sample document
-  written from a fixture) is kept once, in the first form found: its text would otherwise be a
-  second sight. ``extra`` directories add more real records the same way (for example the
-  shared material's ``ctgov/json/v2`` and ``ctgov/xml``).
+* ``issue_records()``: the set issue 14 measured on: the 26 API v2 records and 60 of the 142
+  other legacy XML records of the shared material's ``ctgov/`` (all are copied in: 22 of the API
+  v2 records and every XML record are fixtures, the other four API v2 records are in
+  ``benchmarks/records``). The issue does not name its 60: they are taken evenly spaced, by NCT
+  id, from the 142 legacy XML records whose study is not also an API v2 record, so that they span
+  the schema years (2016 to 2020) and sizes (one site to 1,300) rather than any one kind.
+* ``real_records()``: those first, then every other distinct real record of ``tests/fixtures``
+  (API v2, list page split into its studies, classic v1, legacy XML of ``xml/`` and
+  ``xml_parity/``) and the free-text documents, each study once. A study present in several
+  forms (the same NCT id as XML and JSON, a sample document written from a fixture) is kept
+  once, in the first form found: its text would otherwise be a second sight. ``extra``
+  directories add more real records the same way.
 * ``generated(n)``: API v2 records made from the real ones, where record ``n`` gets its own NCT
   id, org and secondary ids, a suffix of its own on every free-text leaf (titles, descriptions,
   names, sites, outcomes, criteria, keywords…), its own e-mail addresses, phone numbers, postal
@@ -31,6 +37,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CTGOV = FIXTURES / "ctgov"
+EXTRA = Path(__file__).resolve().parent / "records"  # real records the benchmark needs, not tests
+ISSUE_XML = 60  # legacy XML records of issue 14's set
 _NCT = re.compile(r"NCT\d{8}")
 _NCT_BYTES = re.compile(rb"NCT\d{8}")
 
@@ -71,20 +79,25 @@ def _identity(path: Path, data: bytes) -> bytes:
     return found.group() if found else path.name.encode()
 
 
-def real_records(extra: list[Path] | None = None) -> list[Record]:
-    """Every distinct real study of the project's fixtures (and of ``extra`` directories), one
-    input each, in the order listed here."""
-    sources: list[tuple[str, Path]] = []
-    sources += [("API v2 JSON", p) for p in sorted((CTGOV / "json" / "v2").glob("*.json"))]
-    sources += [("API v2 JSON", p) for p in sorted((CTGOV / "json" / "list").glob("*.json"))]
-    sources += [("legacy XML", p) for p in sorted(CTGOV.glob("*.xml"))]
-    sources += [("legacy XML", p) for p in sorted((CTGOV / "xml").glob("*.xml"))]
-    sources += [("classic API v1 JSON", p) for p in sorted((CTGOV / "json" / "v1").glob("*.json"))]
-    sources += [("free text", p) for p in sorted((ROOT / "seeds").glob("*.txt"))]
-    sources += [("free text", p) for p in sorted((FIXTURES / "samples" / "docs").glob("*.txt"))]
-    for directory in extra or []:
-        sources += list(_files(directory))
-    seen: set[bytes] = set()
+def _v2_sources() -> list[tuple[str, Path]]:
+    return [
+        ("API v2 JSON", p)
+        for p in sorted((CTGOV / "json" / "v2").glob("*.json"))
+        + sorted((CTGOV / "json" / "list").glob("*.json"))
+        + sorted((EXTRA / "json" / "v2").glob("*.json"))
+    ]
+
+
+def _xml_files() -> list[Path]:
+    return sorted(
+        [*CTGOV.glob("*.xml"), *(CTGOV / "xml").glob("*.xml"), *(CTGOV / "xml_parity").glob("*.xml")],
+        key=lambda p: p.name,
+    )
+
+
+def _distinct(sources: list[tuple[str, Path]], seen: set[bytes]) -> list[Record]:
+    """One record per study, in the order of ``sources``; ``seen`` holds the studies taken
+    already (and is updated)."""
     records = []
     for form, path in sources:
         blobs = _split_list_page(path) if path.parent.name == "list" else [path.read_bytes()]
@@ -96,6 +109,31 @@ def real_records(extra: list[Path] | None = None) -> list[Record]:
             name = f"{path.name}#{index + 1}" if len(blobs) > 1 else path.name
             records.append(Record(name, form, data))
     return records
+
+
+def issue_records() -> list[Record]:
+    """Issue 14's 86 records: the 26 API v2 records, then 60 legacy XML records evenly spaced
+    by NCT id among the 142 whose study is not one of those."""
+    seen: set[bytes] = set()
+    v2 = _distinct(_v2_sources(), seen)
+    pool = [p for p in _xml_files() if p.stem.encode() not in seen]
+    step = (len(pool) - 1) / (ISSUE_XML - 1)
+    chosen = [pool[round(i * step)] for i in range(ISSUE_XML)]
+    return v2 + _distinct([("legacy XML", p) for p in chosen], seen)
+
+
+def real_records(extra: list[Path] | None = None) -> list[Record]:
+    """Issue 14's records first, then every other distinct real study of the project's fixtures
+    (and of ``extra`` directories), one input each, in the order listed here."""
+    issue = issue_records()
+    seen = {_identity(Path(r.source.split("#")[0]), r.data) for r in issue}
+    sources = [("legacy XML", p) for p in _xml_files()]
+    sources += [("classic API v1 JSON", p) for p in sorted((CTGOV / "json" / "v1").glob("*.json"))]
+    sources += [("free text", p) for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    sources += [("free text", p) for p in sorted((FIXTURES / "samples" / "docs").glob("*.txt"))]
+    for directory in extra or []:
+        sources += list(_files(directory))
+    return issue + _distinct(sources, seen)
 
 
 # ---- generated API v2 records ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Registry-scale throughput: bare mappers, the flow (threads, then Dask processes), an incremental rerun.
 
     python -m benchmarks.scale [--studies 100000] [--batch-size N] [--workers N] [--changed 0.01] [--keep DIR]
+    python -m benchmarks.scale --scaling 400,1000,3000 [--workers 2] [--repeat 2]
 
 The corpus is distinct generated API v2 records (``benchmarks.corpus.generated``: every text leaf
 and identifier of its own), so no content-keyed cache hits from one study to the next. ``make
@@ -8,10 +9,15 @@ bench`` (``benchmarks.bench``) gives the per-stage and end-to-end figures; this 
 the runners and the incremental rerun.
 
 Each stage runs in a process of its own so that its peak RSS (``getrusage``'s high-water mark,
-which never goes down) is its own. The flow stages first run once on the seeds, which starts
-Prefect's temporary server (a separate process, not counted): a scheduled deployment has its
-server running already. Prints figures; asserts nothing: speed is read by people, not enforced
+which never goes down) is its own. The flow stages start Prefect's temporary server first, as
+the CLI does, and are timed from when it answers (a scheduled deployment has its server running
+already). Prints figures; asserts nothing: speed is read by people, not enforced
 by flaky timed tests.
+
+``--scaling SIZES`` answers how the rate scales with worker processes: for each size, the flow
+on threads (one core), then on a local Dask cluster of 1 and of ``--workers`` processes, each in
+a fresh process after the warm-up flow run, in turn (``--repeat`` rounds, interleaved, medians).
+The Dask figures include starting the cluster, as a user's run does.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,18 +89,27 @@ def stage_flow(
     corpus: Path, output: Path, batch_size: int | None, warm_up: Path, workers: int | None = None
 ) -> dict:
     """The flow as ``trialexport run`` runs it: threads, or ``workers`` Dask worker processes
-    (their RSS is theirs; the figure printed is the flow process's)."""
+    (their RSS is theirs; the figure printed is the flow process's). As the CLI does, Prefect's
+    temporary server is started first and, on threads, the templates and schema compiled while it
+    boots; the timed run starts when the server answers: every process is as cold as a user's.
+    ``warm_up``: unused (a flow run on the seeds first warmed the flow process, and so flattered
+    threads against fresh Dask workers)."""
     import flows  # noqa: F401  (Prefect defaults)
     from flows.export import export_trials
+    from flows.server import early_temporary_server, use
+    from mappers.export import warm_up as compile_now
 
-    export_trials(inputs=[str(SEEDS)], output=str(warm_up))
-    if workers:
-        from flows.runners import with_runner
+    with early_temporary_server() as server:
+        if workers:
+            from flows.runners import with_runner
 
-        export_trials = with_runner(export_trials, workers=workers)
-    started = time.perf_counter()
-    report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
-    seconds = time.perf_counter() - started
+            export_trials = with_runner(export_trials, workers=workers)
+        else:
+            compile_now()
+        with use(server):
+            started = time.perf_counter()
+            report = export_trials(inputs=[str(corpus)], output=str(output), batch_size=batch_size)
+            seconds = time.perf_counter() - started
     totals = report["totals"]
     return {
         "studies": totals["studies"],
@@ -121,6 +137,25 @@ def _line(label: str, figures: dict, bare_rate: float | None) -> str:
     )
 
 
+def scaling(sizes: list[int], workers: int, repeat: int, work: Path, log: Path) -> list[str]:
+    """Studies/s per size and runner, medians of ``repeat`` interleaved rounds."""
+    runners = [("threads", "flow", None), ("Dask, 1 process", "dask", 1)]
+    runners += [(f"Dask, {n} processes", "dask", n) for n in range(2, workers + 1)]
+    lines = [f"{'studies':>8}  " + "  ".join(f"{label:>18}" for label, _, _ in runners)]
+    for size in sizes:
+        corpus = work / f"corpus-{size}"
+        make_corpus(corpus, size)
+        seconds: dict[str, list[float]] = {label: [] for label, _, _ in runners}
+        for round_ in range(repeat):
+            for label, stage, n in runners:
+                args = ["--corpus", str(corpus), "--output", str(work / f"out-{size}-{round_}-{n}")]
+                figures = _run_stage(stage, [*args, "--workers", str(n or 0)], log)
+                seconds[label].append(figures["seconds"])
+        rates = [size / statistics.median(seconds[label]) for label, _, _ in runners]
+        lines.append(f"{size:>8}  " + "  ".join(f"{rate:12.1f} /s   " for rate in rates))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=100_000)
@@ -128,6 +163,8 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.01, help="share changed before the rerun")
     parser.add_argument("--keep", type=Path, help="work here and keep corpus and outputs")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Dask worker processes")
+    parser.add_argument("--scaling", help="comma-separated sizes: threads vs 1..--workers processes")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of --scaling (medians)")
     parser.add_argument("--stage", choices=("bare", "flow", "dask"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -146,9 +183,15 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         corpus, output, log = work / "corpus", work / "out", work / "stages.log"
         print(
-            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-            f"stage logs in {log}"
+            f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            "load average {:.1f} {:.1f} {:.1f}; ".format(*os.getloadavg())
+            + f"stage logs in {log}"
         )
+        if args.scaling:
+            sizes = [int(size) for size in args.scaling.split(",")]
+            print("\n".join(scaling(sizes, args.workers, args.repeat, work, log)))
+            print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+            return
         started = time.perf_counter()
         paths = make_corpus(corpus, args.studies)
         print(f"corpus: {len(paths)} inputs generated in {time.perf_counter() - started:.1f} s")

@@ -40,9 +40,11 @@ if TYPE_CHECKING:
     from prefect import Flow
     from prefect.schedules import Schedule
 
-# From this many inputs `run` maps in one process per CPU: a local Dask cluster costs ~15 s to
-# start (workers import and warm up) and pays back only on runs of a few minutes.
-AUTO_WORKERS_INPUTS = 5000
+# From this many inputs `run` maps in one process per CPU (a local Dask cluster). Its workers
+# share the run's Prefect server (flows.server), so the cluster costs only its workers' imports
+# and first compiles, a few seconds: measured on 2 cores (benchmarks.scale --scaling), two
+# workers lost to threads at 300 inputs and won from ~1,500 on (README, Speed).
+AUTO_WORKERS_INPUTS = 1000
 
 
 class FhirVersion(StrEnum):
@@ -104,6 +106,23 @@ PrsOrgName = Annotated[
     str | None, typer.Option(help="PRS organisation name \\[env: TRIALEXPORT_PRS_ORG_NAME]")
 ]
 BatchSize = Annotated[int | None, typer.Option(min=1, help="studies per Prefect task")]
+Formats = Annotated[
+    str | None,
+    typer.Option(
+        metavar="fhir,prs,public",
+        help="outputs to write, comma-separated (default all three; study.json is always written) "
+        "\\[env: TRIALEXPORT_FORMATS]",
+    ),
+]
+DeepValidation = Annotated[
+    bool | None,
+    typer.Option(
+        "--deep-validation/--no-deep-validation",
+        help="also read every FHIR resource with fhir.resources' models (slower; the JSON Schema "
+        "checks structure either way) \\[env: TRIALEXPORT_DEEP_VALIDATION]",
+        show_default=False,
+    ),
+]
 FhirUrl = Annotated[
     str | None,
     typer.Option(
@@ -236,6 +255,8 @@ def run(
     fhir_version: Version = FhirVersion.R4,
     prs_org_name: PrsOrgName = None,
     batch_size: BatchSize = None,
+    formats: Formats = None,
+    deep_validation: DeepValidation = None,
     fhir_url: FhirUrl = None,
     dask_address: DaskAddress = None,
     workers: Workers = None,
@@ -250,6 +271,8 @@ def run(
         "fhir_version": fhir_version.value,
         "prs_org_name": prs_org_name,
         "batch_size": batch_size,
+        "formats": formats,
+        "deep_validation": deep_validation,
     }
     with _handled(presenter):
         _check_export(output, given)
@@ -258,20 +281,28 @@ def run(
     if quiet:
         _quiet_prefect()
     bar = ProgressBar(console, enabled=not quiet)
-    with _handled(presenter):
-        _check_secret_block(fhir_url, None)
-        try:
-            with progress.listening(bar):
-                workers = _auto_workers(inputs, workers, dask_address)
-                returned = _export_flow(dask_address, workers)(
-                    inputs=[str(p) for p in inputs], output=str(output), fhir_url=fhir_url, full=full, **given
-                )
-        finally:  # before anything else is printed
-            bar.close()
-    from flows.records import RunReport
+    from flows.server import early_temporary_server, use
 
-    report = RunReport.from_json(cast(dict[str, Any], returned))
-    code = presenter.run_done(report, output, published=bool(fhir_url))
+    # Without PREFECT_API_URL, Prefect's temporary server boots while the flow is imported.
+    with _handled(presenter), early_temporary_server() as server:
+        workers = _auto_workers(inputs, workers, dask_address)
+        flow = _export_flow(dask_address, workers)
+        if server is not None and not (workers or dask_address):  # this process maps: compile now
+            from mappers.export import warm_up
+
+            warm_up(fhir_version.value, str(templates) if templates else None)
+        with use(server):
+            _check_secret_block(fhir_url, None)
+            try:
+                with progress.listening(bar):
+                    paths = [str(p) for p in inputs]
+                    returned = flow(inputs=paths, output=str(output), fhir_url=fhir_url, full=full, **given)
+            finally:  # before anything else is printed
+                bar.close()
+        from flows.records import RunReport
+
+        report = RunReport.from_json(cast(dict[str, Any], returned))
+        code = presenter.run_done(report, output, published=bool(fhir_url))
     if code:
         raise typer.Exit(code)
 
@@ -333,6 +364,8 @@ def serve(
     name: DeploymentName = "scheduled",
     templates: Templates = None,
     fhir_version: Version = FhirVersion.R4,
+    formats: Formats = None,
+    deep_validation: DeepValidation = None,
     fhir_url: FhirUrl = None,
     secret_block: SecretBlock = None,
     dask_address: DaskAddress = None,
@@ -346,8 +379,9 @@ def serve(
     long as this process and has no UI.
     """
     presenter = Presenter(console)
+    given = {"formats": formats, "deep_validation": deep_validation}
     with _handled(presenter):
-        _check_export(output, {"templates": str(templates) if templates else None})
+        _check_export(output, {"templates": str(templates) if templates else None, **given})
         if fhir_url:
             _check_publish(output, fhir_url, {"secret_block": secret_block})
         schedule = _schedule(cron)
@@ -359,6 +393,7 @@ def serve(
         "fhir_version": fhir_version.value,
         "fhir_url": fhir_url,
         "full": full,
+        **{k: v for k, v in given.items() if v is not None},
     }
     _serve(_export_flow(dask_address, workers), name, schedule, parameters, secret_block)
 

@@ -87,19 +87,27 @@ def export_trials(
     batch_size: int | None = None,
     fhir_url: str | None = None,
     full: bool = False,
+    formats: str | list[str] | None = None,
+    deep_validation: bool | None = None,
 ) -> dict:
     """Export every study in ``inputs`` (files and directories) to ``output``; returns the run
     report without its ``studies``, which are in ``run-report.json`` only (a registry-sized run's
     entries would not fit in memory; ``flows.run_report.read_report`` streams them).
 
     Inputs unchanged since they were last exported to ``output`` (``export-ledger.sqlite``) are not
-    exported again; ``full`` exports everything. With ``fhir_url`` the bundles are then published
-    there (``flows.publish.flow``, settings from ``TRIALEXPORT_FHIR_*``) and the report returned
-    carries the ``publish`` block.
+    exported again; ``full`` exports everything. ``formats`` (``"fhir,prs"`` or a list; default
+    all three) chooses the outputs a study gets besides its study.json, and ``deep_validation``
+    checks FHIR structure with fhir.resources' models; left out, both come from
+    ``TRIALEXPORT_FORMATS`` / ``TRIALEXPORT_DEEP_VALIDATION``. With ``fhir_url`` the bundles are
+    then published there (``flows.publish.flow``, settings from ``TRIALEXPORT_FHIR_*``) and the
+    report returned carries the ``publish`` block.
     """
     logger = get_run_logger()
     given: dict[str, Any] = {"output": output, "templates": templates, "fhir_version": fhir_version}
     given |= {k: v for k, v in {"prs_org_name": prs_org_name, "batch_size": batch_size}.items() if v}
+    given |= {
+        k: v for k, v in {"formats": formats, "deep_validation": deep_validation}.items() if v is not None
+    }
     settings = load(ExportSettings, **given)
     if fhir_url:  # refused before anything is exported, not after (credentials in the URL)
         load(PublishSettings, url=fhir_url)

@@ -7,6 +7,7 @@ the user gave it (``TRIALEXPORT_BATCH_SIZE=0``) and what it may be.
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -46,7 +47,7 @@ class ExportSettings(BaseSettings):
     formats: Annotated[list[Literal["fhir", "prs", "public"]], NoDecode] = Field(
         ["fhir", "prs", "public"],
         min_length=1,
-        description="outputs to write, comma-separated: fhir, prs, public (a study.json is always written)",
+        description="outputs to write, comma-separated (a study.json is always written)",
     )
     deep_validation: bool = Field(
         False, description="check FHIR structure with fhir.resources' models instead of the JSON Schema"
@@ -240,6 +241,8 @@ def _setting_error(kind: type[BaseSettings], exc: ValidationError, given: dict[s
     field = kind.model_fields.get(name)
     allowed = describe(field) if field is not None and error["type"] != "credentials_in_url" else error["msg"]
     value = error.get("input")
+    if len(error["loc"]) > 1:  # one item of a list (formats=fhir,pdf): the setting as written
+        value = given.get(name) or os.environ.get(_setting_name(kind, name, {}), value)
     return SettingError(
         _setting_name(kind, name, given), redacted(value) if isinstance(value, str) else value, allowed
     )
@@ -251,6 +254,8 @@ def describe(field: FieldInfo) -> str:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) is Literal:
         kind = "one of " + ", ".join(str(a) for a in args)
+    elif typing.get_origin(annotation) is list and args and typing.get_origin(args[0]) is Literal:
+        kind = "one or more of " + ", ".join(str(a) for a in typing.get_args(args[0]))
     else:
         base = args[0] if args else annotation
         names: dict[object, str] = {int: "an integer", float: "a number", bool: "true or false", str: "text"}

@@ -163,7 +163,7 @@ class RunWriter:
             bulk=bulk,
             removed=removed,
         )
-        if self.settings.prs_org_name == UNCONFIGURED_ORG:
+        if self.settings.prs_org_name == UNCONFIGURED_ORG and "prs" in self.settings.formats:
             report.warnings.append(
                 "prs_org_name is not configured (TRIALEXPORT_PRS_ORG_NAME): PRS XML says UNCONFIGURED"
             )

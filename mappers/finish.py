@@ -84,9 +84,18 @@ _PARSER = PerThread(
 )
 
 
-def finish_xml(text: str, template: str = "<template>") -> bytes:
+def finish_xml_tree(text: str, template: str = "<template>") -> etree._Element:
+    """The rendered XML as a tree (its blank text dropped); ``xml_bytes`` writes it. The export
+    keeps the tree for the not-mapped trace and the XSD, instead of parsing the bytes again."""
     try:
-        root = etree.fromstring(text.encode("utf-8"), _PARSER())
+        return etree.fromstring(text.encode("utf-8"), _PARSER())
     except etree.XMLSyntaxError as exc:
         raise TemplateOutputError(f"{template} did not render well-formed XML: {exc}") from exc
+
+
+def xml_bytes(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def finish_xml(text: str, template: str = "<template>") -> bytes:
+    return xml_bytes(finish_xml_tree(text, template))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
 
 from mappers.context import mesh_code
 from mappers.model import Study
-from mappers.render import split_name
+from mappers.names import split_name
 
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
@@ -105,64 +106,133 @@ _NAMES = {"name"}
 _NORMAL_FORM = {"condition_browse.meshes.*.id": mesh_code, "intervention_browse.meshes.*.id": mesh_code}
 
 
-def _walk(value, parts: list[str], where: str) -> Iterator[tuple[str, object]]:
-    if value is None or value == "" or value == []:
-        return
-    if not parts:
-        yield where, value
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "*":
-        for index, item in enumerate(value, 1):
-            yield from _walk(item, rest, f"{where}[{index}]")
-    elif isinstance(value, dict):
-        yield from _walk(value.get(head), rest, f"{where}.{head}" if where else head)
+def _spec_tree() -> dict:
+    """TRACED as one tree of attribute names ("*": every item), a leaf holding its spec's index:
+    the study is walked once for all specs, each list once, not once per spec."""
+    root: dict = {}
+    for index, spec in enumerate(TRACED):
+        node = root
+        for part in spec.split("."):
+            node = node.setdefault(part, {})
+        node[None] = index
+    return root
 
 
-def traced_values(study: Study) -> list[tuple[str, str, bool]]:
-    """(path, value, is_person_name) for every traced value the study has."""
-    data = study.model_dump(exclude={"provenance", "issues"})
-    out = []
-    for spec in TRACED:
-        parts = spec.split(".")
-        is_name = parts[-1] in _NAMES and parts[0] in ("officials", "contacts", "sites")
-        normal = _NORMAL_FORM.get(spec, str)
-        out += [(path, str(normal(value)), is_name) for path, value in _walk(data, parts, "")]
-    return out
+_TREE = _spec_tree()
+_IS_NAME = [
+    spec.split(".")[-1] in _NAMES and spec.split(".")[0] in ("officials", "contacts", "sites")
+    for spec in TRACED
+]
+_NORMAL = [_NORMAL_FORM.get(spec, str) for spec in TRACED]
+
+
+# A value's place in the study as (parent's place, attribute name or 1-based index), from None
+# at the study: written out (``sites[3].contacts[1].name``) only for a value no output holds.
+Place = tuple | None
+
+
+def path_of(place: Place) -> str:
+    steps = []
+    while place is not None:
+        place, step = place
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "".join(reversed(steps)).removeprefix(".")
+
+
+def _walk(value, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
+    for key, child in node.items():
+        if key is None:
+            continue
+        if key == "*":
+            for index, item in enumerate(value, 1):
+                _visit(item, child, (where, index), found)
+        else:
+            _visit(getattr(value, key, None), child, (where, key), found)
+
+
+def _visit(item, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
+    if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+        return
+    leaf = node.get(None)
+    if leaf is not None:
+        found[leaf].append((where, item))
+    if len(node) > (leaf is not None):
+        _walk(item, node, where, found)
+
+
+def traced_values(study: Study) -> list[tuple[Place, str, bool]]:
+    """(place, value, is_person_name) for every traced value the study has, in TRACED order and,
+    within a spec, in the order of the study's lists (``path_of(place)`` writes the place out).
+    Read from the model itself: dumping it first cost more than the walk."""
+    found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
+    _walk(study, _TREE, None, found)
+    return [
+        (place, str(_NORMAL[index](value)), _IS_NAME[index])
+        for index, values in enumerate(found)
+        for place, value in values
+    ]
 
 
 def json_values(value) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from json_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from json_values(item)
-    elif isinstance(value, str | int | float) and not isinstance(value, bool):
-        yield str(value)
+    """Every string and number of a JSON value, depth first (an explicit stack: a recursive
+    generator cost a frame per container)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        value = pop()
+        if isinstance(value, dict):
+            push(reversed(value.values()))
+        elif isinstance(value, list):
+            push(reversed(value))
+        elif isinstance(value, str):
+            yield value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield str(value)
 
 
-def xml_values(document: bytes) -> Iterator[str]:
-    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    for text in root.itertext():
-        if text.strip():
-            yield text.strip()
+def xml_values(document: bytes | etree._Element) -> Iterator[str]:
+    """Every non-blank text of an XML output, stripped: what ``itertext()`` gives, in another
+    order (each node's text, then its tail: half the cost). ``document`` is its bytes or a tree
+    of them (``finish.finish_xml_tree``: the export traces the tree it already parsed)."""
+    if isinstance(document, bytes):
+        document = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    if (text := document.text) and (text := text.strip()):
+        yield text
+    for node in document.iterdescendants():  # the document's own tail is not in it
+        # a comment's or processing instruction's own text is not a value (itertext skips it)
+        if (text := node.text) and isinstance(node.tag, str) and (text := text.strip()):
+            yield text
+        if (text := node.tail) and (text := text.strip()):
+            yield text
+
+
+_JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
 
 
 def untraced(
-    study: Study, output_values: Iterable[str], traced: list[tuple[str, str, bool]] | None = None
+    study: Study, output_values: Iterable[str], traced: list[tuple[Place, str, bool]] | None = None
 ) -> list[str]:
-    """Paths of the study's values that appear nowhere in one output's values.
+    """Paths of the study's values that appear nowhere in one output's values: neither as a
+    value nor inside one (a value rendered within a longer text).
 
     ``traced`` is ``traced_values(study)`` when the caller checks several outputs of one study:
-    dumping and walking the study once instead of once per output."""
+    dumping and walking the study once instead of once per output. The values not found whole
+    are looked for inside the output's values all at once, by Aho-Corasick (``ahocorasick_rs``):
+    one ``in`` search of the joined values per value was quadratic on a study of a thousand
+    sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
-    blob = "\n".join(values)
+    traced = traced_values(study) if traced is None else traced
+    absent = {value for _, value, _ in traced} - values
+    if absent:
+        needles = list(absent)
+        search = AhoCorasick(needles, matchkind=MatchKind.Standard)
+        matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
+        absent -= {needles[index] for index, _, _ in matches}
     missing = []
-    for path, value, is_name in traced_values(study) if traced is None else traced:
-        if value in values or value in blob:
+    for place, value, is_name in traced:
+        if value not in absent:
             continue
-        if is_name and (last := split_name(value)["last"]) and last in values:
+        if is_name and (last := split_name(value).last) and last in values:
             continue
-        missing.append(path)
+        missing.append(path_of(place))
     return missing

@@ -39,7 +39,7 @@ from fhir.resources.resource import Resource as ResourceR5
 from pydantic import ValidationError
 
 from mappers.model import Issue
-from validation.profile import check_resource
+from validation.profile import Where, _at, check_resource
 from validation.structure import resource_issues, resource_types
 
 # fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
@@ -59,7 +59,8 @@ _CONDITIONAL_URL = re.compile(
 _EMPTY = (None, "", [], {})
 
 
-def _error(code: str, field: str, message: str) -> Issue:
+def _error(code: str, field: Where, message: str) -> Issue:
+    field = _at(field)
     return Issue(severity="error", code=code, field=field, message=f"{field}: {message}")
 
 
@@ -175,47 +176,59 @@ def _model_structure_issues(bundle: dict, version: str) -> list[Issue]:
     return issues
 
 
+def _empty(item: object) -> bool:
+    """ele-1's empty: nothing, or a blank string, an empty list or object (``0`` and ``False``
+    are values)."""
+    if isinstance(item, str):
+        return not item.strip()
+    return item is None or (isinstance(item, dict | list) and not item)
+
+
 class _ResourceWalk:
-    """One pass over a resource (and its contained resources) collecting what the rules need."""
+    """One pass over a resource (and its contained resources) collecting what the rules need.
+    A node's place is kept as ``(parent, key, index)`` and written out only for an issue."""
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
-        self.references: list[tuple[str, str]] = []  # (path, Reference.reference)
-        self.local_canonicals: list[tuple[str, str]] = []  # (path, "#id" canonical)
+        self.references: list[tuple[Where, str]] = []  # (path, Reference.reference)
+        self.local_canonicals: list[tuple[Where, str]] = []  # (path, "#id" canonical)
 
-    def walk(self, value: object, path: str) -> None:
+    def walk(self, value: object, path: Where) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                child = f"{path}.{key}"
-                if item in _EMPTY or (isinstance(item, str) and not item.strip()):
-                    self.issues.append(_error("fhir-empty-element", child, "empty element (ele-1)"))
+                if _empty(item):
+                    self.issues.append(
+                        _error("fhir-empty-element", (path, key, None), "empty element (ele-1)")
+                    )
                     continue
                 if key == "reference" and isinstance(item, str):
-                    self.references.append((child, item))
+                    self.references.append(((path, key, None), item))
                 elif key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
-                    self._canonicals(item, child)
+                    self._canonicals(item, (path, key, None))
                 elif key in ("extension", "modifierExtension") and isinstance(item, list):
-                    self._extensions(item, child)
+                    self._extensions(item, (path, key, None))
                 if isinstance(item, dict | list):
-                    self.walk(item, child)
+                    self.walk(item, (path, key, None))
         elif isinstance(value, list):
+            # a list's items are its key's, indexed: (the list's parent, key, index)
+            keyed = isinstance(path, tuple) and path[2] is None
             for index, item in enumerate(value):
-                child = f"{path}[{index}]"
-                if item in _EMPTY or (isinstance(item, str) and not item.strip()):
+                child = (path[0], path[1], index) if keyed else f"{_at(path)}[{index}]"
+                if _empty(item):
                     self.issues.append(_error("fhir-empty-element", child, "empty element (ele-1)"))
                 elif isinstance(item, dict | list):
                     self.walk(item, child)
 
-    def _canonicals(self, value: object, path: str) -> None:
+    def _canonicals(self, value: object, path: Where) -> None:
         """Only "#id" canonicals point into the resource; others name published artifacts."""
         if isinstance(value, str) and value.startswith("#"):
             self.local_canonicals.append((path, value))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, str) and item.startswith("#"):
-                    self.local_canonicals.append((f"{path}[{index}]", item))
+                    self.local_canonicals.append((f"{_at(path)}[{index}]", item))
 
-    def _extensions(self, extensions: list, path: str) -> None:
+    def _extensions(self, extensions: list, path: Where) -> None:
         for index, ext in enumerate(extensions):
             if not isinstance(ext, dict):
                 continue
@@ -223,7 +236,7 @@ class _ResourceWalk:
             if has_value == ("extension" in ext):
                 problem = "has both a value and sub-extensions" if has_value else "has no value"
                 self.issues.append(
-                    _error("fhir-extension", f"{path}[{index}]", f"extension {problem} (ext-1)")
+                    _error("fhir-extension", f"{_at(path)}[{index}]", f"extension {problem} (ext-1)")
                 )
 
 
@@ -262,23 +275,23 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
     walk.walk({k: v for k, v in resource.items() if k != "contained"}, rtype)
 
     referenced: set[str] = set()
-    for path, ref in walk.references:
+    for where, ref in walk.references:
         if ref.startswith("#"):
             target = ref[1:]
             if target and target not in contained_ids:
                 issues.append(
-                    _error("fhir-unresolved-reference", path, f"{ref!r} names no contained resource")
+                    _error("fhir-unresolved-reference", where, f"{ref!r} names no contained resource")
                 )
             referenced.add(target)
         elif ref not in full_urls:
             issues.append(
-                _error("fhir-unresolved-reference", path, f"{ref!r} is not the fullUrl of an entry")
+                _error("fhir-unresolved-reference", where, f"{ref!r} is not the fullUrl of an entry")
             )
-    for path, canonical in walk.local_canonicals:
+    for where, canonical in walk.local_canonicals:
         target = canonical[1:]
         if target not in contained_ids:
             issues.append(
-                _error("fhir-unresolved-reference", path, f"{canonical!r} names no contained resource")
+                _error("fhir-unresolved-reference", where, f"{canonical!r} names no contained resource")
             )
         referenced.add(target)
     for inner_id, path in contained_ids.items():

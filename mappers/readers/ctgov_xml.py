@@ -69,10 +69,55 @@ class CtgovXml(Reader):
             raise RejectedInput("XML DOCTYPE declares entities; entity declarations are refused")
         if root.tag != "clinical_study":
             raise RejectedInput(f"XML root is <{root.tag}>, not <clinical_study>")
-        return [read_study(root)]
+        return [read_study(_Node(root))]
 
 
-def _text(el, path: str) -> str | None:
+class _Node:
+    """An element with its children indexed by tag, for the reader's look-ups into it.
+
+    The reader asks each element for a dozen children by name, most of them absent; lxml's
+    ``find`` parses the path and walks the children on every call (a third of the reading time
+    of a study of a thousand sites). Here the children are listed once; ``find``/``findall``
+    answer as lxml's do for the paths used (child names joined by ``/``, ``*`` for every child
+    element), in document order, with lxml elements; ``node``/``nodes`` wrap what they find
+    for further look-ups.
+    """
+
+    __slots__ = ("_by_tag", "_children", "el")
+
+    def __init__(self, el):
+        self.el = el
+        self._children = [child for child in el if isinstance(child.tag, str)]
+        self._by_tag: dict[str, list] = {}
+        for child in self._children:
+            self._by_tag.setdefault(child.tag, []).append(child)
+
+    def _all(self, tag: str) -> list:
+        return self._children if tag == "*" else self._by_tag.get(tag, [])
+
+    def find(self, path: str):
+        head, _, rest = path.partition("/")
+        for child in self._all(head):
+            found = child.find(rest) if rest else child
+            if found is not None:
+                return found
+        return None
+
+    def findall(self, path: str) -> list:
+        head, _, rest = path.partition("/")
+        if not rest:
+            return self._all(head)
+        return [found for child in self._all(head) for found in child.findall(rest)]
+
+    def node(self, path: str) -> _Node | None:
+        found = self.find(path)
+        return None if found is None else _Node(found)
+
+    def nodes(self, path: str) -> list[_Node]:
+        return [_Node(el) for el in self.findall(path)]
+
+
+def _text(el: _Node, path: str) -> str | None:
     found = el.find(path)
     if found is None:
         return None
@@ -88,7 +133,7 @@ def _text(el, path: str) -> str | None:
     return value.strip() or None
 
 
-def _texts(el, path: str) -> list[str]:
+def _texts(el: _Node, path: str) -> list[str]:
     return [t for t in ("".join(x.itertext()).strip() for x in el.findall(path)) if t]
 
 
@@ -107,7 +152,7 @@ def _flag(draft: Draft, value: str | None, field: str, where: str) -> bool | Non
     return flag
 
 
-def _date(draft: Draft, root, tag: str, field: str) -> tuple[str | None, str | None]:
+def _date(draft: Draft, root: _Node, tag: str, field: str) -> tuple[str | None, str | None]:
     """A date element's ISO value and its type code; an unreadable date is reported."""
     el = root.find(tag)
     if el is None or not (el.text or "").strip():
@@ -119,7 +164,7 @@ def _date(draft: Draft, root, tag: str, field: str) -> tuple[str | None, str | N
     return value, _code(draft, "date_type", el.get("type"), field, where)
 
 
-def read_study(root) -> Draft:
+def read_study(root: _Node) -> Draft:
     draft = Draft()
     _identification(draft, root)
     _oversight(draft, root)
@@ -137,7 +182,7 @@ def read_study(root) -> Draft:
                 "safety_issue": yes_no(_text(o, "safety_issue")),
             }
             for kind in ("primary", "secondary", "other")
-            for o in root.findall(f"{kind}_outcome")
+            for o in root.nodes(f"{kind}_outcome")
             if _text(o, "measure")
         ],
         "/clinical_study/*_outcome",
@@ -152,7 +197,7 @@ def read_study(root) -> Draft:
     return draft
 
 
-def _identification(draft: Draft, root) -> None:
+def _identification(draft: Draft, root: _Node) -> None:
     ids = [{"kind": "nct", "value": v} for v in _texts(root, "id_info/nct_id")]
     ids += [{"kind": "org_study_id", "value": v} for v in _texts(root, "id_info/org_study_id")[:1]]
     ids += [{"kind": "secondary", "value": v} for v in _texts(root, "id_info/secondary_id")]
@@ -163,7 +208,7 @@ def _identification(draft: Draft, root) -> None:
     draft.put("conditions", _texts(root, "condition"), "/clinical_study/condition")
     draft.put("keywords", _texts(root, "keyword"), "/clinical_study/keyword")
     orgs = []
-    for el in root.findall("sponsors/*"):
+    for el in root.nodes("sponsors/*"):
         name = _text(el, "agency")
         orgs.append(name and {"name": name, "agency_class": agency_class(_text(el, "agency_class"))})
     if root.find("sponsors/lead_sponsor") is not None:
@@ -173,7 +218,7 @@ def _identification(draft: Draft, root) -> None:
     draft.put("organization", source and {"name": source}, "/clinical_study/source")
 
 
-def _oversight(draft: Draft, root) -> None:
+def _oversight(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/oversight_info"
     oversight = {
         name: _flag(draft, _text(root, f"oversight_info/{element}"), f"oversight.{name}", at)
@@ -224,7 +269,7 @@ _TYPED_DATES = {
 }
 
 
-def _status(draft: Draft, root) -> None:
+def _status(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
     status = {
         "overall_status": _code(
@@ -260,7 +305,7 @@ def _status(draft: Draft, root) -> None:
     draft.put("pending_results", pending, at + "pending_results")
 
 
-def _design(draft: Draft, root) -> None:
+def _design(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
     study_type = _text(root, "study_type")
     registry = study_type is not None and "[Patient Registry]" in study_type
@@ -316,14 +361,14 @@ def _design(draft: Draft, root) -> None:
         draft.put("enrollment", {"count": count, "type": etype}, at + "enrollment")
 
 
-def _arms(draft: Draft, root) -> None:
+def _arms(draft: Draft, root: _Node) -> None:
     arms = [
         {
             "label": _text(a, "arm_group_label"),
             "type": _code(draft, "arm_type", _text(a, "arm_group_type"), "arms", "/clinical_study/arm_group"),
             "description": _text(a, "description"),
         }
-        for a in root.findall("arm_group")
+        for a in root.nodes("arm_group")
         if _text(a, "arm_group_label")
     ]
     draft.put("arms", arms, "/clinical_study/arm_group")
@@ -335,13 +380,13 @@ def _arms(draft: Draft, root) -> None:
             "other_names": _texts(i, "other_name"),
             "arm_labels": _texts(i, "arm_group_label"),
         }
-        for i in root.findall("intervention")
+        for i in root.nodes("intervention")
     ]
     draft.put("interventions", interventions, "/clinical_study/intervention")
 
 
-def _eligibility(draft: Draft, root) -> None:
-    el = root.find("eligibility")
+def _eligibility(draft: Draft, root: _Node) -> None:
+    el = root.node("eligibility")
     if el is None:
         return
     at = "/clinical_study/eligibility"
@@ -362,7 +407,7 @@ def _eligibility(draft: Draft, root) -> None:
     draft.put("eligibility", eligibility, at)
 
 
-def _name(el) -> str | None:
+def _name(el: _Node) -> str | None:
     """The person's name as one text: ``last_name`` holds it whole in public records; a record
     with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
     parts = [_text(el, part) for part in ("first_name", "middle_name", "last_name")]
@@ -373,7 +418,7 @@ def _name(el) -> str | None:
     return name or degrees
 
 
-def _person(draft: Draft, el, where: str) -> dict | None:
+def _person(draft: Draft, el: _Node, where: str) -> dict | None:
     name = _name(el)
     if not name:
         return None
@@ -387,20 +432,20 @@ def _person(draft: Draft, el, where: str) -> dict | None:
     }
 
 
-def _people(draft: Draft, root) -> None:
+def _people(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
-    officials = [_person(draft, o, at + "overall_official") for o in root.findall("overall_official")]
+    officials = [_person(draft, o, at + "overall_official") for o in root.nodes("overall_official")]
     draft.put("officials", [o for o in officials if o], at + "overall_official")
     contacts = [
         _person(draft, c, at + "overall_contact")
-        for c in root.findall("overall_contact") + root.findall("overall_contact_backup")
+        for c in root.nodes("overall_contact") + root.nodes("overall_contact_backup")
     ]
     draft.put("contacts", [c for c in contacts if c], at + "overall_contact")
     sites = []
-    for loc in root.findall("location"):
+    for loc in root.nodes("location"):
         where = at + "location"
-        people = [_person(draft, c, where) for c in loc.findall("contact") + loc.findall("contact_backup")]
-        investigators = [_person(draft, c, where) for c in loc.findall("investigator")]
+        people = [_person(draft, c, where) for c in loc.nodes("contact") + loc.nodes("contact_backup")]
+        investigators = [_person(draft, c, where) for c in loc.nodes("investigator")]
         sites.append(
             {
                 "facility": _text(loc, "facility/name"),
@@ -415,7 +460,7 @@ def _people(draft: Draft, root) -> None:
         )
     draft.put("sites", sites, at + "location")
     draft.put("removed_countries", _texts(root, "removed_countries/country"), at + "removed_countries")
-    rp = root.find("responsible_party")
+    rp = root.node("responsible_party")
     if rp is not None:
         rtype = _code(
             draft,
@@ -436,35 +481,35 @@ def _people(draft: Draft, root) -> None:
         draft.put("responsible_party", party or None, at + "responsible_party")
 
 
-def _references(draft: Draft, root) -> None:
+def _references(draft: Draft, root: _Node) -> None:
     refs = [
         {
             "citation": _text(r, "citation"),
             "pmid": _text(r, "PMID"),
-            "type": "RESULT" if r.tag == "results_reference" else None,
+            "type": "RESULT" if r.el.tag == "results_reference" else None,
         }
-        for r in root.findall("reference") + root.findall("results_reference")
+        for r in root.nodes("reference") + root.nodes("results_reference")
         if _text(r, "citation")
     ]
     draft.put("references", refs, "/clinical_study/reference")
     links = [
         {"url": _text(x, "url"), "description": _text(x, "description")}
-        for x in root.findall("link")
+        for x in root.nodes("link")
         if _text(x, "url")
     ]
     draft.put("links", links, "/clinical_study/link")
 
 
-def _derived(draft: Draft, root) -> None:
+def _derived(draft: Draft, root: _Node) -> None:
     """The registry's MeSH indexing (terms only: the legacy XML has no MeSH ids)."""
     for element in ("condition_browse", "intervention_browse"):
         terms = [{"term": t} for t in _texts(root, f"{element}/mesh_term")]
         draft.put(element, {"meshes": terms} if terms else None, f"/clinical_study/{element}")
 
 
-def _sharing(draft: Draft, root) -> None:
+def _sharing(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
-    data = root.find("patient_data")
+    data = root.node("patient_data")
     if data is not None:
         statement = {
             "ipd_sharing": _code(
@@ -490,11 +535,11 @@ def _sharing(draft: Draft, root) -> None:
             "url": _text(d, "doc_url"),
             "comment": _text(d, "doc_comment"),
         }
-        for d in root.findall("study_docs/study_doc")
+        for d in root.nodes("study_docs/study_doc")
     ]
     draft.put("avail_ipds", [d for d in docs if any(d.values())], at + "study_docs")
     large = []
-    for d in root.findall("provided_document_section/provided_document"):
+    for d in root.nodes("provided_document_section/provided_document"):
         url = _text(d, "document_url")
         large.append(
             {

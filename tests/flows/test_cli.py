@@ -1,5 +1,6 @@
 """The command a user types, in a subprocess: exit codes, the summary line, a clean console."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -108,3 +109,60 @@ def test_large_runs_map_in_a_process_per_cpu_unless_told_otherwise(monkeypatch):
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 1)
     monkeypatch.setattr(cli, "AUTO_WORKERS_INPUTS", 1)
     assert cli._auto_workers([SEEDS], None, None) is None
+
+
+def test_formats_and_deep_validation_options_reach_the_run(tmp_path):
+    """`--formats fhir`: bundles and study.json only, no PRS warning (there is no PRS XML);
+    `--deep-validation`: the run reads every resource with fhir.resources, recorded in its report."""
+    output = tmp_path / "out"
+    result = cli(
+        "run",
+        str(SEEDS),
+        "-o",
+        str(output),
+        "--formats",
+        "fhir",
+        "--deep-validation",
+        "--json",
+        cwd=ROOT,
+        prefect_home=tmp_path / "ph",
+        api_url=api_url(),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((output / "run-report.json").read_bytes())
+    assert report["settings"]["formats"] == ["fhir"] and report["settings"]["deep_validation"] is True
+    assert report["totals"]["exported"] == 2 and not report.get("warnings")
+    written = {p.name for p in (output / "studies").rglob("*") if p.is_file()}
+    assert written == {"fhir-r4-bundle.json", "study.json"}
+    assert "prs_org_name" not in result.stderr
+
+
+def test_a_run_without_a_server_starts_one_its_dask_workers_share(tmp_path):
+    """flows.server: without PREFECT_API_URL the command starts Prefect's temporary server itself
+    and its Dask workers report to it, instead of each booting one of its own (~10 s each); the
+    run's logs reach the server before it stops."""
+    result = cli(
+        "run",
+        str(SEEDS),
+        "-o",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        cwd=tmp_path,
+        prefect_home=tmp_path / "ph",
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console
+    assert console.count("Starting temporary server") == 1, console
+    assert "Stopping temporary server" in console
+    assert "Error logging to API" not in console and "Traceback" not in console
+    assert "View at" not in console  # the temporary server serves no UI to link to
+
+
+def test_quiet_without_a_server_prints_nothing(tmp_path):
+    """The temporary server the command starts itself says nothing under --quiet either."""
+    result = cli(
+        "run", str(SEEDS), "-o", str(tmp_path / "out"), "--quiet", cwd=tmp_path, prefect_home=tmp_path / "ph"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""

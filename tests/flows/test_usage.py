@@ -61,11 +61,20 @@ def assert_usage_error(result: subprocess.CompletedProcess, *expected: str) -> N
         ),
         ("TRIALEXPORT_MAX_FILE_BYTES", "lots", "TRIALEXPORT_MAX_FILE_BYTES=lots: an integer >= 1"),
         ("TRIALEXPORT_MAX_STUDIES_PER_FILE", "-5", "TRIALEXPORT_MAX_STUDIES_PER_FILE=-5: an integer >= 1"),
+        ("TRIALEXPORT_FORMATS", "fhir,pdf", "TRIALEXPORT_FORMATS=fhir,pdf: one or more of fhir, prs, public"),
+        ("TRIALEXPORT_DEEP_VALIDATION", "maybe", "TRIALEXPORT_DEEP_VALIDATION=maybe: true or false"),
     ],
 )
 def test_a_bad_export_setting(tmp_path, variable, value, expected):
     result = trialexport("run", str(SEEDS), "-o", str(tmp_path / "out"), env={variable: value})
     assert_usage_error(result, expected)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("formats", ["xml", "fhir,,csv", ""])
+def test_a_formats_option_outside_the_three(tmp_path, formats):
+    result = trialexport("run", str(SEEDS), "-o", str(tmp_path / "out"), "--formats", formats)
+    assert_usage_error(result, "formats=", "one or more of fhir, prs, public")
     assert not (tmp_path / "out").exists()
 
 

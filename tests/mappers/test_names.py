@@ -10,11 +10,13 @@ import re
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from mappers.context import MappingSettings
 from mappers.export import export_study
-from mappers.names import NameParts, is_person_name, split_name
+from mappers.names import NameParts, _plain_parts, _split_name, is_person_name, split_name
 from tests.mappers.readers.ctgov_fixtures import ALL_FILES, FIXTURES, studies
 
 PARITY_FILES = sorted((FIXTURES / "xml_parity").glob("*.xml"))
@@ -90,6 +92,31 @@ def test_every_word_of_every_fixture_name_lands_in_one_part():
         parts = split_name(name)
         assert parts.last, name
         assert _words(" ".join([parts.first, parts.middle, parts.last, parts.degrees])) == _words(name), name
+
+
+def test_plain_names_split_without_nameparser_split_as_nameparser_does_on_every_fixture_name():
+    names = fixture_names()
+    plain = [n for n in names if is_person_name(n) and _plain_parts(" ".join(n.split()))]
+    assert len(plain) > 250  # many names take the fast path
+    for name in names:
+        assert _split_name(name) == _split_name(name, plain=False), name
+
+
+# Words of every kind nameparser treats apart (titles, suffixes, ambiguous acronyms, particles,
+# conjunctions, compound first names), initials, cases and hyphens around plain names.
+_NAME_WORDS = _words(
+    "Ana Maria John Smith Wei Meng Linh Do Ed Ma Chi Lee Van Dean Major King Bishop Rose "
+    "van der de la bin abu Abu Abd al- y e and the St St. Mc Mac O'Brien D'Andre "
+    "Jr Jr. Sr II III IV MD Md PhD Dr Dr. Prof Mr Mrs Sir Dame Esq J J. K. Q x X. JOHN SMITH "
+    "john smith Jean-Pierre Smith-Jones Al-Farsi Ng Li Xu Yu Ho Ann Mary Jo Lou"
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_NAME_WORDS), min_size=1, max_size=4))
+def test_plain_names_split_as_nameparser_does(words):
+    name = " ".join(words)
+    assert _split_name(name) == _split_name(name, plain=False), name
 
 
 # --- the records issue 12 names ------------------------------------------------------------------------

@@ -1,12 +1,41 @@
-"""Template overlays render in Jinja's sandbox: an overlay is code a deployment parameter can
-change, so it reads the values it is given and never reaches Python's internals (issue 17)."""
+"""mappers.render: the template environment's JSON filter per kind of template, and template
+overlays in Jinja's sandbox: an overlay is code a deployment parameter can change, so it reads the
+values it is given and never reaches Python's internals (issue 17)."""
 
 from __future__ import annotations
+
+import json
 
 import jinja2
 import pytest
 
 from mappers.render import environment, render
+
+VALUE = {"title": "<b>Tom & Jerry's</b>", "n": [1, 2.5, None, True]}
+
+
+def test_tojson_in_a_json_template_is_plain_json(tmp_path):
+    (tmp_path / "x.json.j2").write_text("{{ value|tojson }}")
+    text = render("x.json.j2", {"value": VALUE}, str(tmp_path))
+    assert json.loads(text) == VALUE
+    assert "<b>" in text  # no HTML escapes: the JSON output is parsed again, not put in markup
+
+
+def test_tojson_in_a_markup_template_stays_safe_in_html(tmp_path):
+    (tmp_path / "x.html.j2").write_text("<p>{{ value|tojson }}</p>")
+    text = render("x.html.j2", {"value": VALUE}, str(tmp_path))
+    assert "<b>" not in text and "&" not in text.removeprefix("<p>").removesuffix("</p>")
+    assert json.loads(text.removeprefix("<p>").removesuffix("</p>")) == VALUE
+
+
+@pytest.mark.parametrize("user_dir", [None, "overlay"])
+def test_both_environments_write_plain_json_in_json_templates(tmp_path, user_dir):
+    """The shipped environment and an overlay's sandboxed one share the JSON filter (a string
+    template is autoescaped by default: the block turns it off, as a .json.j2 name does)."""
+    env = environment(str(tmp_path) if user_dir else None)
+    assert isinstance(env, jinja2.sandbox.SandboxedEnvironment) == bool(user_dir)
+    text = env.from_string("{% autoescape false %}{{ value|tojson }}{% endautoescape %}").render(value=VALUE)
+    assert json.loads(text) == VALUE and "<b>" in text
 
 
 def test_the_shipped_templates_alone_are_not_sandboxed():

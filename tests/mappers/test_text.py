@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+
 import ftfy
+import ftfy.badness
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappers.text import _REPAIR, repair
+from mappers.text import _BAD_WIDTH, _REPAIR, is_bad, repair
 from tests.conftest import ROOT
 
 
@@ -60,3 +63,32 @@ def test_repair_is_ftfy_line_by_line_on_every_fixture():
         if path.suffix in (".json", ".xml", ".csv", ".txt"):
             text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
             assert repair(text) == _reference(text), path.name
+
+
+def test_the_mojibake_heuristic_is_short_and_never_all_ascii():
+    """What mappers.text.is_bad relies on to search windows around non-ASCII characters only."""
+    pattern = ftfy.badness.BADNESS_RE
+    sre = importlib.import_module("re._parser")  # the regular expression's width (untyped module)
+    assert sre.parse(pattern.pattern, pattern.flags).getwidth()[1] <= _BAD_WIDTH
+    for category in ftfy.badness.MOJIBAKE_CATEGORIES.values():
+        assert all(ord(c) > 127 for c in category.replace("-", "")), category
+
+
+# Characters of ftfy's mojibake patterns and the ASCII around them, a few at a time: short
+# texts of these hit the heuristic's alternatives (and their edges) often.
+_CHARS = sorted(
+    set("ÃÂÎÐ€œŠš¢£ŸžØÙà²µ¹¼½¾√±∂†≠®™´≤≥¥ø≈°‚Äìîïòôúùûπâóäê×³вЂВГРСў.βΆΒΓΞΟāŒ¦¤¨¬éaz AZ.,?!()\t\u00a0\u2028")
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_CHARS), max_size=12), st.integers(0, 30), st.integers(0, 30))
+def test_is_bad_is_ftfys_is_bad(chars, before, after):
+    text = "x" * before + "".join(chars) + "y" * after
+    assert is_bad(text) == ftfy.badness.is_bad(text)
+
+
+def test_is_bad_sees_ascii_on_either_side_of_the_mojibake():
+    for text in ("a Ã ", "words a Ã  more", "ГўВЂВx ", "Ã ", "pre ГўВЂВ.a post", "x.Â ("):
+        assert is_bad(text) == ftfy.badness.is_bad(text), text
+    assert is_bad("a Ã ") and is_bad("ГўВЂВx ")

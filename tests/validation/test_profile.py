@@ -165,3 +165,36 @@ def test_invariants_on_projections_give_the_results_of_whole_nodes(monkeypatch):
     for bundle, version in cases:
         check_resource(bundle, version)
     assert len(set(compared)) > 20
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        None,
+        {},
+        {"versionId": "3"},
+        {"_versionId": {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}},
+        {"lastUpdated": "2021-01-01T00:00:00Z"},
+        {"security": [{"code": "x"}]},
+        {"tag": [{"code": "x"}], "source": "http://example.org"},
+    ],
+)
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_dom_4_and_dom_5_give_fhirpaths_results(meta, version):
+    import validation.profile as profile
+
+    inner = {"resourceType": "Location", "id": "a", "name": "x"} | (
+        {"meta": meta} if meta is not None else {}
+    )
+    node = {
+        "resourceType": "ResearchStudy",
+        "status": "active",
+        "contained": [{"resourceType": "Group"}, inner],
+    }
+    expressions = {
+        c["key"]: c["expression"]
+        for c in profile._definitions(version)["types"]["ResearchStudy"]["constraints"]
+    }
+    for key in ("dom-4", "dom-5"):
+        whole = profile._evaluate(expressions[key], version, node, "ResearchStudy", {})
+        assert NATIVE[key](node) == whole, (key, meta)
