@@ -36,14 +36,15 @@ from fhir.resources.bundle import Bundle as BundleR5
 from fhir.resources.R4B.bundle import Bundle as BundleR4
 from fhir.resources.R4B.resource import Resource as ResourceR4
 from fhir.resources.resource import Resource as ResourceR5
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mappers.model import Issue
-from validation.profile import Where, _at, check_resource
+from validation.issues import Where, error_at, place
+from validation.profile import check_resource
 from validation.structure import resource_issues, resource_types
 
 # fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
-_MODELS = {
+_MODELS: dict[str, tuple[Callable[[str], type], type[BaseModel], type[BaseModel]]] = {
     "R4": (fhir.resources.R4B.get_fhir_model_class, BundleR4, ResourceR4),
     "R5": (fhir.resources.get_fhir_model_class, BundleR5, ResourceR5),
 }
@@ -56,25 +57,20 @@ _CONDITIONAL_URL = re.compile(
     r"(?P<type>[A-Za-z]+)\?identifier=(?P<system>[^|&#+\s]+)\|(?P<value>[^|&#+\s]+)"
 )
 
-_EMPTY = (None, "", [], {})
-
-
-def _error(code: str, field: Where, message: str) -> Issue:
-    field = _at(field)
-    return Issue(severity="error", code=code, field=field, message=f"{field}: {message}")
+_EMPTY: tuple[object, ...] = (None, "", [], {})
 
 
 def _path(root: str, loc: tuple) -> str:
     return root + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
 
-def _model_issues(model: type, data: object, root: str) -> list[Issue]:
+def _model_issues(model: type[BaseModel], data: object, root: str) -> list[Issue]:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        return [_error("fhir-invalid", _path(root, err["loc"]), err["msg"]) for err in exc.errors()]
+        return [error_at("fhir-invalid", _path(root, err["loc"]), err["msg"]) for err in exc.errors()]
     except Exception as exc:  # fhir_core raises KeyError/TypeError on some malformed input
-        return [_error("fhir-invalid", root, f"could not be validated ({type(exc).__name__}: {exc})")]
+        return [error_at("fhir-invalid", root, f"could not be validated ({type(exc).__name__}: {exc})")]
     return []
 
 
@@ -97,7 +93,7 @@ def _split(bundle: dict) -> tuple[dict, list[tuple[int, object]]]:
     return shell, resources
 
 
-def _model_of(rtype: str, version: str) -> type | None:
+def _model_of(rtype: str, version: str) -> type[BaseModel] | None:
     get_fhir_model_class, _, Resource = _MODELS[version]
     try:
         model = get_fhir_model_class(rtype)
@@ -106,7 +102,7 @@ def _model_of(rtype: str, version: str) -> type | None:
     return model if isinstance(model, type) and issubclass(model, Resource) else None
 
 
-def _model_resource_issues(resource: dict, rtype: str, version: str, model: type) -> list[Issue]:
+def _model_resource_issues(resource: dict, rtype: str, version: str, model: type[BaseModel]) -> list[Issue]:
     """fhir.resources' reading of one resource. Its models accept any content in a contained
     resource (``contained`` is typed as the abstract Resource), so each contained resource is
     validated with its own model as well."""
@@ -117,7 +113,7 @@ def _model_resource_issues(resource: dict, rtype: str, version: str, model: type
         inner_type = inner.get("resourceType") if isinstance(inner, dict) else None
         inner_model = _model_of(inner_type, version) if isinstance(inner_type, str) else None
         if inner_model is None:
-            issues.append(_error("fhir-invalid", where, f"unknown resourceType {inner_type!r}"))
+            issues.append(error_at("fhir-invalid", where, f"unknown resourceType {inner_type!r}"))
         else:
             issues += _model_issues(inner_model, inner, where)
     return issues
@@ -147,12 +143,12 @@ def _structure_issues(bundle: dict, version: str, deep: bool = False) -> list[Is
     for index, resource in resources:
         where = f"Bundle.entry[{index}].resource"
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-        if not isinstance(rtype, str):
-            issues.append(_error("fhir-invalid", where, "is not a resource (no resourceType)"))
+        if not isinstance(resource, dict) or not isinstance(rtype, str):
+            issues.append(error_at("fhir-invalid", where, "is not a resource (no resourceType)"))
             continue
         model = _model_of(rtype, version)
         if model is None or rtype not in resource_types(version):
-            issues.append(_error("fhir-invalid", where, f"unknown resourceType {rtype!r}"))
+            issues.append(error_at("fhir-invalid", where, f"unknown resourceType {rtype!r}"))
             continue
         found = resource_issues(resource, version, rtype)
         if found or deep:
@@ -169,8 +165,10 @@ def _model_structure_issues(bundle: dict, version: str) -> list[Issue]:
     for _index, resource in resources:
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
         model = _model_of(rtype, version) if isinstance(rtype, str) else None
-        if model is None:
-            issues.append(_error("fhir-invalid", "Bundle.entry.resource", f"unknown resourceType {rtype!r}"))
+        if model is None or not isinstance(resource, dict) or not isinstance(rtype, str):
+            issues.append(
+                error_at("fhir-invalid", "Bundle.entry.resource", f"unknown resourceType {rtype!r}")
+            )
         else:
             issues += _model_resource_issues(resource, rtype, version, model)
     return issues
@@ -198,7 +196,7 @@ class _ResourceWalk:
             for key, item in value.items():
                 if _empty(item):
                     self.issues.append(
-                        _error("fhir-empty-element", (path, key, None), "empty element (ele-1)")
+                        error_at("fhir-empty-element", (path, key, None), "empty element (ele-1)")
                     )
                     continue
                 if key == "reference" and isinstance(item, str):
@@ -213,9 +211,9 @@ class _ResourceWalk:
             # a list's items are its key's, indexed: (the list's parent, key, index)
             keyed = isinstance(path, tuple) and path[2] is None
             for index, item in enumerate(value):
-                child = (path[0], path[1], index) if keyed else f"{_at(path)}[{index}]"
+                child = (path[0], path[1], index) if keyed else f"{place(path)}[{index}]"
                 if _empty(item):
-                    self.issues.append(_error("fhir-empty-element", child, "empty element (ele-1)"))
+                    self.issues.append(error_at("fhir-empty-element", child, "empty element (ele-1)"))
                 elif isinstance(item, dict | list):
                     self.walk(item, child)
 
@@ -226,7 +224,7 @@ class _ResourceWalk:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, str) and item.startswith("#"):
-                    self.local_canonicals.append((f"{_at(path)}[{index}]", item))
+                    self.local_canonicals.append((f"{place(path)}[{index}]", item))
 
     def _extensions(self, extensions: list, path: Where) -> None:
         for index, ext in enumerate(extensions):
@@ -236,7 +234,7 @@ class _ResourceWalk:
             if has_value == ("extension" in ext):
                 problem = "has both a value and sub-extensions" if has_value else "has no value"
                 self.issues.append(
-                    _error("fhir-extension", f"{_at(path)}[{index}]", f"extension {problem} (ext-1)")
+                    error_at("fhir-extension", f"{place(path)}[{index}]", f"extension {problem} (ext-1)")
                 )
 
 
@@ -244,7 +242,7 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
     walk = _ResourceWalk()
     issues = walk.issues
     if "id" in resource and not (isinstance(resource["id"], str) and _ID.fullmatch(resource["id"])):
-        issues.append(_error("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id"))
+        issues.append(error_at("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id"))
 
     contained = resource.get("contained")
     contained = contained if isinstance(contained, list) else []
@@ -257,15 +255,15 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
         inner_id = inner.get("id")
         if not (isinstance(inner_id, str) and _ID.fullmatch(inner_id)):
             issues.append(
-                _error("fhir-id", f"{path}.id", f"contained resource needs a valid id, got {inner_id!r}")
+                error_at("fhir-id", f"{path}.id", f"contained resource needs a valid id, got {inner_id!r}")
             )
         elif inner_id in contained_ids:
-            issues.append(_error("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice"))
+            issues.append(error_at("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice"))
         else:
             contained_ids[inner_id] = path
         if "contained" in inner:
             issues.append(
-                _error("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
+                error_at("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
             )
         before = len(walk.references)
         walk.walk(inner, path)
@@ -280,24 +278,24 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
             target = ref[1:]
             if target and target not in contained_ids:
                 issues.append(
-                    _error("fhir-unresolved-reference", where, f"{ref!r} names no contained resource")
+                    error_at("fhir-unresolved-reference", where, f"{ref!r} names no contained resource")
                 )
             referenced.add(target)
         elif ref not in full_urls:
             issues.append(
-                _error("fhir-unresolved-reference", where, f"{ref!r} is not the fullUrl of an entry")
+                error_at("fhir-unresolved-reference", where, f"{ref!r} is not the fullUrl of an entry")
             )
     for where, canonical in walk.local_canonicals:
         target = canonical[1:]
         if target not in contained_ids:
             issues.append(
-                _error("fhir-unresolved-reference", where, f"{canonical!r} names no contained resource")
+                error_at("fhir-unresolved-reference", where, f"{canonical!r} names no contained resource")
             )
         referenced.add(target)
     for inner_id, path in contained_ids.items():
         if inner_id not in referenced and inner_id not in self_referencing:
             issues.append(
-                _error(
+                error_at(
                     "fhir-unreferenced-contained", path, f"contained {inner_id!r} is never referenced (dom-3)"
                 )
             )
@@ -307,17 +305,17 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
 def _request_rules(entry: dict, resource: dict, rtype: str, where: str, seen: set[str]) -> list[Issue]:
     request = entry.get("request")
     if not isinstance(request, dict):
-        return [_error("fhir-request", f"{where}.request", "a transaction entry needs a request")]
+        return [error_at("fhir-request", f"{where}.request", "a transaction entry needs a request")]
     issues = []
     if request.get("method") != "PUT":
         issues.append(
-            _error("fhir-request", f"{where}.request.method", f"{request.get('method')!r} is not PUT")
+            error_at("fhir-request", f"{where}.request.method", f"{request.get('method')!r} is not PUT")
         )
     url = request.get("url")
     match = _CONDITIONAL_URL.fullmatch(url) if isinstance(url, str) else None
-    if match is None:
+    if match is None or not isinstance(url, str):
         issues.append(
-            _error(
+            error_at(
                 "fhir-request",
                 f"{where}.request.url",
                 f"{url!r} is not a conditional PUT <Type>?identifier=<system>|<value> (both URL-encoded)",
@@ -325,7 +323,9 @@ def _request_rules(entry: dict, resource: dict, rtype: str, where: str, seen: se
         )
         return issues
     if match["type"] != rtype:
-        issues.append(_error("fhir-request", f"{where}.request.url", f"targets {match['type']}, not {rtype}"))
+        issues.append(
+            error_at("fhir-request", f"{where}.request.url", f"targets {match['type']}, not {rtype}")
+        )
     system, value = unquote(match["system"]), unquote(match["value"])
     identifiers = resource.get("identifier")
     identifiers = identifiers if isinstance(identifiers, list) else []
@@ -333,10 +333,12 @@ def _request_rules(entry: dict, resource: dict, rtype: str, where: str, seen: se
         isinstance(i, dict) and i.get("system") == system and i.get("value") == value for i in identifiers
     ):
         issues.append(
-            _error("fhir-request", f"{where}.request.url", f"the resource has no identifier {system}|{value}")
+            error_at(
+                "fhir-request", f"{where}.request.url", f"the resource has no identifier {system}|{value}"
+            )
         )
     if url in seen:
-        issues.append(_error("fhir-request", f"{where}.request.url", "another entry has the same request"))
+        issues.append(error_at("fhir-request", f"{where}.request.url", "another entry has the same request"))
     seen.add(url)
     return issues
 
@@ -345,7 +347,7 @@ def _rule_issues(bundle: dict) -> list[Issue]:
     issues = []
     if bundle.get("type") != "transaction":
         issues.append(
-            _error("fhir-bundle-type", "Bundle.type", f"{bundle.get('type')!r} is not a transaction")
+            error_at("fhir-bundle-type", "Bundle.type", f"{bundle.get('type')!r} is not a transaction")
         )
     entries = bundle.get("entry")
     if not isinstance(entries, list):
@@ -355,10 +357,10 @@ def _rule_issues(bundle: dict) -> list[Issue]:
         full_url = entry.get("fullUrl") if isinstance(entry, dict) else None
         where = f"Bundle.entry[{index}].fullUrl"
         if not (isinstance(full_url, str) and _UUID_URN.fullmatch(full_url)):
-            issues.append(_error("fhir-full-url", where, f"{full_url!r} is not a lower-case urn:uuid"))
+            issues.append(error_at("fhir-full-url", where, f"{full_url!r} is not a lower-case urn:uuid"))
         if isinstance(full_url, str):
             if full_url in full_urls:
-                issues.append(_error("fhir-full-url", where, f"{full_url!r} is used by another entry"))
+                issues.append(error_at("fhir-full-url", where, f"{full_url!r} is used by another entry"))
             full_urls.add(full_url)
     seen_requests: set[str] = set()
     for index, entry in enumerate(entries):
@@ -390,7 +392,7 @@ def validate_bundle(
     each layer (the benchmark's probe, see mappers.export.StageClock)."""
     stage = clock or _untimed
     if not isinstance(bundle, dict):
-        return [_error("fhir-invalid", "Bundle", "is not a JSON object")]
+        return [error_at("fhir-invalid", "Bundle", "is not a JSON object")]
     with stage("FHIR structure"):
         issues = _structure_issues(bundle, version, deep)
     with stage("FHIR bundle rules"):

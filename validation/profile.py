@@ -37,6 +37,7 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from mappers.model import Issue
+from validation.issues import Where, error_at, place
 
 DEFINITIONS = {
     "R4": Path(__file__).with_name("definitions") / "r4.json",
@@ -303,27 +304,8 @@ def _plan(version: str, type_name: str) -> tuple[list, dict, dict] | None:
     return checks, spec["elements"], spec["bindings"]
 
 
-# Where a node is, as its parent's place and its own step ``(where, key, index)``: written out
-# (``ResearchStudy.contained[3].telecom[0]``) only for an issue, not for each of the thousands of
-# nodes of a large study.
-Where = str | tuple
-
-
-def _at(where: Where) -> str:
-    steps = []
-    while isinstance(where, tuple):
-        where, key, index = where
-        steps.append(f".{key}" if index is None else f".{key}[{index}]")
-    return where + "".join(reversed(steps))
-
-
 def _holds(result: list) -> bool:
     return not result or result == [True]  # an empty result does not violate an invariant
-
-
-def _error(code: str, where: Where, message: str) -> Issue:
-    where = _at(where)
-    return Issue(severity="error", code=code, field=where, message=f"{where}: {message}")
 
 
 class _Walk:
@@ -334,7 +316,7 @@ class _Walk:
 
     def resource(self, resource: dict, where: Where, container: dict | None) -> None:
         rtype = resource.get("resourceType")
-        if rtype in self.types:
+        if isinstance(rtype, str) and rtype in self.types:
             self.node(resource, rtype, where, resource, container or resource)
 
     def node(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
@@ -349,7 +331,7 @@ class _Walk:
                 self.invariant(constraint, subject, type_name, where, shell_resource, root)
             elif not native(node):
                 self.issues.append(
-                    _error("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+                    error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
                 )
         for key, value in node.items():
             if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
@@ -394,7 +376,7 @@ class _Walk:
                 ok, shown = False, "no coding"
             if not ok:
                 self.issues.append(
-                    _error("fhir-binding", where, f"'{shown}' is not in the required value set {value_set}")
+                    error_at("fhir-binding", where, f"'{shown}' is not in the required value set {value_set}")
                 )
 
     def invariant(
@@ -409,7 +391,7 @@ class _Walk:
                 context = {"resource": resource, "rootResource": root}
             ok = _memoised(expression, self.version, type_name, node, context)
         except Exception as exc:  # an engine gap must not pass silently, nor stop the run
-            where = _at(where)
+            where = place(where)
             self.issues.append(
                 Issue(
                     severity="warning",
@@ -421,7 +403,7 @@ class _Walk:
             return
         if not ok:
             self.issues.append(
-                _error("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+                error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
             )
 
 

@@ -25,6 +25,7 @@ import jsonschema_rs
 import orjson
 
 from mappers.model import Issue
+from validation.issues import error_at
 
 SCHEMAS = {
     "R4": Path(__file__).with_name("definitions") / "r4.schema.json",
@@ -105,17 +106,17 @@ def _shown(value) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
-def _issue(where: str, message: str) -> Issue:
-    return Issue(severity="error", code="fhir-invalid", field=where, message=f"{where}: {message}")
-
-
 def _issues(error: jsonschema_rs.ValidationError, root: str) -> list[Issue]:
     where = _path(root, error.instance_path)
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
-        return [_issue(f"{where}.{kind.property}", "required element missing (minimum cardinality 1)")]
+        return [
+            error_at(
+                "fhir-invalid", f"{where}.{kind.property}", "required element missing (minimum cardinality 1)"
+            )
+        ]
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
-        return [_issue(f"{where}.{name}", "unknown element") for name in kind.unexpected]
+        return [error_at("fhir-invalid", f"{where}.{name}", "unknown element") for name in kind.unexpected]
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format):
         message = f"{_shown(error.instance)} is not a valid calendar date"
     elif isinstance(kind, jsonschema_rs.ValidationErrorKind.Pattern):
@@ -124,7 +125,7 @@ def _issues(error: jsonschema_rs.ValidationError, root: str) -> list[Issue]:
         message = f"{_shown(error.instance)} is not of type {kind.types}"
     else:
         message = error.message if len(error.message) <= 300 else error.message[:299] + "…"
-    return [_issue(where, message)]
+    return [error_at("fhir-invalid", where, message)]
 
 
 def resource_issues(resource: dict, version: str, root: str) -> list[Issue]:

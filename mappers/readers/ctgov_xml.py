@@ -27,8 +27,8 @@ from lxml import etree
 from mappers.readers.base import Draft, Reader, RejectedInput
 from mappers.readers.ctgov_values import (
     agency_class,
-    coded,
     iso_date,
+    known_code,
     masked_roles,
     phases,
     results_not_mapped,
@@ -137,13 +137,6 @@ def _texts(el: _Node, path: str) -> list[str]:
     return [t for t in ("".join(x.itertext()).strip() for x in el.findall(path)) if t]
 
 
-def _code(draft: Draft, vocabulary: str, value: str | None, field: str, where: str) -> str | None:
-    code = coded(vocabulary, value)
-    if value and code is None:
-        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", field, where)
-    return code
-
-
 def _flag(draft: Draft, value: str | None, field: str, where: str) -> bool | None:
     """A Yes/No element; anything else is reported, not guessed."""
     flag = yes_no(value)
@@ -161,7 +154,7 @@ def _date(draft: Draft, root: _Node, tag: str, field: str) -> tuple[str | None, 
     value = iso_date(el.text)
     if value is None and el.text.strip() != "Unknown":
         draft.note("warning", "unreadable-date", f"'{el.text.strip()}' is not a date", field, where)
-    return value, _code(draft, "date_type", el.get("type"), field, where)
+    return value, known_code(draft, "date_type", el.get("type"), field, where)
 
 
 def read_study(root: _Node) -> Draft:
@@ -207,10 +200,12 @@ def _identification(draft: Draft, root: _Node) -> None:
         draft.put(name, _text(root, name), f"/clinical_study/{name}")
     draft.put("conditions", _texts(root, "condition"), "/clinical_study/condition")
     draft.put("keywords", _texts(root, "keyword"), "/clinical_study/keyword")
-    orgs = []
+    orgs: list[dict[str, str | None] | None] = []
     for el in root.nodes("sponsors/*"):
-        name = _text(el, "agency")
-        orgs.append(name and {"name": name, "agency_class": agency_class(_text(el, "agency_class"))})
+        agency = _text(el, "agency")
+        orgs.append(
+            {"name": agency, "agency_class": agency_class(_text(el, "agency_class"))} if agency else None
+        )
     if root.find("sponsors/lead_sponsor") is not None:
         draft.put("sponsor", orgs[0], "/clinical_study/sponsors/lead_sponsor")
         draft.put("collaborators", [o for o in orgs[1:] if o], "/clinical_study/sponsors/collaborator")
@@ -220,7 +215,7 @@ def _identification(draft: Draft, root: _Node) -> None:
 
 def _oversight(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/oversight_info"
-    oversight = {
+    oversight: dict[str, object] = {
         name: _flag(draft, _text(root, f"oversight_info/{element}"), f"oversight.{name}", at)
         for element, name in (
             ("has_dmc", "has_dmc"),
@@ -272,10 +267,10 @@ _TYPED_DATES = {
 def _status(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
     status = {
-        "overall_status": _code(
+        "overall_status": known_code(
             draft, "status", _text(root, "overall_status"), "status", at + "overall_status"
         ),
-        "last_known_status": _code(
+        "last_known_status": known_code(
             draft, "status", _text(root, "last_known_status"), "status", at + "last_known_status"
         ),
         "why_stopped": _text(root, "why_stopped"),
@@ -299,7 +294,7 @@ def _status(draft: Draft, root: _Node) -> None:
     )
     pending = []
     for el in root.findall("pending_results/*"):
-        event = _code(draft, "results_submission", el.tag, "pending_results", at + "pending_results")
+        event = known_code(draft, "results_submission", el.tag, "pending_results", at + "pending_results")
         if event:
             pending.append({"event": event, "date": iso_date(el.text)})
     draft.put("pending_results", pending, at + "pending_results")
@@ -309,10 +304,10 @@ def _design(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
     study_type = _text(root, "study_type")
     registry = study_type is not None and "[Patient Registry]" in study_type
-    if registry:
+    if study_type is not None and registry:
         study_type = study_type.replace("[Patient Registry]", "").strip()
-    design = {
-        "study_type": _code(
+    design: dict[str, object] = {
+        "study_type": known_code(
             draft, "study_type", study_type if study_type != "N/A" else None, "design", at + "study_type"
         ),
         "patient_registry": True if registry else None,
@@ -321,8 +316,9 @@ def _design(draft: Draft, root: _Node) -> None:
     }
     info = {child.tag: (child.text or "").strip() for child in root.findall("study_design_info/*")}
     where = at + "study_design_info"
-    if not info and _text(root, "study_design"):  # 2016-era flat "Allocation: …, Masking: …"
-        info, where = parse_design(_text(root, "study_design")), at + "study_design"
+    flat = _text(root, "study_design")
+    if not info and flat:  # 2016-era flat "Allocation: …, Masking: …"
+        info, where = parse_design(flat), at + "study_design"
     for key in (
         "allocation",
         "intervention_model",
@@ -331,15 +327,15 @@ def _design(draft: Draft, root: _Node) -> None:
         "time_perspective",
     ):
         if info.get(key):
-            design[key] = _code(draft, key, info[key], f"design.{key}", where)
+            design[key] = known_code(draft, key, info[key], f"design.{key}", where)
     if info.get("masking"):
-        design["masking"] = _code(draft, "masking", info["masking"], "design.masking", where)
+        design["masking"] = known_code(draft, "masking", info["masking"], "design.masking", where)
         design["who_masked"] = masked_roles(info["masking"])
     for key in ("intervention_model_description", "masking_description", "endpoint_classification"):
         design[key] = info.get(key) or None
-    count = _text(root, "number_of_arms") or _text(root, "number_of_groups")
-    design["number_of_arms"] = parse_count(count) if count else None
-    design["bio_spec_retention"] = _code(
+    arms = _text(root, "number_of_arms") or _text(root, "number_of_groups")
+    design["number_of_arms"] = parse_count(arms) if arms else None
+    design["bio_spec_retention"] = known_code(
         draft, "bio_spec_retention", _text(root, "biospec_retention"), "design", at + "biospec_retention"
     )
     design["bio_spec_description"] = _text(root, "biospec_descr")
@@ -357,7 +353,7 @@ def _design(draft: Draft, root: _Node) -> None:
     enrollment = root.find("enrollment")
     count = parse_count(enrollment.text) if enrollment is not None else None
     if count is not None:
-        etype = _code(draft, "date_type", enrollment.get("type"), "enrollment", at + "enrollment")
+        etype = known_code(draft, "date_type", enrollment.get("type"), "enrollment", at + "enrollment")
         draft.put("enrollment", {"count": count, "type": etype}, at + "enrollment")
 
 
@@ -365,7 +361,9 @@ def _arms(draft: Draft, root: _Node) -> None:
     arms = [
         {
             "label": _text(a, "arm_group_label"),
-            "type": _code(draft, "arm_type", _text(a, "arm_group_type"), "arms", "/clinical_study/arm_group"),
+            "type": known_code(
+                draft, "arm_type", _text(a, "arm_group_type"), "arms", "/clinical_study/arm_group"
+            ),
             "description": _text(a, "description"),
         }
         for a in root.nodes("arm_group")
@@ -393,14 +391,14 @@ def _eligibility(draft: Draft, root: _Node) -> None:
     healthy = _text(el, "healthy_volunteers")
     eligibility = {
         "criteria": _text(el, "criteria"),
-        "sex": _code(draft, "sex", _text(el, "gender"), "eligibility.sex", at),
+        "sex": known_code(draft, "sex", _text(el, "gender"), "eligibility.sex", at),
         "gender_based": _flag(draft, _text(el, "gender_based"), "eligibility.gender_based", at),
         "gender_description": _text(el, "gender_description"),
         "minimum_age": _text(el, "minimum_age"),
         "maximum_age": _text(el, "maximum_age"),
         "healthy_volunteers": {"Accepts Healthy Volunteers": True, "No": False}.get(healthy or ""),
         "study_population": _text(el, "study_pop"),
-        "sampling_method": _code(
+        "sampling_method": known_code(
             draft, "sampling_method", _text(el, "sampling_method"), "eligibility.sampling_method", at
         ),
     }
@@ -424,7 +422,7 @@ def _person(draft: Draft, el: _Node, where: str) -> dict | None:
         return None
     return {
         "name": name,
-        "role": _code(draft, "role", _text(el, "role"), "role", where),
+        "role": known_code(draft, "role", _text(el, "role"), "role", where),
         "affiliation": _text(el, "affiliation"),
         "phone": _text(el, "phone"),
         "phone_ext": _text(el, "phone_ext"),
@@ -453,7 +451,7 @@ def _people(draft: Draft, root: _Node) -> None:
                     part: _text(loc, f"facility/address/{part}")
                     for part in ("city", "state", "zip", "country")
                 },
-                "status": _code(draft, "status", _text(loc, "status"), "sites", where),
+                "status": known_code(draft, "status", _text(loc, "status"), "sites", where),
                 "contacts": [p for p in people if p],
                 "investigators": [p for p in investigators if p],
             }
@@ -462,7 +460,7 @@ def _people(draft: Draft, root: _Node) -> None:
     draft.put("removed_countries", _texts(root, "removed_countries/country"), at + "removed_countries")
     rp = root.node("responsible_party")
     if rp is not None:
-        rtype = _code(
+        rtype = known_code(
             draft,
             "responsible_party",
             _text(rp, "responsible_party_type"),
@@ -512,14 +510,18 @@ def _sharing(draft: Draft, root: _Node) -> None:
     data = root.node("patient_data")
     if data is not None:
         statement = {
-            "ipd_sharing": _code(
+            "ipd_sharing": known_code(
                 draft, "ipd_sharing", _text(data, "sharing_ipd"), "ipd_sharing_statement", at + "patient_data"
             ),
             "description": _text(data, "ipd_description"),
             "info_types": [
                 code
                 for t in _texts(data, "ipd_info_type")
-                if (code := _code(draft, "ipd_info_type", t, "ipd_sharing_statement", at + "patient_data"))
+                if (
+                    code := known_code(
+                        draft, "ipd_info_type", t, "ipd_sharing_statement", at + "patient_data"
+                    )
+                )
             ],
             "time_frame": _text(data, "ipd_time_frame"),
             "access_criteria": _text(data, "ipd_access_criteria"),

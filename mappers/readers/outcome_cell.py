@@ -244,7 +244,8 @@ def _spans(text: str, sep: str = ", ") -> list[tuple[int, int]]:
     Jumps from bracket to separator with one regex instead of walking every character: CSV
     exports hold thousands of outcome cells, and this split is most of their parsing."""
     tokens = list(re.finditer(r"[(\[{)\]}]|" + re.escape(sep), text))
-    paired, stack = set(), []
+    paired: set[int] = set()
+    stack: list[int] = []
     for index, match in enumerate(tokens):
         token = match.group()
         if token in ("(", "[", "{"):

@@ -533,14 +533,16 @@ def build(ctgov: Path) -> list[Triple]:
 def _distinct(raw: list[Triple]) -> list[Triple]:
     seen, triples = set(), []
     for t in raw:
-        parts = [_flat(unescape_markdown(p)) if p else None for p in (t.measure, t.description, t.time_frame)]
-        if not parts[0] or any(p and "|" in p for p in parts):
+        measure, description, time_frame = (
+            _flat(unescape_markdown(p)) if p else None for p in (t.measure, t.description, t.time_frame)
+        )
+        if not measure or any(p and "|" in p for p in (measure, description, time_frame)):
             continue  # no measure, or a "|" that the cell list would split on: not a cell of the shape
-        key = (t.nct, *parts)
+        key = (t.nct, measure, description, time_frame)
         if key in seen:
             continue
         seen.add(key)
-        triples.append(Triple(t.nct, t.origin, *parts))
+        triples.append(Triple(t.nct, t.origin, measure, description, time_frame))
     return triples
 
 
