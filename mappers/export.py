@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import jinja2
 import orjson
@@ -148,6 +148,22 @@ def study_key(study: Study) -> str:
     return safe_name(found.value, "study")
 
 
+@dataclass
+class _Rendered:
+    """The outputs of one study as rendered (None: not asked for, or not written), the trees the
+    XML bytes came from (validated and traced without parsing again), and what their checks
+    found, before any of it is judged."""
+
+    bundle: dict | None = None
+    fhir_issues: list[Issue] = field(default_factory=list)
+    prs: bytes | None = None
+    prs_tree: Any = None
+    prs_errors: list[Issue] = field(default_factory=list)
+    public: bytes | None = None
+    public_tree: Any = None
+    public_gaps: list[str] = field(default_factory=list)  # required public elements without a source
+
+
 def export_study(
     study: Study,
     settings: MappingSettings,
@@ -160,98 +176,116 @@ def export_study(
     the report page and ``trialexport validate`` read it). A format not asked for costs nothing:
     it is neither rendered, validated nor traced."""
     stage = clock or _untimed
-    formats = settings.formats
-    if unknown := set(formats) - set(FORMATS):
+    if unknown := set(settings.formats) - set(FORMATS):
         raise ValueError(f"unknown output formats {sorted(unknown)}; choose among {', '.join(FORMATS)}")
     out = StudyExport(study=study, key=key or study_key(study), issues=list(study.issues))
-    version = settings.fhir_version
-    bundle = prs = public = None
-    prs_tree = public_tree = None
-    fhir_issues: list[Issue] = []
-    prs_errors: list[Issue] = []
-    gaps: list[str] = []
     try:
         with stage("template context"):
             context = build_context(study, settings)
         out.issues += context["assumptions"]
-        if "fhir" in formats:
-            bundle_template = FHIR_TEMPLATES[version]
-            with stage("FHIR render"):
-                text = render(bundle_template, context, templates)
-            with stage("FHIR finish (parse, prune)"):
-                bundle = finish_json(text, bundle_template)
-            fhir_issues = validate_bundle(bundle, version, deep=settings.deep_validation, clock=stage)
-        if "prs" in formats:
-            with stage("PRS render"):
-                prs_tree = finish_xml_tree(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
-                prs = xml_bytes(prs_tree)
-            with stage("PRS XSD"):
-                prs_errors = validate_xml(prs, "prs", prs_tree)
-        if "public" in formats:
-            gaps = public_record_gaps(study) if study.nct_id else []
-            if study.nct_id and not gaps:
-                with stage("public render"):
-                    public_tree = finish_xml_tree(
-                        render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE
-                    )
-                    public = xml_bytes(public_tree)
+        rendered = _render(study, context, settings, templates, stage)
     except (jinja2.TemplateError, TemplateOutputError) as exc:
         out.reject("template-error", f"{type(exc).__name__}: {exc}")
         return out
-    for issue in fhir_issues:
+    _judge(out, rendered, settings.fhir_version, stage)
+    with stage("not-mapped trace"):
+        out.issues += _not_mapped(study, rendered, settings.fhir_version)
+    _serialise(out, rendered, settings.fhir_version, stage)
+    if out.status == "rejected" or rendered.bundle is None:
+        return out
+    with stage("NDJSON lines"):
+        out.resources = bulk_resources(rendered.bundle)
+    return out
+
+
+def _render(
+    study: Study, context: dict, settings: MappingSettings, templates: str | None, stage: Clock
+) -> _Rendered:
+    """Each asked-for output rendered and checked against its schema (the public XSD is left to
+    ``_judge``: only a written public record is checked)."""
+    done = _Rendered()
+    formats, version = settings.formats, settings.fhir_version
+    if "fhir" in formats:
+        bundle_template = FHIR_TEMPLATES[version]
+        with stage("FHIR render"):
+            text = render(bundle_template, context, templates)
+        with stage("FHIR finish (parse, prune)"):
+            done.bundle = finish_json(text, bundle_template)
+        done.fhir_issues = validate_bundle(done.bundle, version, deep=settings.deep_validation, clock=stage)
+    if "prs" in formats:
+        with stage("PRS render"):
+            done.prs_tree = finish_xml_tree(render(PRS_TEMPLATE, context, templates), PRS_TEMPLATE)
+            done.prs = xml_bytes(done.prs_tree)
+        with stage("PRS XSD"):
+            done.prs_errors = validate_xml(done.prs, "prs", done.prs_tree)
+    if "public" in formats and study.nct_id:
+        done.public_gaps = public_record_gaps(study)
+        if not done.public_gaps:
+            with stage("public render"):
+                done.public_tree = finish_xml_tree(
+                    render(PUBLIC_TEMPLATE, context, templates), PUBLIC_TEMPLATE
+                )
+                done.public = xml_bytes(done.public_tree)
+    return done
+
+
+def _judge(out: StudyExport, rendered: _Rendered, version: str, stage: Clock) -> None:
+    """What the checks found, as the study's rejections and warnings."""
+    for issue in rendered.fhir_issues:
         if issue.severity == "error":
             out.reject(issue.code, f"FHIR {version} bundle invalid: {issue.message}", issue.field)
         else:
             out.issues.append(issue)
-    for issue in prs_errors:
+    for issue in rendered.prs_errors:
         out.reject(issue.code, f"PRS XML invalid: {issue.message}", issue.field)
-    if prs is not None and (readiness := prs_readiness(study)) is not None:
+    if rendered.prs is not None and (readiness := prs_readiness(out.study)) is not None:
         out.issues.append(readiness)
-    if public is not None:
+    if rendered.public is not None:
         with stage("public XSD"):
-            public_errors = validate_xml(public, "public", public_tree)
+            public_errors = validate_xml(rendered.public, "public", rendered.public_tree)
         for issue in public_errors:
             out.reject(issue.code, f"public XML invalid: {issue.message}", issue.field)
-        out.issues += public_record_assumptions(study)
-    elif gaps:
+        out.issues += public_record_assumptions(out.study)
+    elif rendered.public_gaps:
         out.issues.append(
             Issue(
                 severity="warning",
                 code="public-xml-not-written",
-                message="public record XML not written: no source for required " + ", ".join(gaps),
+                message="public record XML not written: no source for required "
+                + ", ".join(rendered.public_gaps),
             )
         )
-    with stage("not-mapped trace"):
-        outputs = {}
-        if bundle is not None:
-            outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(bundle))
-        if prs_tree is not None:
-            outputs["PRS XML"] = xml_values(prs_tree)
-        if public_tree is not None:
-            outputs["public XML"] = xml_values(public_tree)
-        traced = traced_values(study) if outputs else []
-        for output, values in outputs.items():
-            out.issues += [
-                Issue(
-                    severity="warning",
-                    code="not-mapped",
-                    field=path,
-                    message=f"{output} has no element for {path}",
-                )
-                for path in untraced(study, values, traced)
-            ]
+
+
+def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
+    """One ``not-mapped`` warning per source value an output written has no element for."""
+    outputs = {}
+    if rendered.bundle is not None:
+        outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(rendered.bundle))
+    if rendered.prs_tree is not None:
+        outputs["PRS XML"] = xml_values(rendered.prs_tree)
+    if rendered.public_tree is not None:
+        outputs["public XML"] = xml_values(rendered.public_tree)
+    traced = traced_values(study) if outputs else []
+    return [
+        Issue(
+            severity="warning", code="not-mapped", field=path, message=f"{output} has no element for {path}"
+        )
+        for output, values in outputs.items()
+        for path in untraced(study, values, traced)
+    ]
+
+
+def _serialise(out: StudyExport, rendered: _Rendered, version: str, stage: Clock) -> None:
     # a rejected study's files are kept for inspection, outside studies/ and the NDJSON
     paths = study_files(out.key, version, rejected=out.status == "rejected")
     with stage("serialise"):
-        if bundle is not None:
-            out.files[paths.path(Output.BUNDLE)] = dump_json(bundle)
-        if prs is not None:
-            out.files[paths.path(Output.PRS)] = prs
-        if public is not None:
-            out.files[paths.path(Output.PUBLIC)] = public
-        out.files[paths.path(Output.STUDY)] = dump_json(study.model_dump(mode="json", exclude_defaults=True))
-    if out.status == "rejected" or bundle is None:
-        return out
-    with stage("NDJSON lines"):
-        out.resources = bulk_resources(bundle)
-    return out
+        if rendered.bundle is not None:
+            out.files[paths.path(Output.BUNDLE)] = dump_json(rendered.bundle)
+        if rendered.prs is not None:
+            out.files[paths.path(Output.PRS)] = rendered.prs
+        if rendered.public is not None:
+            out.files[paths.path(Output.PUBLIC)] = rendered.public
+        out.files[paths.path(Output.STUDY)] = dump_json(
+            out.study.model_dump(mode="json", exclude_defaults=True)
+        )

@@ -193,29 +193,37 @@ class _ResourceWalk:
 
     def walk(self, value: object, path: Where) -> None:
         if isinstance(value, dict):
-            for key, item in value.items():
-                if _empty(item):
-                    self.issues.append(
-                        error_at("fhir-empty-element", (path, key, None), "empty element (ele-1)")
-                    )
-                    continue
-                if key == "reference" and isinstance(item, str):
-                    self.references.append(((path, key, None), item))
-                elif key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
-                    self._canonicals(item, (path, key, None))
-                elif key in ("extension", "modifierExtension") and isinstance(item, list):
-                    self._extensions(item, (path, key, None))
-                if isinstance(item, dict | list):
-                    self.walk(item, (path, key, None))
+            self._object(value, path)
         elif isinstance(value, list):
-            # a list's items are its key's, indexed: (the list's parent, key, index)
-            keyed = isinstance(path, tuple) and path[2] is None
-            for index, item in enumerate(value):
-                child = (path[0], path[1], index) if keyed else f"{place(path)}[{index}]"
-                if _empty(item):
-                    self.issues.append(error_at("fhir-empty-element", child, "empty element (ele-1)"))
-                elif isinstance(item, dict | list):
-                    self.walk(item, child)
+            self._list(value, path)
+
+    def _object(self, value: dict, path: Where) -> None:
+        for key, item in value.items():
+            if _empty(item):
+                self.issues.append(error_at("fhir-empty-element", (path, key, None), "empty element (ele-1)"))
+                continue
+            if key == "reference" and isinstance(item, str):
+                self.references.append(((path, key, None), item))
+            elif key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
+                self._canonicals(item, (path, key, None))
+            elif key in ("extension", "modifierExtension") and isinstance(item, list):
+                self._extensions(item, (path, key, None))
+            if isinstance(item, dict):
+                self._object(item, (path, key, None))
+            elif isinstance(item, list):
+                self._list(item, (path, key, None))
+
+    def _list(self, value: list, path: Where) -> None:
+        # a list's items are its key's, indexed: (the list's parent, key, index)
+        keyed = isinstance(path, tuple) and path[2] is None
+        for index, item in enumerate(value):
+            child = (path[0], path[1], index) if keyed else f"{place(path)}[{index}]"
+            if _empty(item):
+                self.issues.append(error_at("fhir-empty-element", child, "empty element (ele-1)"))
+            elif isinstance(item, dict):
+                self._object(item, child)
+            elif isinstance(item, list):
+                self._list(item, child)
 
     def _canonicals(self, value: object, path: Where) -> None:
         """Only "#id" canonicals point into the resource; others name published artifacts."""
@@ -240,13 +248,30 @@ class _ResourceWalk:
 
 def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Issue]:
     walk = _ResourceWalk()
-    issues = walk.issues
     if "id" in resource and not (isinstance(resource["id"], str) and _ID.fullmatch(resource["id"])):
-        issues.append(error_at("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id"))
-
+        walk.issues.append(
+            error_at("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id")
+        )
     contained = resource.get("contained")
-    contained = contained if isinstance(contained, list) else []
-    contained_ids: dict[str, str] = {}  # id -> path
+    contained_ids, self_referencing = _contained_rules(
+        contained if isinstance(contained, list) else [], rtype, walk
+    )
+    walk.walk({k: v for k, v in resource.items() if k != "contained"}, rtype)
+    referenced = _reference_rules(walk, contained_ids, full_urls)
+    for inner_id, path in contained_ids.items():
+        if inner_id not in referenced and inner_id not in self_referencing:
+            walk.issues.append(
+                error_at(
+                    "fhir-unreferenced-contained", path, f"contained {inner_id!r} is never referenced (dom-3)"
+                )
+            )
+    return walk.issues
+
+
+def _contained_rules(contained: list, rtype: str, walk: _ResourceWalk) -> tuple[dict[str, str], set[str]]:
+    """Each contained resource's id and nesting checked, and the resource walked; returns the
+    valid ids (id -> path) and those of resources that reference themselves ("#")."""
+    contained_ids: dict[str, str] = {}
     self_referencing: set[str] = set()
     for index, inner in enumerate(contained):
         path = f"{rtype}.contained[{index}]"
@@ -254,52 +279,47 @@ def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Iss
             continue
         inner_id = inner.get("id")
         if not (isinstance(inner_id, str) and _ID.fullmatch(inner_id)):
-            issues.append(
+            walk.issues.append(
                 error_at("fhir-id", f"{path}.id", f"contained resource needs a valid id, got {inner_id!r}")
             )
         elif inner_id in contained_ids:
-            issues.append(error_at("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice"))
+            walk.issues.append(error_at("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice"))
         else:
             contained_ids[inner_id] = path
         if "contained" in inner:
-            issues.append(
+            walk.issues.append(
                 error_at("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
             )
         before = len(walk.references)
         walk.walk(inner, path)
         if any(ref == "#" for _, ref in walk.references[before:]) and isinstance(inner_id, str):
             self_referencing.add(inner_id)
+    return contained_ids, self_referencing
 
-    walk.walk({k: v for k, v in resource.items() if k != "contained"}, rtype)
 
+def _reference_rules(walk: _ResourceWalk, contained_ids: dict[str, str], full_urls: set[str]) -> set[str]:
+    """Every reference and local canonical resolved; returns the contained ids they name."""
     referenced: set[str] = set()
     for where, ref in walk.references:
         if ref.startswith("#"):
             target = ref[1:]
             if target and target not in contained_ids:
-                issues.append(
+                walk.issues.append(
                     error_at("fhir-unresolved-reference", where, f"{ref!r} names no contained resource")
                 )
             referenced.add(target)
         elif ref not in full_urls:
-            issues.append(
+            walk.issues.append(
                 error_at("fhir-unresolved-reference", where, f"{ref!r} is not the fullUrl of an entry")
             )
     for where, canonical in walk.local_canonicals:
         target = canonical[1:]
         if target not in contained_ids:
-            issues.append(
+            walk.issues.append(
                 error_at("fhir-unresolved-reference", where, f"{canonical!r} names no contained resource")
             )
         referenced.add(target)
-    for inner_id, path in contained_ids.items():
-        if inner_id not in referenced and inner_id not in self_referencing:
-            issues.append(
-                error_at(
-                    "fhir-unreferenced-contained", path, f"contained {inner_id!r} is never referenced (dom-3)"
-                )
-            )
-    return issues
+    return referenced
 
 
 def _request_rules(entry: dict, resource: dict, rtype: str, where: str, seen: set[str]) -> list[Issue]:

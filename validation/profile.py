@@ -30,6 +30,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import fhirpathpy
 import orjson
@@ -324,20 +325,10 @@ class _Walk:
         if plan is None:
             return
         checks, elements, bindings = plan
-        subject = _bundle_shell(node, type_name) if type_name in _SHELLED else node
-        for constraint, native in checks:
-            if native is _fhirpath:
-                shell_resource = subject if resource is node else resource
-                self.invariant(constraint, subject, type_name, where, shell_resource, root)
-            elif not native(node):
-                self.issues.append(
-                    error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
-                )
+        self._invariants(checks, node, type_name, where, resource, root)
         for key, value in node.items():
             if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
-                for item in value if isinstance(value, list) else [value]:
-                    for i, ext in enumerate((item or {}).get("extension", [])):
-                        self.node(ext, "Extension", ((where, key, None), "extension", i), resource, root)
+                self._primitive_extensions(value, (where, key, None), resource, root)
                 continue
             child = elements.get(key)
             if child is None:
@@ -350,6 +341,24 @@ class _Walk:
                         self._child(item, child, key, (where, key, i), resource, root)
             elif isinstance(value, dict):
                 self._child(value, child, key, (where, key, None), resource, root)
+
+    def _invariants(
+        self, checks: list, node: dict, type_name: str, where: Where, resource: dict, root: dict
+    ) -> None:
+        subject = _bundle_shell(node, type_name) if type_name in _SHELLED else node
+        for constraint, native in checks:
+            if native is _fhirpath:
+                shell_resource = subject if resource is node else resource
+                self.invariant(constraint, subject, type_name, where, shell_resource, root)
+            elif not native(node):
+                self.issues.append(
+                    error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+                )
+
+    def _primitive_extensions(self, value: Any, where: Where, resource: dict, root: dict) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            for i, ext in enumerate((item or {}).get("extension", [])):
+                self.node(ext, "Extension", (where, "extension", i), resource, root)
 
     def _child(self, item: dict, child: str, key: str, at: Where, resource: dict, root: dict) -> None:
         if child == "Resource":
