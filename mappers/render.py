@@ -46,7 +46,7 @@ def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> str:
 
     There it is a plain ``str``, not ``Markup``: output that is not autoescaped is written as
     it is either way, and wrapping (then unwrapping) each of a study's thousand JSON values in
-    ``Markup`` was half of this filter's cost. orjson is called here, not through ``_dumps``,
+    ``Markup`` cost as much as writing them. orjson is called here, not through ``_dumps``,
     for the same reason: this runs once per value a FHIR template writes."""
     if eval_ctx.autoescape or indent is not None:
         return do_tojson(eval_ctx, value, indent)
