@@ -29,6 +29,13 @@ def split_name(name: str | None) -> dict[str, str]:
     return {"first": parts.first, "middle": parts.middle, "last": parts.last, "degrees": parts.degrees}
 
 
+def _name_parts(name: str | None) -> names.NameParts:
+    """The ``split_name`` filter: the same parts as ``split_name``, as attributes (``n.first``;
+    ``n["first"]`` works too). Jinja looks ``n.first`` up as an attribute first: on a dict each
+    look-up raised and caught an AttributeError before finding the key, eight times a person."""
+    return names.split_name(name or "")
+
+
 def _dumps(value, **_) -> str:
     try:
         return orjson.dumps(value).decode()
@@ -91,7 +98,7 @@ def _build_environment(user_dir: str | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["split_name"] = split_name
+    env.filters["split_name"] = _name_parts
     env.filters["tojson"] = _tojson
     # tojson runs once per value: orjson keeps it cheap; Jinja still makes the result HTML-safe.
     env.policies["json.dumps_function"] = _dumps

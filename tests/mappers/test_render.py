@@ -65,3 +65,14 @@ def test_an_overlay_still_reads_the_values_it_is_given(tmp_path, seed_studies):
     assert (
         render("ctgov/title.xml.j2", {"study": study}, str(tmp_path)) == f"<t>{study.brief_title.upper()}</t>"
     )
+
+
+@pytest.mark.parametrize("user_dir", [None, "overlay"])
+def test_split_name_reads_as_attributes_and_as_items(tmp_path, user_dir):
+    env = environment(str(tmp_path) if user_dir else None)
+    template = env.from_string(
+        "{% set n = name|split_name %}{{ n.first }}|{{ n.middle }}|{{ n.last }}|{{ n.degrees }}"
+        "/{{ n['first'] }}|{{ n['last'] }}"
+    )
+    assert template.render(name="Carla I. Falkson, MD") == "Carla|I.|Falkson|MD/Carla|Falkson"
+    assert template.render(name=None) == "|||/|"
