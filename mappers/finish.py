@@ -44,17 +44,16 @@ def _prune_object(value: dict) -> dict:
         kind = type(item)
         if kind is str:
             stripped = item.strip()
-            if not stripped:
-                empty.append(key)
-            elif stripped is not item:
+            if stripped is not item:
                 value[key] = stripped  # a new value for a key: the dict's size is unchanged
+            item = stripped
         elif kind is dict:
-            if not _prune_object(item):
-                empty.append(key)
+            item = _prune_object(item)
         elif kind is list:
-            if not _prune_array(item):
-                empty.append(key)
-        elif item is None:
+            item = _prune_array(item)
+        elif item is not None:
+            continue
+        if not item:
             empty.append(key)
     for key in empty:
         del value[key]

@@ -8,6 +8,7 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 from __future__ import annotations
 
 import threading
+import types
 from pathlib import Path
 
 import jinja2
@@ -64,7 +65,7 @@ def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> str:
         raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
 
 
-_BUILTIN_METHOD = type({}.get)
+_BUILTIN_METHOD = types.BuiltinMethodType  # dict.get, str.split… (and built-in functions)
 
 
 class _ShippedContext(jinja2.runtime.Context):
@@ -75,7 +76,7 @@ class _ShippedContext(jinja2.runtime.Context):
     study calls a few thousand of them (a site is a dozen); every other callable goes through
     Jinja's own ``call``. Not used under the sandbox, which calls through its own checks."""
 
-    def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Context.call's own signature
+    def call(__self, __obj, *args, **kwargs):  # Context.call's own signature
         kind = type(__obj)
         if kind is not jinja2.runtime.Macro and kind is not _BUILTIN_METHOD:
             return super().call(__obj, *args, **kwargs)

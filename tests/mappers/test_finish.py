@@ -38,5 +38,5 @@ def test_finish_json_accepts_trailing_commas_and_prunes():
 
 
 def test_finish_json_names_the_template_of_text_that_is_not_json():
-    with pytest.raises(TemplateOutputError, match="bundle.json.j2"):
+    with pytest.raises(TemplateOutputError, match=r"bundle\.json\.j2"):
         finish_json('{"a": }', "bundle.json.j2")

@@ -93,6 +93,7 @@ def test_the_shipped_context_calls_macros_methods_and_context_functions_as_jinja
     )
     assert xml.render(d={"a": "&"}, who=template_name) == "<b>&lt;i&gt;</b>&amp;-None"
     (tmp_path / "t.json.j2").write_text("{% macro b(x) %}<b>{{ x }}</b>{% endmacro %}{{ b('<i>') }}")
-    assert env.overlay(loader=jinja2.FileSystemLoader(tmp_path)).get_template("t.json.j2").render() == "<b><i></b>"
+    json_template = env.overlay(loader=jinja2.FileSystemLoader(tmp_path)).get_template("t.json.j2")
+    assert json_template.render() == "<b><i></b>"
     with pytest.raises(TypeError, match="takes not more than"):
         env.from_string("{% macro b(x) %}{% endmacro %}{{ b(1, 2) }}").render()
