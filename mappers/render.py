@@ -8,14 +8,15 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 from __future__ import annotations
 
 import threading
+import types
 from pathlib import Path
 
 import jinja2
+import jinja2.runtime
 import orjson
 from jinja2.filters import do_tojson
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from mappers import names
 
@@ -30,6 +31,13 @@ def split_name(name: str | None) -> dict[str, str]:
     return {"first": parts.first, "middle": parts.middle, "last": parts.last, "degrees": parts.degrees}
 
 
+def _name_parts(name: str | None) -> names.NameParts:
+    """The ``split_name`` filter: the same parts as ``split_name``, as attributes (``n.first``;
+    ``n["first"]`` works too). Jinja looks ``n.first`` up as an attribute first: on a dict each
+    look-up raised and caught an AttributeError before finding the key, eight times a person."""
+    return names.split_name(name or "")
+
+
 def _dumps(value, **_) -> str:
     try:
         return orjson.dumps(value).decode()
@@ -38,15 +46,54 @@ def _dumps(value, **_) -> str:
 
 
 @jinja2.pass_eval_context
-def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> Markup:
+def _tojson(eval_ctx: EvalContext, value, indent: int | None = None) -> str:
     """Jinja's ``tojson`` where it is needed, in HTML and XML (autoescaped) templates: JSON that
     is safe inside markup. In the JSON templates (not autoescaped) the value is written as
     plain JSON, without escaping ``<``, ``>``, ``&`` and ``'`` as ``\\u003c``…: the bundle is
     parsed again (``finish_json``), where both spellings are the same string, and the four
-    replacements were a fifth of the FHIR render."""
+    replacements were a fifth of the FHIR render.
+
+    There it is a plain ``str``, not ``Markup``: output that is not autoescaped is written as
+    it is either way, and wrapping (then unwrapping) each of a study's thousand JSON values in
+    ``Markup`` cost as much as writing them. orjson is called here, not through ``_dumps``,
+    for the same reason: this runs once per value a FHIR template writes."""
     if eval_ctx.autoescape or indent is not None:
         return do_tojson(eval_ctx, value, indent)
-    return Markup(_dumps(value))
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:  # lone surrogates, integers beyond 64 bits
+        raise jinja2.TemplateRuntimeError(f"value cannot be written as JSON: {exc}") from exc
+
+
+_BUILTIN_METHOD = types.BuiltinMethodType  # dict.get, str.split… (and built-in functions)
+
+
+class _ShippedContext(jinja2.runtime.Context):
+    """Jinja's context, calling the two kinds of callable a template calls most (its macros, and
+    built-in methods such as ``dict.get``) the way ``Context.call`` ends up calling them,
+    without first asking each, by three attribute probes, whether it wants the context passed:
+    a macro always takes the evaluation context, a built-in method never takes any. A
+    study calls a few thousand of them (a site is a dozen); every other callable goes through
+    Jinja's own ``call``. Not used under the sandbox, which calls through its own checks."""
+
+    def call(__self, __obj, *args, **kwargs):  # Context.call's own signature
+        kind = type(__obj)
+        if kind is not jinja2.runtime.Macro and kind is not _BUILTIN_METHOD:
+            return super().call(__obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        if kind is jinja2.runtime.Macro:
+            args = (__self.eval_ctx, *args)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:  # as Context.call
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
+class _ShippedEnvironment(jinja2.Environment):
+    context_class = _ShippedContext
 
 
 _ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
@@ -75,7 +122,7 @@ def _build_environment(user_dir: str | None) -> jinja2.Environment:
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(SHIPPED_TEMPLATES))
-    kind = SandboxedEnvironment if user_dir else jinja2.Environment
+    kind = SandboxedEnvironment if user_dir else _ShippedEnvironment
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2", "html", "html.j2")),
@@ -84,7 +131,7 @@ def _build_environment(user_dir: str | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["split_name"] = split_name
+    env.filters["split_name"] = _name_parts
     env.filters["tojson"] = _tojson
     # tojson runs once per value: orjson keeps it cheap; Jinja still makes the result HTML-safe.
     env.policies["json.dumps_function"] = _dumps

@@ -65,3 +65,35 @@ def test_an_overlay_still_reads_the_values_it_is_given(tmp_path, seed_studies):
     assert (
         render("ctgov/title.xml.j2", {"study": study}, str(tmp_path)) == f"<t>{study.brief_title.upper()}</t>"
     )
+
+
+@pytest.mark.parametrize("user_dir", [None, "overlay"])
+def test_split_name_reads_as_attributes_and_as_items(tmp_path, user_dir):
+    env = environment(str(tmp_path) if user_dir else None)
+    template = env.from_string(
+        "{% set n = name|split_name %}{{ n.first }}|{{ n.middle }}|{{ n.last }}|{{ n.degrees }}"
+        "/{{ n['first'] }}|{{ n['last'] }}"
+    )
+    assert template.render(name="Carla I. Falkson, MD") == "Carla|I.|Falkson|MD/Carla|Falkson"
+    assert template.render(name=None) == "|||/|"
+
+
+def test_the_shipped_context_calls_macros_methods_and_context_functions_as_jinja_does(tmp_path):
+    """Macros get the evaluation context (escaping follows the calling template), built-in methods
+    are called inside loops, a callable that asks for the context still gets it."""
+    env = environment(None)
+
+    @jinja2.pass_context
+    def template_name(context):
+        return context.name
+
+    xml = env.from_string(
+        "{% macro b(x) %}<b>{{ x }}</b>{% endmacro %}{{ b('<i>') }}"
+        "{% for k in ['a', 'z'] %}{{ d.get(k, '-') }}{% endfor %}{{ who() }}",
+    )
+    assert xml.render(d={"a": "&"}, who=template_name) == "<b>&lt;i&gt;</b>&amp;-None"
+    (tmp_path / "t.json.j2").write_text("{% macro b(x) %}<b>{{ x }}</b>{% endmacro %}{{ b('<i>') }}")
+    json_template = env.overlay(loader=jinja2.FileSystemLoader(tmp_path)).get_template("t.json.j2")
+    assert json_template.render() == "<b><i></b>"
+    with pytest.raises(TypeError, match="takes not more than"):
+        env.from_string("{% macro b(x) %}{% endmacro %}{{ b(1, 2) }}").render()
