@@ -16,8 +16,12 @@ how much each part reads like its kind, and the best-scoring grouping wins.
   absent in about a quarter of the registry's outcomes; registrants often repeat the measure
   there ("Angioplasty time, Angioplasty time, 1 day").
 - A **measure** continues past its first piece only with pieces that read as more of the same
-  heading: lower-case list items ("CV death, non-fatal MI, non-fatal stroke") or, for a
-  Title-Case measure, more Title Case.
+  heading: lower-case list items ("CV death, non-fatal MI, non-fatal stroke", closed by "... or
+  stroke"), acronyms ("CR, PR, IR"; "..., GIMS" naming the heading again), its unit ("...,
+  L/min") or, for a Title-Case measure, more Title Case (read outside brackets).
+- Registrants **repeat** themselves: the measure again as the description, a time frame that
+  repeats the pieces before it, a description that is the time frame again; where the
+  measure's first piece comes back, the measure has ended.
 - A piece ending in a full stop ends a sentence: a description ends there far more often than a
   time frame or a measure continues past it.
 
@@ -157,6 +161,20 @@ _ABBREVIATION_END = re.compile(
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# Bracketed asides ("(Blood glucose <3.9 mmol/L)") say nothing of a heading's case.
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# An acronym: "MI", "CR", "IL-10", "FEV1", "HbA1c" is not one (lower case inside).
+_ACRONYM_TOKEN = re.compile(r"[A-Z][A-Z0-9\-]*[A-Z0-9]")
+# A unit of measurement alone ("L/min", "(mg/dl)", "pg/ml", "mmHg", "%"): what the measure is in.
+_UNIT_OF_MEASURE = re.compile(
+    r"^\(?(?:[A-Za-zµμ%]{1,8}(?:/[A-Za-zµμ0-9²³\.]{1,8})+|mmHg|cmH2O|%|percent(?:age)?|kg|g|mg|mcg|"
+    r"ng|pg|ml|mL|L|cm|mm|m|bpm|points?|units?|IU|U|seconds|ms|°C|Hz|dB)\)?\.?$"
+)
+# "and"/"or" among a piece's first words (not opening it): the piece closes a list
+# ("eczematous or bullous disease", "MI or stroke", "total cholesterol and triglycerides").
+_LIST_CLOSE = re.compile(r"^\S+(?:\s+\S+){0,2}\s+(?:and|or|and/or|&)\s", re.IGNORECASE)
+# Words an acronym's letters skip ("Behavior Rating Inventory of Executive Function": BRIEF).
+_ACRONYM_SKIP = _word_set("of and the for in on to with a an by at")
 _CONTENT_WORD = re.compile(r"[A-Za-z][\w'\-]{2,}")
 _ACRONYM = re.compile(r"[A-Z0-9\-]{2,8}")
 _ENDS_NUMBER = re.compile(r"\d\)?$")
@@ -179,6 +197,7 @@ FEATURES: dict[str, str] = {
     "t_measure_open": "'Proportion of deaths at day 28' is a description",
     "t_echoed": "the piece before ends in it ('... at days 7, 14 and 28, Days 7, 14 and 28')",
     "t_lower_open": "opens with a lower-case letter",
+    "t_repeats_tail": "repeats the pieces before it ('... at 1, 2, 6 months, 1, 2, 6 months')",
     # ... how it goes on ...
     "t_continuation": "each further piece that continues a time",
     "t_foreign": "each further piece with nothing of a time ...",
@@ -212,6 +231,9 @@ FEATURES: dict[str, str] = {
     "d_short": "one or two words",
     "d_verbs": "per sentence verb (up to three)",
     "d_over_999": "longer than the registry's 999 characters",
+    "d_echo_inside": "a later piece of it is the measure's first again: the measure runs to there",
+    "d_late_sentence": "a later piece opens a sentence, its first does not: it starts there",
+    "d_is_time_frame": "the time frame again ('..., from Day 1 to Day 42, From Day 1 to Day 42')",
     # the measure's pieces after its first
     "m_list_item": "short lower-case list items ('CV death, non-fatal MI, ...')",
     "m_list_after_head": "... after a first piece ending in a list's first item",
@@ -224,6 +246,7 @@ FEATURES: dict[str, str] = {
     "m_verbs": "per sentence verb in a continuation",
     "m_and_close": "its last piece closes a list ('..., vital signs, and ECG')",
     "m_over_255": "longer than the registry's 255 characters",
+    "m_echo_inside": "repeats its first piece",
 }
 # The fitted weights (log-odds) of every feature: data written by
 # ``python -m tests.mappers.readers.outcome_set --fit`` (development part only), read by the split.
@@ -345,6 +368,9 @@ def _shape_props(p: _Piece, head: str) -> tuple[tuple[str, ...], tuple[str, ...]
         else "sym"
     )
     starts = [shape]
+    tokens = text.split()
+    if tokens and _ACRONYM_TOKEN.fullmatch(tokens[0].strip("()[],;:.")):
+        starts.append("acronym")
     for name, on in (
         ("conj", p.conjunction),
         ("clause", p.clause),
@@ -371,6 +397,10 @@ def _shape_props(p: _Piece, head: str) -> tuple[tuple[str, ...], tuple[str, ...]
     ]
     if p.title:
         ends.append("title")
+    if tokens and _ACRONYM_TOKEN.fullmatch(tokens[-1].strip("()[],;:.")):
+        ends.append("acronym")
+    if p.words <= 2:
+        ends.append("short")  # "Incidence, nature, and severity": a short piece opens a list
     content = [f"w{_size(p.words)}"]
     for name, on in (
         ("time", p.time_word),
@@ -384,6 +414,8 @@ def _shape_props(p: _Piece, head: str) -> tuple[tuple[str, ...], tuple[str, ...]
         ("event", bool(_EVENT.search(head))),
         ("list_head", p.opens_list),
         ("digit", bool(_DIGIT.search(head))),
+        ("unit", bool(_UNIT_OF_MEASURE.match(text))),
+        ("list_close", bool(_LIST_CLOSE.match(head))),
     ):
         if on:
             content.append(name)
@@ -400,11 +432,28 @@ def _shape_props(p: _Piece, head: str) -> tuple[tuple[str, ...], tuple[str, ...]
     return props, tuple(starts), tuple(ends)
 
 
+def _abbreviates(before: str, text: str) -> tuple[str, ...]:
+    """``("acronym_of",)`` when ``text`` is an acronym of words ending ``before`` ("Gender
+    Identity Microaggression Scale, GIMS"): the same heading named twice."""
+    letters = text.strip("()[]., ")
+    if not 2 <= len(letters) <= 8 or not _ACRONYM_TOKEN.fullmatch(letters):
+        return ()
+    initials = "".join(w[0] for w in _WORD.findall(before) if w.lower() not in _ACRONYM_SKIP).upper()
+    wanted = "".join(c for c in letters if c.isalpha())
+    return ("acronym_of",) if len(wanted) >= 2 and wanted in initials else ()
+
+
 @lru_cache(maxsize=8192)
 def _piece(text: str) -> _Piece:
     words = text.split()
     head = text[:300]  # what a piece is opens it: a long description piece is not searched whole
     long_words = [w for w in _WORD.findall(head) if len(w) > 3]
+    # a heading's case is read outside its brackets; a piece that is all brackets, within them
+    plain = (
+        [w for w in _WORD.findall(_BRACKETED.sub(" ", head)) if len(w) > 3]
+        if "(" in head or "[" in head
+        else long_words
+    )
     time_word = _holds_time(head)
     bare = bool(_BARE_NUMBERS.match(text))
     verbs = len(_VERB.findall(text))
@@ -413,7 +462,7 @@ def _piece(text: str) -> _Piece:
         text=text,
         words=len(words),
         lower=lower,
-        title=len(words) <= 30 and not verbs and _title_case(text, long_words),
+        title=len(words) <= 30 and not verbs and _title_case(text, plain or long_words),
         sentence=len(words) >= 4 and _sentence_case(text, long_words),
         sentence_end=text.endswith(".") and not _ABBREVIATION_END.search(text[-12:]),
         bare=bare,
@@ -500,13 +549,18 @@ class _Cell:
         self._not_openers = running(not p.opener for p in self.pieces)
         self._not_items = running(not (p.list_item and p.words <= 3) for p in self.pieces)
         self._not_titles = running(not (p.title or p.bare) for p in self.pieces)
+        self._sentences = running(p.sentence for p in self.pieces)
+        # later pieces that repeat the first: where a repeated measure starts again
+        self._echoes = running(k > 0 and t == self.texts[0] for k, t in enumerate(self.texts))
+        self._lower = [t.lower() for t in self.texts]
         goes_on = [p.time_word or p.bare or p.opener or p.numeric_start for p in self.pieces]
         self._time_pieces = running(goes_on)
         self._clauses = running(p.clause and not on for p, on in zip(self.pieces, goes_on, strict=True))
         # how each comma joins its pieces: the end of the piece before it against the opening of
         # the piece after it (none before the first piece)
         self.joins: list[tuple[str, ...]] = [()] + [
-            tuple(f"{end}>{start}" for end in a.ends for start in b.starts) for a, b in pairwise(self.pieces)
+            tuple(f"{end}>{start}" for end in a.ends for start in b.starts) + _abbreviates(a.text, b.text)
+            for a, b in pairwise(self.pieces)
         ]
 
     @staticmethod
@@ -551,6 +605,7 @@ class _Cell:
         _add(f, "t_measure_open", first.measure_open)
         before = self.texts[j - 1].lower()
         _add(f, "t_echoed", len(before) > len(self.texts[j]) and before.endswith(self.texts[j].lower()))
+        _add(f, "t_repeats_tail", self._repeats_tail(j))
         more = n - j - 1
         timely = self._between(self._time_pieces, j + 1, n)
         clauses = self._between(self._clauses, j + 1, n)
@@ -565,6 +620,15 @@ class _Cell:
         _add(f, f"t_pieces:{min(n - j, 5)}")
         _add(f, "t_after_sentence", pieces[j - 1].sentence_end)
         return f
+
+    def _repeats_tail(self, j: int) -> bool:
+        """Whether the time frame ``[j:]`` (two pieces or more) repeats the pieces right before
+        it, its first piece the end of theirs ("FEV1 at 1, 2, 6 months, 1, 2, 6 months")."""
+        n, lower = self.n, self._lower
+        size = n - j
+        if size < 2 or j - size < 0:
+            return False
+        return lower[j + 1 : n] == lower[j - size + 1 : j] and lower[j - size].endswith(lower[j])
 
     def measure(self, i: int) -> Features:
         """The measure ``[:i]``."""
@@ -588,6 +652,7 @@ class _Cell:
             _add(f, "m_verbs", p.verbs)
         _add(f, "m_sentence_inside", self._between(self._sentence_ends, 0, i - 1))
         _add(f, "m_and_close", i > 1 and pieces[i - 1].conjunction)
+        _add(f, "m_echo_inside", self._between(self._echoes, 1, i) > 0)
         _add(f, f"m_words:{_size(self._words[i])}")
         _add(f, "m_over_255", self._chars(0, i) > 255)  # the registry's limit since 2017
         _add(f, f"m_pieces:{min(i, 5)}")
@@ -631,6 +696,14 @@ class _Cell:
         _add(f, "d_verbs", min(3, self._between(self._verbs, i, j)))
         _add(f, f"d_words:{_size(self._between(self._words, i, j))}")
         _add(f, "d_over_999", self._chars(i, j) > 999)
+        _add(f, "d_echo_inside", self._between(self._echoes, i + 1, j) > 0)
+        _add(f, "d_late_sentence", not pieces[i].sentence and self._between(self._sentences, i + 1, j) > 0)
+        n = self.n
+        _add(
+            f,
+            "d_is_time_frame",
+            j - i == n - j and self._lower[i] == self._lower[j] and self._lower[i:j] == self._lower[j:n],
+        )
         _add(f, f"d_pieces:{min(j - i, 5)}")
         return f
 

@@ -11,28 +11,43 @@ from mappers.readers.outcome_cell import WEIGHTS_FILE, split_outcome, split_top_
 from tests.mappers.readers import outcome_set
 
 # The README quotes the held-out figures; these are the floors they must not fall under
-# (measured once, after the fit: 98.8 % of time frames, 97.5 % of measures; the issue asks 98 %).
-HELD_OUT_TIME_FRAMES = 0.985
-HELD_OUT_MEASURES = 0.972
+# (measured once, after the fit; the issue asks 98 %): the shared records' held-out part (98.7 %
+# of time frames, 96.8 % of measures), and the fresh held-out set taken before the features and
+# prior were chosen (97.2 %, 95.1 %).
+HELD_OUT_TIME_FRAMES = 0.983
+HELD_OUT_MEASURES = 0.965
+FRESH_TIME_FRAMES = 0.970
+FRESH_MEASURES = 0.948
 
 
 def test_the_evaluation_set_is_real_sized_and_split_by_record():
     triples = outcome_set.load()
     development, held_out = outcome_set.development(), outcome_set.held_out()
     extra = outcome_set.load(outcome_set.EXTRA_DEVELOPMENT)
+    fresh = outcome_set.fresh_held_out()
     assert len(triples) > 1200 and len(held_out) > 500 and len(extra) > 400
     assert len(development) + len(held_out) == len(triples) + len(extra)
     assert not {t.nct for t in development} & {t.nct for t in held_out}  # a record is on one side
     assert {t.nct for t in development} >= outcome_set.SAMPLE_RECORDS & {t.nct for t in triples}
+    assert len(fresh) > 10000 and len({t.nct for t in fresh}) > 2500
+    assert not {t.nct for t in fresh} & {t.nct for t in triples + extra}  # records never seen
 
 
 def test_held_out_time_frames_and_measures(capsys):
-    """The figure the README gives. Never tuned on: the rules were set on the development part."""
-    score = outcome_set.score(outcome_set.held_out())
+    """The figures the README gives. Never tuned on: the features and weights were set on the
+    development part; the fresh set's misses are not read."""
+    old, fresh = outcome_set.held_out(), outcome_set.fresh_held_out()
+    scores = {"held out": outcome_set.score(old), "fresh held out": outcome_set.score(fresh)}
+    scores["both held-out sets"] = outcome_set.score(old + fresh)
     with capsys.disabled():
-        print(f"\noutcome cells, held out: {score}")
-    assert score.share(score.time_frames) >= HELD_OUT_TIME_FRAMES
-    assert score.share(score.measures) >= HELD_OUT_MEASURES
+        for name, score in scores.items():
+            print(f"\noutcome cells, {name}: {score}", end="")
+        print()
+    old_score, fresh_score = scores["held out"], scores["fresh held out"]
+    assert old_score.share(old_score.time_frames) >= HELD_OUT_TIME_FRAMES
+    assert old_score.share(old_score.measures) >= HELD_OUT_MEASURES
+    assert fresh_score.share(fresh_score.time_frames) >= FRESH_TIME_FRAMES
+    assert fresh_score.share(fresh_score.measures) >= FRESH_MEASURES
 
 
 def test_development_time_frames_and_measures(capsys):
