@@ -14,7 +14,7 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
@@ -22,6 +22,7 @@ from lxml import etree
 from mappers.context import mesh_code
 from mappers.model import Study
 from mappers.names import split_name
+from mappers.threads import PerThread
 
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
@@ -160,50 +161,83 @@ def _visit(item, node: dict, where: Place, found: list[list[tuple[Place, object]
         _walk(item, node, where, found)
 
 
-def traced_values(study: Study) -> list[tuple[Place, str, bool]]:
+class Traced(list[tuple[Place, str, bool]]):
+    """``traced_values``' list, with the set of its values (``texts``), made once for all the
+    outputs it is checked against."""
+
+    texts: frozenset[str]
+
+
+def traced_values(study: Study) -> Traced:
     """(place, value, is_person_name) for every traced value the study has, in TRACED order and,
     within a spec, in the order of the study's lists (``path_of(place)`` writes the place out).
     Read from the model itself: dumping it first cost more than the walk."""
     found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
     _walk(study, _TREE, None, found)
-    return [
+    traced = Traced(
         (place, str(_NORMAL[index](value)), _IS_NAME[index])
         for index, values in enumerate(found)
         for place, value in values
-    ]
+    )
+    traced.texts = frozenset(value for _, value, _ in traced)
+    return traced
 
 
-def json_values(value) -> Iterator[str]:
-    """Every string and number of a JSON value, depth first (an explicit stack: a recursive
-    generator cost a frame per container)."""
-    stack = [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        value = pop()
-        if isinstance(value, dict):
-            push(reversed(value.values()))
-        elif isinstance(value, list):
-            push(reversed(value))
-        elif isinstance(value, str):
-            yield value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            yield str(value)
+def json_values(value) -> list[str]:
+    """Every string and number of a JSON value (numbers written as ``str`` writes them), depth
+    first, as one list: a generator cost a resumption per value, an ``isinstance`` chain four
+    calls per value (parsed JSON holds exact ``dict``, ``list``, ``str``, ``int``, ``float``,
+    ``bool`` and ``None``; a subclass takes the slower test)."""
+    found: list[str] = []
+    _collect(value, found.append)
+    return found
 
 
-def xml_values(document: bytes | etree._Element) -> Iterator[str]:
+def _collect(value, add) -> None:
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    elif kind is str:
+        add(value)
+        return
+    else:
+        _collect_other(value, add)
+        return
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            add(item)
+        elif kind is dict or kind is list:
+            _collect(item, add)
+        elif kind is not bool and item is not None:
+            _collect_other(item, add)
+
+
+def _collect_other(value, add) -> None:
+    if isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            _collect(item, add)
+    elif isinstance(value, str):
+        add(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        add(str(value))
+
+
+# Every text node below an element, its own text and each descendant's text and tail (not a
+# comment's or processing instruction's own text: they are not text nodes), as plain strings,
+# collected by libxml2: walking the elements in Python made a proxy object per element.
+_TEXT_NODES = PerThread(lambda: etree.XPath("descendant-or-self::node()/text()", smart_strings=False))
+
+
+def xml_values(document: bytes | etree._Element) -> list[str]:
     """Every non-blank text of an XML output, stripped: what ``itertext()`` gives, in another
-    order (each node's text, then its tail: half the cost). ``document`` is its bytes or a tree
-    of them (``finish.finish_xml_tree``: the export traces the tree it already parsed)."""
+    order. ``document`` is its bytes or a tree of them (``finish.finish_xml_tree``: the export
+    traces the tree it already parsed)."""
     if isinstance(document, bytes):
         document = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    if (text := document.text) and (text := text.strip()):
-        yield text
-    for node in document.iterdescendants():  # the document's own tail is not in it
-        # a comment's or processing instruction's own text is not a value (itertext skips it)
-        if (text := node.text) and isinstance(node.tag, str) and (text := text.strip()):
-            yield text
-        if (text := node.tail) and (text := text.strip()):
-            yield text
+    return [text for node in _TEXT_NODES()(document) if (text := node.strip())]
 
 
 _JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
@@ -222,12 +256,15 @@ def untraced(
     sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
     traced = traced_values(study) if traced is None else traced
-    absent = {value for _, value, _ in traced} - values
+    texts = traced.texts if isinstance(traced, Traced) else {value for _, value, _ in traced}
+    absent = texts - values
     if absent:
         needles = list(absent)
         search = AhoCorasick(needles, matchkind=MatchKind.Standard)
         matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
         absent -= {needles[index] for index, _, _ in matches}
+    if not absent:
+        return []
     missing = []
     for place, value, is_name in traced:
         if value not in absent:
