@@ -204,7 +204,8 @@ class _ResourceWalk:
         for key, item in value.items():
             kind = type(item)
             if kind is str:
-                self._string(key, item, path)
+                if not item or item.isspace() or key == "reference" or key.endswith("Canonical"):
+                    self._string(key, item, path)
             elif kind is dict:
                 if item:
                     self._object(item, (path, key, None))

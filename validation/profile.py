@@ -361,12 +361,17 @@ class _Walk:
                 self._descend(value, into, key, where, resource, root)
 
     def _descend(self, value, into: str, key: str, where: Where, resource: dict, root: dict) -> None:
-        if isinstance(value, list):
-            for i, item in enumerate(value):
+        if into == "Resource":  # contained (or a Bundle entry's) resources
+            items = enumerate(value) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
                 if isinstance(item, dict):
                     self._child(item, into, key, (where, key, i), resource, root)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    self.node(item, into, (where, key, i), resource, root)
         elif isinstance(value, dict):
-            self._child(value, into, key, (where, key, None), resource, root)
+            self.node(value, into, (where, key, None), resource, root)
 
     def _invariants(
         self, checks: list, node: dict, type_name: str, where: Where, resource: dict, root: dict
