@@ -1,5 +1,6 @@
 """The cyclic garbage collector as a process that maps batches wants it: one place, so that the
-workers and the benchmark that measures them (``benchmarks.bench``) do the same.
+workers, the flow process that settles their windows, and the benchmark that measures them
+(``benchmarks.bench``) do the same.
 
 A mapping process loads for good what the whole run needs (Prefect, fhir.resources' models and
 their pydantic-core validators, templates, schemas, compiled FHIRPath): ~90,000 objects that a
