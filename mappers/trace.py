@@ -14,7 +14,8 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
@@ -140,25 +141,39 @@ def path_of(place: Place) -> str:
     return "".join(reversed(steps)).removeprefix(".")
 
 
-def _walk(value, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
+Found = list[list[tuple[Place, object]]]  # per spec of TRACED, (place, value) in the study's order
+Walker = Callable[[Any, Place, Found], None]
+
+
+def _walker(node: dict) -> Walker:
+    """The walk of one node of the spec tree, made once: for each attribute (or, ``*``, each
+    item) the spec it ends (or None) and the walk below it (or None). A generic walk of the tree
+    took two calls and three look-ups in it per value of the study."""
+    steps: list[tuple[str, int | None, Walker | None]] = []
     for key, child in node.items():
-        if key is None:
-            continue
-        if key == "*":
-            for index, item in enumerate(value, 1):
-                _visit(item, child, (where, index), found)
-        else:
-            _visit(getattr(value, key, None), child, (where, key), found)
+        if key is not None:
+            leaf = child.get(None)
+            steps.append((key, leaf, _walker(child) if len(child) > (leaf is not None) else None))
+
+    def walk(value: Any, where: Place, found: Found) -> None:
+        for key, leaf, deeper in steps:
+            items: Iterable[tuple[Place, Any]]
+            if key == "*":
+                items = [((where, index), item) for index, item in enumerate(value, 1)]
+            else:
+                items = (((where, key), getattr(value, key, None)),)
+            for at, item in items:
+                if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+                    continue
+                if leaf is not None:
+                    found[leaf].append((at, item))
+                if deeper is not None:
+                    deeper(item, at, found)
+
+    return walk
 
 
-def _visit(item, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
-    if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
-        return
-    leaf = node.get(None)
-    if leaf is not None:
-        found[leaf].append((where, item))
-    if len(node) > (leaf is not None):
-        _walk(item, node, where, found)
+_WALK = _walker(_TREE)
 
 
 class Traced(list[tuple[Place, str, bool]]):
@@ -172,13 +187,15 @@ def traced_values(study: Study) -> Traced:
     """(place, value, is_person_name) for every traced value the study has, in TRACED order and,
     within a spec, in the order of the study's lists (``path_of(place)`` writes the place out).
     Read from the model itself: dumping it first cost more than the walk."""
-    found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
-    _walk(study, _TREE, None, found)
-    traced = Traced(
-        (place, str(_NORMAL[index](value)), _IS_NAME[index])
-        for index, values in enumerate(found)
-        for place, value in values
-    )
+    found: Found = [[] for _ in TRACED]
+    _WALK(study, None, found)
+    traced = Traced()
+    for index, values in enumerate(found):
+        normal, is_name = _NORMAL[index], _IS_NAME[index]
+        if normal is str:  # most: a text, written as it is
+            traced += [(place, v if type(v) is str else str(v), is_name) for place, v in values]
+        else:
+            traced += [(place, str(normal(v)), is_name) for place, v in values]
     traced.texts = frozenset(value for _, value, _ in traced)
     return traced
 
