@@ -244,6 +244,10 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
     (and of the projected ``%resource`` / ``%rootResource`` it reads): keeping whole nodes as
     keys made the cache hold tens of MB of JSON; cleared when full."""
     names = _names(expression)
+    if names is not None and not context and _presence_only(expression):
+        flat = _flat_shape(node, names)
+        if flat is not None:  # cpt-2 on each of a study's thousands of ContactPoints, …
+            return _looked_up((expression, version, type_name, flat), expression, version, type_name, node)
     if names is not None:
         node = _projected(node, names)
         context = {k: _projected(v, names) for k, v in context.items()}
@@ -253,12 +257,45 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
                 k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()
             }
     key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
+    return _looked_up(key, expression, version, type_name, node, context)
+
+
+def _looked_up(
+    key: tuple, expression: str, version: str, type_name: str, node: dict, context: dict | None = None
+) -> bool:
+    """The memo's answer for ``key``, or the expression evaluated on ``node`` and remembered; a
+    node without ``context`` is a presence-only invariant's, evaluated on its shape."""
     found = _MEMO.get(key)
     if found is None:
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
+        if context is None:
+            names = _names(expression)
+            assert names is not None  # a flat shape is taken only from a projection
+            counted = "count()" in expression
+            node = {
+                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted)
+                for k, v in _projected(node, names).items()
+            }
+            context = {}
         found = _MEMO[key] = _evaluate(expression, version, node, type_name, context)
     return found
+
+
+def _flat_shape(node: dict, names: frozenset[str]) -> tuple | None:
+    """What a presence-only invariant sees of a node whose reachable elements are all
+    primitives, as a tuple: the same tuple for two nodes means the same shape (``_shape`` of
+    the projection), so it is a memo key as it is, with no digest; None for any other node."""
+    shape = []
+    for key, value in node.items():
+        if not _kept(key, names):
+            continue
+        if isinstance(value, dict | list):
+            return None
+        if key[0] != "_" and key != "resourceType":
+            value = True if isinstance(value, bool) else 0 if isinstance(value, int | float) else "x"
+        shape.append((key, value))
+    return tuple(shape)
 
 
 # What a Bundle's and a Bundle entry's invariants (bdl-*, R4 and R5) read of an entry's resource:
