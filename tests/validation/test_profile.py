@@ -172,7 +172,7 @@ def test_flat_nodes_memoised_by_their_shape_give_the_results_of_whole_nodes():
     tuple: each shape, seen in either order, gives what the whole node gives (cpt-2)."""
     import validation.profile as profile
 
-    points = [
+    points: list[dict] = [
         {"system": "phone", "value": "+1 555 0100"},
         {"value": "+1 555 0101"},
         {"system": "email"},
