@@ -67,6 +67,7 @@ def write_corpus(directory: Path, studies: int) -> tuple[list[Path], list[Path]]
 
 def _worker(warm_list: Path, file_list: Path) -> None:
     """trialexport's side, in a process of its own."""
+    from flows.collector import settle
     from mappers.context import MappingSettings
     from mappers.export import export_study
     from mappers.readers import read_document
@@ -79,6 +80,7 @@ def _worker(warm_list: Path, file_list: Path) -> None:
 
     for path in warm_list.read_text().split():
         convert(path)
+    settle()  # as a batch worker after its first batch
     files = file_list.read_text().split()
     cpu, started = time.process_time(), time.perf_counter()
     exported = sum(convert(path) for path in files)

@@ -9,10 +9,8 @@ memory before the next is read: memory holds one study at a time.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from flows import Logger
+from flows import Logger, collector
 from flows.errors import InputNotFound
 from flows.incremental import unchanged
 from flows.records import Counts, InputResult, LedgerRecord, MappedStudy, ReportEntry, Status
@@ -351,24 +349,8 @@ def map_batch(
         elapsed,
         studies / elapsed if elapsed else 0,
     )
-    _freeze_once()
+    collector.settle()  # after the first batch: what the process loaded for good is loaded
     return results
-
-
-_FROZEN = threading.Event()
-
-
-def _freeze_once() -> None:
-    """After a process's first batch, what it loaded for good (Prefect, fhir.resources' models
-    and their pydantic-core validators, templates, schemas, compiled FHIRPath) is moved where the
-    cyclic collector no longer looks (``gc.freeze``): a full collection traversed all of it, ~50
-    ms each time, an eighth of a study's CPU on first sight (``benchmarks.bench --gc-freeze``).
-    Garbage is collected first, so none is kept; what is frozen is still freed by reference
-    counting."""
-    if not _FROZEN.is_set():
-        _FROZEN.set()
-        gc.collect()
-        gc.freeze()
 
 
 def reuse(source: str, previous: LedgerRecord, root: Path) -> InputResult:

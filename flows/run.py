@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from flows import Logger, progress
+from flows import Logger, collector, progress
 from flows.batch import InputTrees, Stage, discover, export_or_report, is_unchanged, map_batch, reuse
 from flows.incremental import ExportLedger, fingerprint
 from flows.output import remove_tree, write_files
@@ -141,6 +141,9 @@ class ExportRun:
                 sum(not r.skipped for r in results),
             )
         progress.advance(len(results), sum(e.is_study for r in results for e in r.entries))
+        # the flow process too, when workers elsewhere map: Prefect's client and the run's
+        # state are loaded for good after the first window (flows.collector)
+        collector.settle()
 
     def finish(self) -> RunReport:
         for source, numbers in self.settler.pending().items():

@@ -14,7 +14,8 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 from lxml import etree
@@ -22,6 +23,7 @@ from lxml import etree
 from mappers.context import mesh_code
 from mappers.model import Study
 from mappers.names import split_name
+from mappers.threads import PerThread
 
 # dotted paths into Study.model_dump(); "*" is every item of a list
 TRACED = (
@@ -139,71 +141,120 @@ def path_of(place: Place) -> str:
     return "".join(reversed(steps)).removeprefix(".")
 
 
-def _walk(value, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
+Found = list[list[tuple[Place, object]]]  # per spec of TRACED, (place, value) in the study's order
+Walker = Callable[[Any, Place, Found], None]
+
+
+def _walker(node: dict) -> Walker:
+    """The walk of one node of the spec tree, made once: for each attribute (or, ``*``, each
+    item) the spec it ends (or None) and the walk below it (or None). A generic walk of the tree
+    took two calls and three look-ups in it per value of the study."""
+    steps: list[tuple[str, int | None, Walker | None]] = []
     for key, child in node.items():
-        if key is None:
-            continue
-        if key == "*":
-            for index, item in enumerate(value, 1):
-                _visit(item, child, (where, index), found)
-        else:
-            _visit(getattr(value, key, None), child, (where, key), found)
+        if key is not None:
+            leaf = child.get(None)
+            steps.append((key, leaf, _walker(child) if len(child) > (leaf is not None) else None))
+
+    def walk(value: Any, where: Place, found: Found) -> None:
+        for key, leaf, deeper in steps:
+            items: Iterable[tuple[Place, Any]]
+            if key == "*":
+                items = [((where, index), item) for index, item in enumerate(value, 1)]
+            else:
+                items = (((where, key), getattr(value, key, None)),)
+            for at, item in items:
+                if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+                    continue
+                if leaf is not None:
+                    found[leaf].append((at, item))
+                if deeper is not None:
+                    deeper(item, at, found)
+
+    return walk
 
 
-def _visit(item, node: dict, where: Place, found: list[list[tuple[Place, object]]]) -> None:
-    if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
-        return
-    leaf = node.get(None)
-    if leaf is not None:
-        found[leaf].append((where, item))
-    if len(node) > (leaf is not None):
-        _walk(item, node, where, found)
+_WALK = _walker(_TREE)
 
 
-def traced_values(study: Study) -> list[tuple[Place, str, bool]]:
+class Traced(list[tuple[Place, str, bool]]):
+    """``traced_values``' list, with the set of its values (``texts``), made once for all the
+    outputs it is checked against."""
+
+    texts: frozenset[str]
+
+
+def traced_values(study: Study) -> Traced:
     """(place, value, is_person_name) for every traced value the study has, in TRACED order and,
     within a spec, in the order of the study's lists (``path_of(place)`` writes the place out).
     Read from the model itself: dumping it first cost more than the walk."""
-    found: list[list[tuple[Place, object]]] = [[] for _ in TRACED]
-    _walk(study, _TREE, None, found)
-    return [
-        (place, str(_NORMAL[index](value)), _IS_NAME[index])
-        for index, values in enumerate(found)
-        for place, value in values
-    ]
+    found: Found = [[] for _ in TRACED]
+    _WALK(study, None, found)
+    traced = Traced()
+    for index, values in enumerate(found):
+        normal, is_name = _NORMAL[index], _IS_NAME[index]
+        if normal is str:  # most: a text, written as it is
+            traced += [(place, v if type(v) is str else str(v), is_name) for place, v in values]
+        else:
+            traced += [(place, str(normal(v)), is_name) for place, v in values]
+    traced.texts = frozenset(value for _, value, _ in traced)
+    return traced
 
 
-def json_values(value) -> Iterator[str]:
-    """Every string and number of a JSON value, depth first (an explicit stack: a recursive
-    generator cost a frame per container)."""
-    stack = [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        value = pop()
-        if isinstance(value, dict):
-            push(reversed(value.values()))
-        elif isinstance(value, list):
-            push(reversed(value))
-        elif isinstance(value, str):
-            yield value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            yield str(value)
+def json_values(value) -> list[str]:
+    """Every string and number of a JSON value (numbers written as ``str`` writes them), depth
+    first, as one list: a generator cost a resumption per value, an ``isinstance`` chain four
+    calls per value (parsed JSON holds exact ``dict``, ``list``, ``str``, ``int``, ``float``,
+    ``bool`` and ``None``; a subclass takes the slower test)."""
+    found: list[str] = []
+    _collect(value, found.append)
+    return found
 
 
-def xml_values(document: bytes | etree._Element) -> Iterator[str]:
+def _collect(value, add) -> None:
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    elif kind is str:
+        add(value)
+        return
+    else:
+        _collect_other(value, add)
+        return
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            add(item)
+        elif kind is dict or kind is list:
+            _collect(item, add)
+        elif kind is not bool and item is not None:
+            _collect_other(item, add)
+
+
+def _collect_other(value, add) -> None:
+    if isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            _collect(item, add)
+    elif isinstance(value, str):
+        add(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        add(str(value))
+
+
+# Every text node below an element, its own text and each descendant's text and tail (not a
+# comment's or processing instruction's own text: they are not text nodes), as plain strings,
+# collected by libxml2: walking the elements in Python made a proxy object per element.
+_TEXT_NODES = PerThread(lambda: etree.XPath("descendant-or-self::node()/text()", smart_strings=False))
+
+
+def xml_values(document: bytes | etree._Element) -> list[str]:
     """Every non-blank text of an XML output, stripped: what ``itertext()`` gives, in another
-    order (each node's text, then its tail: half the cost). ``document`` is its bytes or a tree
-    of them (``finish.finish_xml_tree``: the export traces the tree it already parsed)."""
+    order. ``document`` is its bytes or a tree of them (``finish.finish_xml_tree``: the export
+    traces the tree it already parsed)."""
     if isinstance(document, bytes):
         document = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    if (text := document.text) and (text := text.strip()):
-        yield text
-    for node in document.iterdescendants():  # the document's own tail is not in it
-        # a comment's or processing instruction's own text is not a value (itertext skips it)
-        if (text := node.text) and isinstance(node.tag, str) and (text := text.strip()):
-            yield text
-        if (text := node.tail) and (text := text.strip()):
-            yield text
+    return [text for node in _TEXT_NODES()(document) if (text := node.strip())]
 
 
 _JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
@@ -222,12 +273,15 @@ def untraced(
     sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
     traced = traced_values(study) if traced is None else traced
-    absent = {value for _, value, _ in traced} - values
+    texts = traced.texts if isinstance(traced, Traced) else {value for _, value, _ in traced}
+    absent = texts - values
     if absent:
         needles = list(absent)
         search = AhoCorasick(needles, matchkind=MatchKind.Standard)
         matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
         absent -= {needles[index] for index, _, _ in matches}
+    if not absent:
+        return []
     missing = []
     for place, value, is_name in traced:
         if value not in absent:

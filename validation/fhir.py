@@ -198,28 +198,75 @@ class _ResourceWalk:
             self._list(value, path)
 
     def _object(self, value: dict, path: Where) -> None:
+        # Parsed JSON holds exact dicts, lists, strings, numbers, booleans and None: each is
+        # told by its type once (``_empty`` and four ``isinstance`` per element were most of
+        # this walk); anything else takes ``_other``, the same rules spelt generally.
         for key, item in value.items():
-            if _empty(item):
-                self.issues.append(error_at("fhir-empty-element", (path, key, None), "empty element (ele-1)"))
-                continue
-            if key == "reference" and isinstance(item, str):
-                self.references.append(((path, key, None), item))
-            elif key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
-                self._canonicals(item, (path, key, None))
-            elif key in ("extension", "modifierExtension") and isinstance(item, list):
-                self._extensions(item, (path, key, None))
-            if isinstance(item, dict):
-                self._object(item, (path, key, None))
-            elif isinstance(item, list):
-                self._list(item, (path, key, None))
+            kind = type(item)
+            if kind is str:
+                if not item or item.isspace() or key == "reference" or key.endswith("Canonical"):
+                    self._string(key, item, path)
+            elif kind is dict:
+                if item:
+                    self._object(item, (path, key, None))
+                else:
+                    self._empty_element((path, key, None))
+            elif kind is list:
+                self._list_element(key, item, path)
+            elif item is None:
+                self._empty_element((path, key, None))
+            elif kind is not int and kind is not float and kind is not bool:
+                self._other(key, item, path)
+
+    def _string(self, key: str, item: str, path: Where) -> None:
+        if not item or item.isspace():  # ``not item.strip()``, without a copy
+            self._empty_element((path, key, None))
+        elif key == "reference":
+            self.references.append(((path, key, None), item))
+        elif key.endswith("Canonical"):
+            self._canonicals(item, (path, key, None))
+
+    def _list_element(self, key: str, item: list, path: Where) -> None:
+        at = (path, key, None)
+        if not item:
+            self._empty_element(at)
+            return
+        if key.endswith("Canonical"):  # definitionCanonical, instantiatesCanonical[], …
+            self._canonicals(item, at)
+        elif key in ("extension", "modifierExtension"):
+            self._extensions(item, at)
+        self._list(item, at)
+
+    def _other(self, key: str, item: object, path: Where) -> None:
+        """An element of no JSON type (a caller's own object): ``_object``'s rules by
+        ``isinstance``."""
+        if _empty(item):
+            self._empty_element((path, key, None))
+            return
+        if key == "reference" and isinstance(item, str):
+            self.references.append(((path, key, None), item))
+        elif key.endswith("Canonical"):
+            self._canonicals(item, (path, key, None))
+        elif key in ("extension", "modifierExtension") and isinstance(item, list):
+            self._extensions(item, (path, key, None))
+        if isinstance(item, dict):
+            self._object(item, (path, key, None))
+        elif isinstance(item, list):
+            self._list(item, (path, key, None))
+
+    def _empty_element(self, at: Where) -> None:
+        self.issues.append(error_at("fhir-empty-element", at, "empty element (ele-1)"))
 
     def _list(self, value: list, path: Where) -> None:
         # a list's items are its key's, indexed: (the list's parent, key, index)
         keyed = isinstance(path, tuple) and path[2] is None
         for index, item in enumerate(value):
+            kind = type(item)
+            if kind is str and item and not item.isspace():
+                continue  # a string value: nothing below it
             child = (path[0], path[1], index) if keyed else f"{place(path)}[{index}]"
             if _empty(item):
-                self.issues.append(error_at("fhir-empty-element", child, "empty element (ele-1)"))
+                self._empty_element(child)
             elif isinstance(item, dict):
                 self._object(item, child)
             elif isinstance(item, list):

@@ -244,6 +244,10 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
     (and of the projected ``%resource`` / ``%rootResource`` it reads): keeping whole nodes as
     keys made the cache hold tens of MB of JSON; cleared when full."""
     names = _names(expression)
+    if names is not None and not context and _presence_only(expression):
+        flat = _flat_shape(node, names)
+        if flat is not None:  # cpt-2 on each of a study's thousands of ContactPoints, …
+            return _looked_up((expression, version, type_name, flat), expression, version, type_name, node)
     if names is not None:
         node = _projected(node, names)
         context = {k: _projected(v, names) for k, v in context.items()}
@@ -253,12 +257,45 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
                 k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()
             }
     key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
+    return _looked_up(key, expression, version, type_name, node, context)
+
+
+def _looked_up(
+    key: tuple, expression: str, version: str, type_name: str, node: dict, context: dict | None = None
+) -> bool:
+    """The memo's answer for ``key``, or the expression evaluated on ``node`` and remembered; a
+    node without ``context`` is a presence-only invariant's, evaluated on its shape."""
     found = _MEMO.get(key)
     if found is None:
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()
+        if context is None:
+            names = _names(expression)
+            assert names is not None  # a flat shape is taken only from a projection
+            counted = "count()" in expression
+            node = {
+                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted)
+                for k, v in _projected(node, names).items()
+            }
+            context = {}
         found = _MEMO[key] = _evaluate(expression, version, node, type_name, context)
     return found
+
+
+def _flat_shape(node: dict, names: frozenset[str]) -> tuple | None:
+    """What a presence-only invariant sees of a node whose reachable elements are all
+    primitives, as a tuple: the same tuple for two nodes means the same shape (``_shape`` of
+    the projection), so it is a memo key as it is, with no digest; None for any other node."""
+    shape = []
+    for key, value in node.items():
+        if not _kept(key, names):
+            continue
+        if isinstance(value, dict | list):
+            return None
+        if key[0] != "_" and key != "resourceType":
+            value = True if isinstance(value, bool) else 0 if isinstance(value, int | float) else "x"
+        shape.append((key, value))
+    return tuple(shape)
 
 
 # What a Bundle's and a Bundle entry's invariants (bdl-*, R4 and R5) read of an entry's resource:
@@ -289,20 +326,37 @@ def _about_contained(expression: str) -> bool:
     return _ABOUT_CONTAINED.fullmatch(expression) is not None
 
 
+# What the walk does with one element of a type: the type it descends into (None: a primitive,
+# or a type without checks of its own, nothing to walk below it) and the element's required
+# binding ((system|code pairs, bare codes, value set), or None).
+_Binding = tuple[frozenset[str], frozenset[str], str]
+_Step = tuple[str | None, _Binding | None]
+
+
 @cache
-def _plan(version: str, type_name: str) -> tuple[list, dict, dict] | None:
+def _plan(version: str, type_name: str) -> tuple[list, dict[str, _Step]] | None:
     """A type's checks in the order of its constraints (those checked elsewhere left out: they
-    add nothing here), its elements and its bindings; None for a type without a definition."""
-    spec = _definitions(version)["types"].get(type_name)
+    add nothing here), each with whether it only says what contained resources may not have,
+    and its elements the walk has anything to do with; None for a type without a definition."""
+    types = _definitions(version)["types"]
+    spec = types.get(type_name)
     if spec is None:
         return None
     natives = NATIVE_R5 if version == "R5" else NATIVE
     checks = [
-        (constraint, native)
+        (constraint, native, native is _fhirpath and _about_contained(constraint["expression"]))
         for constraint in spec["constraints"]
         if (native := natives.get(constraint["key"], _fhirpath)) is not None
     ]
-    return checks, spec["elements"], spec["bindings"]
+    steps: dict[str, _Step] = {}
+    for element, child in spec["elements"].items():
+        into = child if child == "Resource" or child in types else None
+        bound = None
+        if element in spec["bindings"]:
+            bound = (*_codes(version, type_name, element), spec["bindings"][element]["valueSet"])
+        if into is not None or bound is not None:
+            steps[element] = (into, bound)
+    return checks, steps
 
 
 def _holds(result: list) -> bool:
@@ -314,6 +368,7 @@ class _Walk:
         self.version = version
         self.issues: list[Issue] = []
         self.types = _definitions(version)["types"]
+        self._plans: dict[str, tuple[list, dict[str, _Step]] | None] = {}
 
     def resource(self, resource: dict, where: Where, container: dict | None) -> None:
         rtype = resource.get("resourceType")
@@ -321,33 +376,48 @@ class _Walk:
             self.node(resource, rtype, where, resource, container or resource)
 
     def node(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
-        plan = _plan(self.version, type_name)
+        try:
+            plan = self._plans[type_name]
+        except KeyError:
+            plan = self._plans[type_name] = _plan(self.version, type_name)
         if plan is None:
             return
-        checks, elements, bindings = plan
-        self._invariants(checks, node, type_name, where, resource, root)
+        checks, steps = plan
+        if checks:
+            self._invariants(checks, node, type_name, where, resource, root)
         for key, value in node.items():
-            if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
-                self._primitive_extensions(value, (where, key, None), resource, root)
+            step = steps.get(key)
+            if step is None:  # a primitive without a binding, or no element of the type
+                if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
+                    self._primitive_extensions(value, (where, key, None), resource, root)
                 continue
-            child = elements.get(key)
-            if child is None:
-                continue
-            if key in bindings:
-                self.binding(type_name, key, value, (where, key, None))
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if isinstance(item, dict):
-                        self._child(item, child, key, (where, key, i), resource, root)
-            elif isinstance(value, dict):
-                self._child(value, child, key, (where, key, None), resource, root)
+            into, bound = step
+            if bound is not None:
+                self.binding(bound, value, (where, key, None))
+            if into is not None:
+                self._descend(value, into, key, where, resource, root)
+
+    def _descend(self, value, into: str, key: str, where: Where, resource: dict, root: dict) -> None:
+        if into == "Resource":  # contained (or a Bundle entry's) resources
+            items = enumerate(value) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
+                if isinstance(item, dict):
+                    self._child(item, into, key, (where, key, i), resource, root)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    self.node(item, into, (where, key, i), resource, root)
+        elif isinstance(value, dict):
+            self.node(value, into, (where, key, None), resource, root)
 
     def _invariants(
         self, checks: list, node: dict, type_name: str, where: Where, resource: dict, root: dict
     ) -> None:
         subject = _bundle_shell(node, type_name) if type_name in _SHELLED else node
-        for constraint, native in checks:
+        for constraint, native, about_contained in checks:
             if native is _fhirpath:
+                if about_contained and "contained" not in subject:
+                    continue  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
                 shell_resource = subject if resource is node else resource
                 self.invariant(constraint, subject, type_name, where, shell_resource, root)
             elif not native(node):
@@ -366,9 +436,8 @@ class _Walk:
         else:
             self.node(item, child, at, resource, root)
 
-    def binding(self, type_name: str, element: str, value, where: Where) -> None:
-        pairs, bare = _codes(self.version, type_name, element)
-        value_set = self.types[type_name]["bindings"][element]["valueSet"]
+    def binding(self, bound: _Binding, value, where: Where) -> None:
+        pairs, bare, value_set = bound
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 ok, shown = item in bare, item

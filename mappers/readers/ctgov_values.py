@@ -74,14 +74,16 @@ _VOCABULARIES = {
     "ipd_info_type": model.IpdInfoType,
     "results_submission": model.ResultsSubmissionEvent,
 }
+_CODES = {name: frozenset(get_args(literal)) for name, literal in _VOCABULARIES.items()}
 # Legacy agency classes -> API v2 classes (the public XML's four classes).
 _AGENCY_CLASS = {"U_S_FED": "FED", "US_FED": "FED"}
+_NOT_CODE = re.compile(r"[^A-Z0-9]+")
 _PHASE_WORD = re.compile(r"\b(early\s+phase\s*\d|phase\s*\d|n/a|na|not applicable)\b", re.IGNORECASE)
 
 
 def code_word(text: str) -> str:
     """``Active, not recruiting`` -> ``ACTIVE_NOT_RECRUITING``."""
-    return re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
+    return _NOT_CODE.sub("_", text.upper()).strip("_")
 
 
 def coded(vocabulary: str, text: str | None) -> str | None:
@@ -93,7 +95,7 @@ def coded(vocabulary: str, text: str | None) -> str | None:
         word = code_word(re.sub(r"\(.*", "", text).replace("Blind", "")) or word
         word = _ALIASES["masking"].get(word, word)
     word = _ALIASES.get(vocabulary, {}).get(word, word)
-    return word if word in get_args(_VOCABULARIES[vocabulary]) else None
+    return word if word in _CODES[vocabulary] else None
 
 
 def known_code(draft: Draft, vocabulary: str, value: object, field: str, where: str) -> str | None:

@@ -77,28 +77,53 @@ class _Node:
 
     The reader asks each element for a dozen children by name, most of them absent; lxml's
     ``find`` parses the path and walks the children on every call (a third of the reading time
-    of a study of a thousand sites). Here the children are listed once; ``find``/``findall``
-    answer as lxml's do for the paths used (child names joined by ``/``, ``*`` for every child
-    element), in document order, with lxml elements; ``node``/``nodes`` wrap what they find
-    for further look-ups.
+    of a study of a thousand sites). Here each tag's first child is noted in one pass over the
+    children, so that a look-up by a child's tag is one dict look-up (the list of a tag's
+    children is made when asked for, by lxml's own tag filter); a deeper path goes through the
+    children's own ``_Node``s, made once (a site's ``facility/address/city``, ``…/state``,
+    ``…/zip``). ``find``/``findall`` answer as lxml's do for the paths used (child names joined
+    by ``/``, ``*`` for every child element), in document order, with lxml elements;
+    ``node``/``nodes`` wrap what they find for further look-ups.
     """
 
-    __slots__ = ("_by_tag", "_children", "el")
+    __slots__ = ("_first", "_nodes", "el")
 
     def __init__(self, el):
         self.el = el
-        self._children = [child for child in el if isinstance(child.tag, str)]
-        self._by_tag: dict[str, list] = {}
-        for child in self._children:
-            self._by_tag.setdefault(child.tag, []).append(child)
+        # each tag's first child, in one pass (an entity's or a processing instruction's tag is
+        # not a string: no look-up by name meets it)
+        first: dict = {}
+        for child in el:
+            tag = child.tag
+            if tag not in first:
+                first[tag] = child
+        self._first = first
+        self._nodes: dict[str, list[_Node]] | None = None
 
     def _all(self, tag: str) -> list:
-        return self._children if tag == "*" else self._by_tag.get(tag, [])
+        """The child elements of one tag (``*``: all), in document order."""
+        if tag == "*":
+            return list(self.el.iterchildren(etree.Element))
+        return list(self.el.iterchildren(tag)) if tag in self._first else []
+
+    def _sub(self, tag: str) -> list[_Node]:
+        """The children of one tag (or all), each a ``_Node``, made once."""
+        if self._nodes is None:
+            self._nodes = {}
+        found = self._nodes.get(tag)
+        if found is None:
+            found = self._nodes[tag] = [_Node(child) for child in self._all(tag)]
+        return found
 
     def find(self, path: str):
+        found = self._first.get(path)  # a child's tag: most look-ups
+        if found is not None:
+            return found
         head, _, rest = path.partition("/")
-        for child in self._all(head):
-            found = child.find(rest) if rest else child
+        if not rest:
+            return next(self.el.iterchildren(etree.Element), None) if head == "*" else None
+        for node in self._sub(head):
+            found = node.find(rest)
             if found is not None:
                 return found
         return None
@@ -107,14 +132,17 @@ class _Node:
         head, _, rest = path.partition("/")
         if not rest:
             return self._all(head)
-        return [found for child in self._all(head) for found in child.findall(rest)]
+        return [found for node in self._sub(head) for found in node.findall(rest)]
 
     def node(self, path: str) -> _Node | None:
-        found = self.find(path)
-        return None if found is None else _Node(found)
+        nodes = self.nodes(path)
+        return nodes[0] if nodes else None
 
     def nodes(self, path: str) -> list[_Node]:
-        return [_Node(el) for el in self.findall(path)]
+        head, _, rest = path.partition("/")
+        if not rest:
+            return self._sub(head)
+        return [found for node in self._sub(head) for found in node.nodes(rest)]
 
 
 def _text(el: _Node, path: str) -> str | None:

@@ -59,3 +59,28 @@ def test_the_r4_bundle_says_what_it_cannot_hold():
     # ResearchStudy) have places in R4; a country whose sites the registry removed has none:
     # reported, not silently dropped.
     assert untraced(rich, json_values(bundle)) == ["removed_countries[1]"]
+
+
+def test_an_xml_outputs_values_are_its_texts_as_itertext_gives_them():
+    """Each element's text and tail, stripped, blank ones left out; a comment's or processing
+    instruction's own text is not a value, its tail is; CDATA is text."""
+    from lxml import etree
+
+    document = (
+        b"<r> lead <a>one<!-- note --> after note </a> tail of a <?pi data?> after pi "
+        b"<b><![CDATA[x < y]]></b><c/>  <d> spaced  </d>\n</r>"
+    )
+    tree = etree.fromstring(document)
+    expected = [t.strip() for t in tree.itertext() if t.strip()]
+    assert sorted(xml_values(document)) == sorted(expected) == sorted(xml_values(tree))
+    assert sorted(expected) == sorted(
+        ["lead", "one", "after note", "tail of a", "after pi", "x < y", "spaced"]
+    )
+    inner = tree.find("a")  # a subtree: its own texts only, not its tail
+    assert sorted(xml_values(inner)) == ["after note", "one"]
+
+
+def test_json_values_are_every_string_and_number_depth_first():
+    value = {"a": "x", "b": [1, 2.5, True, None, {"c": "y", "d": []}], "e": {"f": False, "g": "z"}}
+    assert json_values(value) == ["x", "1", "2.5", "y", "z"]
+    assert json_values("alone") == ["alone"] and json_values(7) == ["7"] and json_values(None) == []

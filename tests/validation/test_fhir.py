@@ -301,6 +301,50 @@ def test_empty_elements(empty):
     assert ("fhir-empty-element", "ResearchStudy.description") in found(bundle)
 
 
+@pytest.mark.parametrize("empty", ["", "   ", "\u2003\n", [], {}, None])
+def test_empty_items_of_a_list(empty):
+    bundle = valid_bundle()
+    study(bundle)["keyword"] = [{"text": "kept"}, empty]
+    assert ("fhir-empty-element", "ResearchStudy.keyword[1]") in found(bundle)
+    study(bundle)["keyword"] = [{"text": "kept"}]
+    assert validate_bundle(bundle) == []
+
+
+class _Text(str):
+    pass
+
+
+class _Object(dict):
+    pass
+
+
+class _Items(list):
+    pass
+
+
+def _retyped(value):
+    """The same JSON value made of subclasses of dict, list and str (a caller's own objects)."""
+    if isinstance(value, dict):
+        return _Object({key: _retyped(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return _Items(_retyped(item) for item in value)
+    return _Text(value) if isinstance(value, str) else value
+
+
+def test_the_rules_read_subclasses_of_json_types_as_the_types():
+    from validation.fhir import _rule_issues
+
+    bundle = valid_bundle()
+    study(bundle)["description"] = " "
+    study(bundle)["keyword"] = [{"text": ""}, None]
+    study(bundle)["sponsor"] = {"reference": "#nobody"}
+    plan(bundle)["action"].append({"title": "B", "definitionCanonical": "#nothing"})
+    study(bundle)["extension"].append({"url": "x"})
+    plain = [issue.message for issue in _rule_issues(bundle)]
+    assert len(plain) >= 5
+    assert [issue.message for issue in _rule_issues(_retyped(bundle))] == plain
+
+
 def test_extension_needs_exactly_one_of_value_and_extensions():
     bundle = valid_bundle()
     label = study(bundle)["extension"][0]

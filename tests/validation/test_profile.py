@@ -167,6 +167,30 @@ def test_invariants_on_projections_give_the_results_of_whole_nodes(monkeypatch):
     assert len(set(compared)) > 20
 
 
+def test_flat_nodes_memoised_by_their_shape_give_the_results_of_whole_nodes():
+    """A presence-only invariant on a node of primitives is memoised by the node's shape as a
+    tuple: each shape, seen in either order, gives what the whole node gives (cpt-2)."""
+    import validation.profile as profile
+
+    points: list[dict] = [
+        {"system": "phone", "value": "+1 555 0100"},
+        {"value": "+1 555 0101"},
+        {"system": "email"},
+        {"value": "x", "use": "work", "rank": 1},
+        {"value": "", "system": True},
+        {"value": "x", "_system": {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}},
+        {"use": "home"},
+    ]
+    expression = "value.empty() or system.exists()"
+    for order in (points, points[::-1]):
+        profile._MEMO.clear()
+        for point in order:
+            whole = profile._evaluate(expression, "R4", point, "ContactPoint", {})
+            assert profile._memoised(expression, "R4", "ContactPoint", point, {}) == whole, point
+    location = {"resourceType": "Location", "id": "l", "telecom": points[:2]}
+    assert codes(check_resource(location)) == [("fhir-invariant", "Location.telecom[1]")]
+
+
 @pytest.mark.parametrize(
     "meta",
     [
