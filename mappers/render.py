@@ -114,10 +114,14 @@ def _escape_output(value) -> str:
     by markupsafe's own C routine and written as the plain ``str`` it gives, not wrapped in
     ``Markup`` first (half a microsecond each, on every value of an XML record: a site writes
     a dozen). The written text is the same: what a template writes is joined into the output,
-    or into a macro's or block's buffer, which Jinja wraps in ``Markup`` itself. Anything else
-    (``Markup``, numbers, objects with ``__html__``) goes through markupsafe's ``escape``."""
-    if type(value) is str:
+    or into a macro's or block's buffer, which Jinja wraps in ``Markup`` itself. A ``Markup``
+    (what a macro wrote) is written as it is; anything else (numbers, objects with
+    ``__html__``) goes through markupsafe's ``escape``."""
+    kind = type(value)
+    if kind is str:
         return _escape_inner(value)
+    if kind is Markup:  # a macro's output, safe already: ``escape`` would copy it
+        return value
     return escape(value)
 
 
