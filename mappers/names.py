@@ -258,23 +258,29 @@ def _name_and_extras(text: str) -> tuple[str, list[str], list[str]] | None:
 
 def is_person_name(text: str) -> bool:
     """Whether the text reads as a person's name (with or without titles and degrees)."""
+    return _person_name(text) is not None
+
+
+def _person_name(text: str) -> tuple[str, list[str], list[str]] | None:
+    """``_name_and_extras`` of a text that reads as a person's name, else None (found once for
+    both questions ``_split_name`` asks)."""
     if not text.strip() or _NOT_A_NAME.search(text):
-        return False
+        return None
     found = _name_and_extras(text)
     if found is None:
-        return False
+        return None
     words = found[0].replace(",", " ").split()
     if not 1 <= len(words) <= 6:
-        return False
+        return None
     for word in words:
         key = _key(word)
         if _NICKNAME.match(word):
             continue
         if not _NAME_WORD.match(word) or key in _NOT_NAME_WORDS:
-            return False
+            return None
         if word.islower() and key in _SENTENCE_WORDS and key not in _PARTICLES:
-            return False
-    return True
+            return None
+    return found
 
 
 # Words on which nameparser's rules turn (titles, suffixes, particles, conjunctions, compound
@@ -323,9 +329,10 @@ def split_name(text: str) -> NameParts:
 
 def _split_name(text: str, *, plain: bool = True) -> NameParts:
     text = " ".join(text.split())
-    if not is_person_name(text):
+    found = _person_name(text)
+    if found is None:
         return NameParts(last=text)
-    name, titles, degrees = _name_and_extras(text)  # type: ignore[misc]
+    name, titles, degrees = found
     if plain and (parts := _plain_parts(name)):
         first, middle, last = parts
         return NameParts(first=first, middle=middle, last=last, degrees=", ".join([*titles, *degrees]))

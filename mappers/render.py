@@ -17,6 +17,7 @@ import orjson
 from jinja2.filters import do_tojson
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, _escape_inner, escape  # the C routine (or its pure-Python fallback)
 
 from mappers import names
 
@@ -74,7 +75,9 @@ class _ShippedContext(jinja2.runtime.Context):
     without first asking each, by three attribute probes, whether it wants the context passed:
     a macro always takes the evaluation context, a built-in method never takes any. A
     study calls a few thousand of them (a site is a dozen); every other callable goes through
-    Jinja's own ``call``. Not used under the sandbox, which calls through its own checks."""
+    Jinja's own ``call``. A macro called with its arguments by position is run as ``Macro``
+    would run it (``_plain_call``). Not used under the sandbox, which calls through its own
+    checks."""
 
     def call(__self, __obj, *args, **kwargs):  # Context.call's own signature
         kind = type(__obj)
@@ -82,18 +85,60 @@ class _ShippedContext(jinja2.runtime.Context):
             return super().call(__obj, *args, **kwargs)
         kwargs.pop("_block_vars", None)
         kwargs.pop("_loop_vars", None)
-        if kind is jinja2.runtime.Macro:
-            args = (__self.eval_ctx, *args)
         try:
-            return __obj(*args, **kwargs)
+            if kind is _BUILTIN_METHOD:
+                return __obj(*args, **kwargs)
+            if kwargs or not _plain_call(__obj, args):
+                return __obj(__self.eval_ctx, *args, **kwargs)
+            written = __obj._func(*args)  # what Macro.__call__ ends up calling, as it calls it
+            return Markup(written) if __self.eval_ctx.autoescape else written
         except StopIteration:  # as Context.call
             return __self.environment.undefined(
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
 
+def _plain_call(macro: jinja2.runtime.Macro, args: tuple) -> bool:
+    """Whether ``Macro.__call__`` would pass ``args`` to the macro's function as they are: every
+    argument given by position, no ``caller`` to add, no ``kwargs``/``varargs`` to gather. Then
+    the context calls the function itself, as ``Macro._invoke`` does (wrapping what an autoescaped
+    macro writes in ``Markup``), without ``__call__``'s argument matching and its two frames,
+    a microsecond or two a call, a few calls a site."""
+    return len(args) == macro._argument_count and not (
+        macro.caller or macro.catch_kwargs or macro.catch_varargs
+    )
+
+
+def _escape_output(value) -> str:
+    """``escape`` as an autoescaped template writes ``{{ value }}``: a plain ``str`` is escaped
+    by markupsafe's own C routine and written as the plain ``str`` it gives, not wrapped in
+    ``Markup`` first (half a microsecond each, on every value of an XML record: a site writes
+    a dozen). The written text is the same: what a template writes is joined into the output,
+    or into a macro's or block's buffer, which Jinja wraps in ``Markup`` itself. A ``Markup``
+    (what a macro wrote) is written as it is; anything else (numbers, objects with
+    ``__html__``) goes through markupsafe's ``escape``."""
+    kind = type(value)
+    if kind is str:
+        return _escape_inner(value)
+    if kind is Markup:  # a macro's output, safe already: ``escape`` would copy it
+        return value
+    return escape(value)
+
+
+class _ShippedTemplate(jinja2.Template):
+    """A shipped template whose compiled code escapes what it writes by ``_escape_output``:
+    the code looks ``escape`` up among its module's globals, set here after Jinja runs it."""
+
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        template = super().from_code(environment, code, globals, uptodate)
+        template.root_render_func.__globals__["escape"] = _escape_output
+        return template
+
+
 class _ShippedEnvironment(jinja2.Environment):
     context_class = _ShippedContext
+    template_class = _ShippedTemplate
 
 
 _ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}

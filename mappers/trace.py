@@ -154,23 +154,40 @@ def _walker(node: dict) -> Walker:
         if key is not None:
             leaf = child.get(None)
             steps.append((key, leaf, _walker(child) if len(child) > (leaf is not None) else None))
+    return _walk(steps)
+
+
+def _walk(steps: list[tuple[str, int | None, Walker | None]]) -> Walker:
+    """``_walker``'s walk over its steps: an attribute's value (its place made only when it has
+    one), or each item of a list (``_walk_items``), noted where a spec ends there and walked
+    further where the tree goes on."""
 
     def walk(value: Any, where: Place, found: Found) -> None:
         for key, leaf, deeper in steps:
-            items: Iterable[tuple[Place, Any]]
             if key == "*":
-                items = [((where, index), item) for index, item in enumerate(value, 1)]
-            else:
-                items = (((where, key), getattr(value, key, None)),)
-            for at, item in items:
-                if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
-                    continue
-                if leaf is not None:
-                    found[leaf].append((at, item))
-                if deeper is not None:
-                    deeper(item, at, found)
+                _walk_items(value, where, leaf, deeper, found)
+                continue
+            item = getattr(value, key, None)
+            if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
+                continue
+            at: Place = (where, key)
+            if leaf is not None:
+                found[leaf].append((at, item))
+            if deeper is not None:
+                deeper(item, at, found)
 
     return walk
+
+
+def _walk_items(items: Any, where: Place, leaf: int | None, deeper: Walker | None, found: Found) -> None:
+    for index, item in enumerate(items, 1):
+        if item is None or (not item and isinstance(item, str | list)):
+            continue
+        at = (where, index)
+        if leaf is not None:
+            found[leaf].append((at, item))
+        if deeper is not None:
+            deeper(item, at, found)
 
 
 _WALK = _walker(_TREE)

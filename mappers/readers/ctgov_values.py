@@ -13,6 +13,7 @@ Dates: the model takes ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``; legacy sources wri
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import get_args
 
 from mappers import model
@@ -86,8 +87,12 @@ def code_word(text: str) -> str:
     return _NOT_CODE.sub("_", text.upper()).strip("_")
 
 
+@lru_cache(maxsize=4096)
 def coded(vocabulary: str, text: str | None) -> str | None:
-    """The API v2 code for ``text`` in one vocabulary, or None when no spelling matches."""
+    """The API v2 code for ``text`` in one vocabulary, or None when no spelling matches.
+
+    Cached: a vocabulary is closed and a record repeats its few spellings, once per site or
+    person (a site's status, a contact's role: thousands in a large study)."""
     if text is None or not text.strip():
         return None
     word = code_word(text)

@@ -458,6 +458,15 @@ def _person(draft: Draft, el: _Node, where: str) -> dict | None:
     }
 
 
+def _address(loc: _Node) -> dict[str, str | None]:
+    """A site's city, state, zip and country, its facility's address looked up once for all four."""
+    address = loc.node("facility/address")
+    return {
+        part: _text(address, part) if address is not None else None
+        for part in ("city", "state", "zip", "country")
+    }
+
+
 def _people(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
     officials = [_person(draft, o, at + "overall_official") for o in root.nodes("overall_official")]
@@ -475,10 +484,7 @@ def _people(draft: Draft, root: _Node) -> None:
         sites.append(
             {
                 "facility": _text(loc, "facility/name"),
-                **{
-                    part: _text(loc, f"facility/address/{part}")
-                    for part in ("city", "state", "zip", "country")
-                },
+                **_address(loc),
                 "status": known_code(draft, "status", _text(loc, "status"), "sites", where),
                 "contacts": [p for p in people if p],
                 "investigators": [p for p in investigators if p],
