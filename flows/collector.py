@@ -3,18 +3,17 @@ workers, the flow process that settles their windows, and the benchmark that mea
 (``benchmarks.bench``) do the same.
 
 A mapping process loads for good what the whole run needs (Prefect, fhir.resources' models and
-their pydantic-core validators, templates, schemas, compiled FHIRPath): ~90,000 objects that a
-full collection traversed every time, ~50 ms each, an eighth of a study's CPU on first sight.
-After its first batch they are moved where the collector no longer looks (``gc.freeze``);
-garbage is collected first, so none is kept, and what is frozen is still freed by reference
-counting.
+their pydantic-core validators, templates, schemas, compiled FHIRPath): tens of thousands of
+objects that every full collection would traverse again. After its first batch they are moved
+where the collector no longer looks (``gc.freeze``); garbage is collected first, so none is
+kept, and what is frozen is still freed by reference counting.
 
 A study then allocates tens of thousands of containers (dicts and lists of its model, outputs
 and trees), nearly all freed by reference counting when the study is done: the interpreter's
-default of a young collection every 700 allocations traversed them about ten times over for
-nothing. Every 10,000 (the older generations' thresholds unchanged) keeps the collector's share
-at first sight ~0.4 ms a study instead of ~0.8 (issue 14's 86 records, frozen; 20,000 gave
-0.35), while a cycle of garbage still waits at most a few studies' allocations.
+default of a young collection every 700 allocations traverses them many times over for
+nothing. A larger young threshold (the older generations' unchanged) still lets a cycle of
+garbage wait at most a few studies' allocations. What either costs or saves is measured by
+``make bench`` (its ``--python-gc`` keeps the interpreter's settings) and stated in the README.
 """
 
 from __future__ import annotations
