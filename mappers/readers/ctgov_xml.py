@@ -146,7 +146,11 @@ class _Node:
 
 
 def _text(el: _Node, path: str) -> str | None:
-    found = el.find(path)
+    return _value(el.find(path))
+
+
+def _value(found) -> str | None:
+    """An element's text as the reader keeps it (None for no element or no text)."""
     if found is None:
         return None
     if not len(found):  # a leaf, as most are: its text, without walking it
@@ -159,6 +163,16 @@ def _text(el: _Node, path: str) -> str | None:
     if found.find("textblock") is not None or "\n" in value.strip():
         value = textwrap.dedent(value.strip("\n"))
     return value.strip() or None
+
+
+def _children(el) -> dict:
+    """Each tag's first child element of an lxml element, in one pass: a site's or a person's
+    few children, read without a ``_Node`` (a thousand-site record has thousands of them; an
+    entity's or a processing instruction's tag is not a string, so no look-up by name meets it)."""
+    first: dict = {}
+    for child in el:
+        first.setdefault(child.tag, child)
+    return first
 
 
 def _texts(el: _Node, path: str) -> list[str]:
@@ -433,63 +447,79 @@ def _eligibility(draft: Draft, root: _Node) -> None:
     draft.put("eligibility", eligibility, at)
 
 
-def _name(el: _Node) -> str | None:
+def _name(first: dict) -> str | None:
     """The person's name as one text: ``last_name`` holds it whole in public records; a record
     with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
-    parts = [_text(el, part) for part in ("first_name", "middle_name", "last_name")]
+    parts = [_value(first.get(part)) for part in ("first_name", "middle_name", "last_name")]
     name = " ".join(p for p in parts if p)
-    degrees = _text(el, "degrees")
+    degrees = _value(first.get("degrees"))
     if name and degrees:
         name = f"{name}, {degrees}"
     return name or degrees
 
 
-def _person(draft: Draft, el: _Node, where: str) -> dict | None:
-    name = _name(el)
+def _person(draft: Draft, el, where: str) -> dict | None:
+    """A person element (lxml), its children read in one pass."""
+    first = _children(el)
+    name = _name(first)
     if not name:
         return None
     return {
         "name": name,
-        "role": known_code(draft, "role", _text(el, "role"), "role", where),
-        "affiliation": _text(el, "affiliation"),
-        "phone": _text(el, "phone"),
-        "phone_ext": _text(el, "phone_ext"),
-        "email": _text(el, "email"),
+        "role": known_code(draft, "role", _value(first.get("role")), "role", where),
+        "affiliation": _value(first.get("affiliation")),
+        "phone": _value(first.get("phone")),
+        "phone_ext": _value(first.get("phone_ext")),
+        "email": _value(first.get("email")),
     }
 
 
-def _address(loc: _Node) -> dict[str, str | None]:
-    """A site's city, state, zip and country, its facility's address looked up once for all four."""
-    address = loc.node("facility/address")
+def _facility(facilities: list) -> tuple:
+    """A site's facility name and address elements: each the first found in its facilities
+    (a record has one; a path look-up finds them so in any)."""
+    name = address = None
+    for facility in facilities:
+        parts = _children(facility)
+        name = parts.get("name") if name is None else name
+        address = parts.get("address") if address is None else address
+    return name, address
+
+
+def _site(draft: Draft, loc, where: str) -> dict:
+    """A ``location`` element (lxml), read in one pass over its children: its facility's name
+    and address, its status, its people (contacts, then backups, then investigators)."""
+    first: dict = {}
+    listed: dict[str, list] = {"contact": [], "contact_backup": [], "investigator": [], "facility": []}
+    for child in loc:
+        tag = child.tag
+        found = listed.get(tag)
+        if found is not None:
+            found.append(child)
+        first.setdefault(tag, child)
+    # people before the status, each kind in turn: the draft's notes in the order they had
+    contacts = [_person(draft, c, where) for c in listed["contact"] + listed["contact_backup"]]
+    investigators = [_person(draft, c, where) for c in listed["investigator"]]
+    name, address = _facility(listed["facility"])
+    places = _children(address) if address is not None else {}
     return {
-        part: _text(address, part) if address is not None else None
-        for part in ("city", "state", "zip", "country")
+        "facility": _value(name),
+        **{part: _value(places.get(part)) for part in ("city", "state", "zip", "country")},
+        "status": known_code(draft, "status", _value(first.get("status")), "sites", where),
+        "contacts": [p for p in contacts if p],
+        "investigators": [p for p in investigators if p],
     }
 
 
 def _people(draft: Draft, root: _Node) -> None:
     at = "/clinical_study/"
-    officials = [_person(draft, o, at + "overall_official") for o in root.nodes("overall_official")]
+    officials = [_person(draft, o, at + "overall_official") for o in root.findall("overall_official")]
     draft.put("officials", [o for o in officials if o], at + "overall_official")
     contacts = [
         _person(draft, c, at + "overall_contact")
-        for c in root.nodes("overall_contact") + root.nodes("overall_contact_backup")
+        for c in root.findall("overall_contact") + root.findall("overall_contact_backup")
     ]
     draft.put("contacts", [c for c in contacts if c], at + "overall_contact")
-    sites = []
-    for loc in root.nodes("location"):
-        where = at + "location"
-        people = [_person(draft, c, where) for c in loc.nodes("contact") + loc.nodes("contact_backup")]
-        investigators = [_person(draft, c, where) for c in loc.nodes("investigator")]
-        sites.append(
-            {
-                "facility": _text(loc, "facility/name"),
-                **_address(loc),
-                "status": known_code(draft, "status", _text(loc, "status"), "sites", where),
-                "contacts": [p for p in people if p],
-                "investigators": [p for p in investigators if p],
-            }
-        )
+    sites = [_site(draft, loc, at + "location") for loc in root.findall("location")]
     draft.put("sites", sites, at + "location")
     draft.put("removed_countries", _texts(root, "removed_countries/country"), at + "removed_countries")
     rp = root.node("responsible_party")
