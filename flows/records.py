@@ -280,14 +280,34 @@ class RunReport(_Record):
         return cls.model_validate({k: v for k, v in data.items() if k != "studies"})
 
 
+@dataclass(frozen=True)
+class StagedLines:
+    """One study's NDJSON lines of one resource type, where its batch staged them: a slice of
+    the batch's one lines file (``flows.batch.Stage``), not a file of their own. A file created
+    costs the file system far more than bytes appended to an open one, and lines are read
+    once, by the flow, then dropped with the stage."""
+
+    path: str
+    offset: int
+    length: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            return handle.read(self.length)
+
+
+Lines = dict[str, StagedLines | bytes]  # resource type -> NDJSON lines, staged or (reused) read
+
+
 @dataclass
 class MappedStudy:
     """One entry of an input, with what is kept of it once mapped: its files and NDJSON lines
-    (staged paths, or the lines themselves for an input reused from the ledger) and its page."""
+    (staged, or the lines themselves for an input reused from the ledger) and its page."""
 
     entry: ReportEntry
     files: dict[str, str] = field(default_factory=dict)  # output path -> staged file
-    lines: dict[str, str | bytes] = field(default_factory=dict)  # resource type -> NDJSON lines
+    lines: Lines = field(default_factory=dict)  # resource type -> NDJSON lines
     page: str | None = None  # staged report page (None: reused, the page on disk stands)
 
 

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from flows.records import InputResult, MappedStudy, ReportEntry, Status, Totals
+from flows.records import InputResult, Lines, MappedStudy, ReportEntry, Status, Totals
 from mappers.ctgov_xml import PRS_INCOMPLETE
 from mappers.model import Issue
 from mappers.output_layout import page, safe_name
@@ -138,7 +138,7 @@ class Append:
     """A study's NDJSON lines (staged paths, or the lines); becomes NDJSON block ``block``."""
 
     block: int
-    lines: dict[str, str | bytes]
+    lines: Lines
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Fill:
     """The lines of block ``block``, reserved (appended empty) when its study was settled."""
 
     block: int
-    lines: dict[str, str | bytes]
+    lines: Lines
 
 
 @dataclass(frozen=True)
@@ -455,7 +455,7 @@ class Settler:
     def _place(self, mapped: MappedStudy) -> None:
         self._out.moves.extend(Move(target, staged) for target, staged in mapped.files.items())
 
-    def _append(self, lines: dict[str, str | bytes]) -> int:
+    def _append(self, lines: Lines) -> int:
         """The next NDJSON block; empty ``lines`` reserve it."""
         block = self._blocks
         self._out.ndjson.append(Append(block, lines))

@@ -17,7 +17,7 @@ from pathlib import Path
 from flows import Logger
 from flows.incremental import ExportLedger
 from flows.output import NdjsonWriter, remove_tree, write_atomic
-from flows.records import RemovedInput, ReportEntry, RunInfo, RunReport, Status, Totals
+from flows.records import Lines, RemovedInput, ReportEntry, RunInfo, RunReport, Status, Totals
 from flows.report import page_from_disk, remove_stale_pages, render_study_page, study_view, write_index
 from flows.run_report import StudySpool, write_run_report
 from flows.settings import UNCONFIGURED_ORG, ExportSettings
@@ -183,6 +183,6 @@ class RunWriter:
         self.ledger.close()
 
 
-def _lines(lines: dict[str, str | bytes]) -> dict[str, bytes]:
-    """NDJSON lines as bytes: a staged file's, or already bytes (an input reused from the ledger)."""
-    return {t: data if isinstance(data, bytes) else Path(data).read_bytes() for t, data in lines.items()}
+def _lines(lines: Lines) -> dict[str, bytes]:
+    """NDJSON lines as bytes: staged ones read, or already bytes (an input reused from the ledger)."""
+    return {t: data if isinstance(data, bytes) else data.read() for t, data in lines.items()}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from flows.records import Counts, InputResult, MappedStudy, ReportEntry, Status
+from flows.records import Counts, InputResult, Lines, MappedStudy, ReportEntry, StagedLines, Status
 from flows.settle import (
     Append,
     Demote,
@@ -59,7 +59,7 @@ class In:
                 mapped.append(MappedStudy(entry, lines={"ResearchStudy": b"{}\n"}))
             else:
                 files = {o: f"stage/{self.source}/{number}/{o}" for o in entry.outputs}
-                lines: dict[str, str | bytes] = {"ResearchStudy": f"stage/{self.source}/{number}/lines"}
+                lines: Lines = {"ResearchStudy": StagedLines(f"stage/{self.source}/lines", number, 1)}
                 mapped.append(MappedStudy(entry, files, lines, page=f"stage/{self.source}/{number}/page"))
         sha = "sha-" + self.source
         return InputResult(self.source, sha, mapped, skipped=self.reused, lost=list(self.lost))

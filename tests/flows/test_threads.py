@@ -46,7 +46,7 @@ def _mapped(path: Path, settings: ExportSettings, stage: Stage) -> list[tuple]:
         (
             study.entry.to_json(),
             {name: Path(staged).read_bytes() for name, staged in study.files.items()},
-            {rtype: Path(str(lines)).read_bytes() for rtype, lines in study.lines.items()},
+            {t: lines if isinstance(lines, bytes) else lines.read() for t, lines in study.lines.items()},
             Path(study.page).read_bytes() if study.page else None,
         )
         for study in result.studies
