@@ -17,6 +17,27 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.fuzz)
 
 
+def pytest_unconfigure(config):
+    """Prefect's temporary servers started in this process (a flow called in a test) are stopped
+    here, quietly: left to Prefect's ``atexit``, each one logged "Stopping temporary server" to
+    a stream pytest had closed, a logging traceback after every session that ran a flow
+    in-process."""
+    import logging
+    import sys
+
+    if "prefect.server.api.server" not in sys.modules:
+        return
+    from prefect.server.api.server import SubprocessASGIServer, subprocess_server_logger
+
+    level = subprocess_server_logger.level
+    subprocess_server_logger.setLevel(logging.WARNING)
+    try:
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()
+    finally:
+        subprocess_server_logger.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def seed_studies():
     from mappers.readers import read_document
