@@ -11,8 +11,10 @@ public repositories: 2014 and 2023 public XML, API v1 and v2 JSON; the folder's 
 each) to the development part only; none of them is a record of the set. ``held_out_fresh.jsonl``
 is a second, larger held-out set (2,556 records of five more public repositories, none a record
 of the other two files), taken and frozen before the features and prior of today's split were
-chosen. Rules are tuned on the development part only; the held-out figures are read, never tuned
-on.
+chosen. ``more_development.jsonl`` and ``held_out_2.jsonl`` are a third lot (540 records of five
+more public repositories, none a record of the other files) split by record into more development
+records and a third held-out set, frozen before the split was changed again. Rules are tuned on
+the development part only; the held-out figures are read, never tuned on.
 
 Weights: ``python -m tests.mappers.readers.outcome_set --fit`` fits the split's weights on the
 development part and writes them to ``mappers/readers/outcome_cell_weights.json`` (what the
@@ -22,7 +24,8 @@ features were chosen. Neither reads a held-out part.
 
 Rebuild the files (only when the sources change):
 ``python -m tests.mappers.readers.outcome_set ../shared/ctgov [FILE_OR_FOLDER_OF_MORE_RECORDS ...]``,
-``python -m tests.mappers.readers.outcome_set --fresh FILE_OR_FOLDER ...`` (the fresh set).
+``python -m tests.mappers.readers.outcome_set --fresh FILE_OR_FOLDER ...`` (the fresh set),
+``python -m tests.mappers.readers.outcome_set --held-out-2 FILE_OR_FOLDER ...`` (the third lot).
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ EXTRA_DEVELOPMENT = FIXTURES / "extra_development.jsonl"
 # A second held-out set, taken (and frozen) before the split was improved on the development part:
 # records of public repositories none of whose NCT ids is in the other two files.
 FRESH_HELD_OUT = FIXTURES / "held_out_fresh.jsonl"
+# A third lot of public records (none a record of the three files above), split by record into
+# more development records and a third held-out set, frozen before the split was changed again.
+MORE_DEVELOPMENT = FIXTURES / "more_development.jsonl"
+HELD_OUT_2 = FIXTURES / "held_out_2.jsonl"
+HELD_OUT_2_SHARE = 0.5
 # The records the 16 samples (tests/fixtures/samples) were written from: seen while developing.
 SAMPLE_RECORDS = frozenset(
     p.stem.split("_")[0] for p in (Path(__file__).parents[2] / "fixtures" / "samples" / "docs").glob("*.txt")
@@ -114,6 +122,17 @@ def held_out() -> list[Triple]:
 def fresh_held_out() -> list[Triple]:
     """The fresh held-out set (``FRESH_HELD_OUT``): measured only, never looked at miss by miss."""
     return load(FRESH_HELD_OUT)
+
+
+def held_out_2() -> list[Triple]:
+    """The third held-out set (``HELD_OUT_2``): measured only, never looked at miss by miss."""
+    return load(HELD_OUT_2)
+
+
+def in_held_out_2(nct: str) -> bool:
+    """Whether a record of the third lot is held out (a hash of its salted NCT id: a split
+    apart from the others)."""
+    return hashlib.sha256(f"second:{nct}".encode()).digest()[0] < 256 * HELD_OUT_2_SHARE
 
 
 @dataclass(frozen=True)
@@ -608,6 +627,23 @@ elif __name__ == "__main__" and sys.argv[1:2] == ["--fresh"]:
     fresh = _distinct(fresh)
     _write(fresh, FRESH_HELD_OUT)
     print(f"fresh held out: {len(fresh)} triples from {len({t.nct for t in fresh})} records")
+elif __name__ == "__main__" and sys.argv[1:2] == ["--held-out-2"]:
+    # the third lot: every record of the sources (in the order given, a record taken from the
+    # first that holds it) that is in none of the other files, split by record
+    known = {t.nct for path in (TRIPLES, EXTRA_DEVELOPMENT, FRESH_HELD_OUT) for t in load(path)}
+    taken = set()
+    lot: list[Triple] = []
+    for source in map(Path, sys.argv[2:]):
+        found = [t for t in _any_triples(source) if t.nct not in known and t.nct not in taken]
+        taken |= {t.nct for t in found}
+        lot += found
+    lot = _distinct(lot)
+    more = [t for t in lot if not in_held_out_2(t.nct)]
+    other = [t for t in lot if in_held_out_2(t.nct)]
+    _write(more, MORE_DEVELOPMENT)
+    _write(other, HELD_OUT_2)
+    for name, part in (("more development", more), ("held out 2", other)):
+        print(f"{name}: {len(part)} triples from {len({t.nct for t in part})} records")
 elif __name__ == "__main__":
     found = build(Path(sys.argv[1]))
     _write(found, TRIPLES)

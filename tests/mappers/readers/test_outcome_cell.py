@@ -24,13 +24,20 @@ def test_the_evaluation_set_is_real_sized_and_split_by_record():
     triples = outcome_set.load()
     development, held_out = outcome_set.development(), outcome_set.held_out()
     extra = outcome_set.load(outcome_set.EXTRA_DEVELOPMENT)
-    fresh = outcome_set.fresh_held_out()
+    more = outcome_set.load(outcome_set.MORE_DEVELOPMENT)
+    fresh, held_out_2 = outcome_set.fresh_held_out(), outcome_set.held_out_2()
     assert len(triples) > 1200 and len(held_out) > 500 and len(extra) > 400
     assert len(development) + len(held_out) == len(triples) + len(extra)
     assert not {t.nct for t in development} & {t.nct for t in held_out}  # a record is on one side
     assert {t.nct for t in development} >= outcome_set.SAMPLE_RECORDS & {t.nct for t in triples}
     assert len(fresh) > 10000 and len({t.nct for t in fresh}) > 2500
-    assert not {t.nct for t in fresh} & {t.nct for t in triples + extra}  # records never seen
+    assert len(held_out_2) > 1500 and len({t.nct for t in held_out_2}) > 250
+    files = [triples, extra, fresh, more, held_out_2]
+    for k, one in enumerate(files):  # no record in two files
+        for other in files[k + 1 :]:
+            assert not {t.nct for t in one} & {t.nct for t in other}
+    assert all(outcome_set.in_held_out_2(t.nct) for t in held_out_2)
+    assert not any(outcome_set.in_held_out_2(t.nct) for t in more)
 
 
 def test_held_out_time_frames_and_measures(capsys):
