@@ -22,6 +22,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 
+from mappers.model import OutcomeKind
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
 from mappers.readers.ctgov_values import (
     agency_class,
@@ -36,7 +37,7 @@ from mappers.readers.fields import (
     parse_design,
     parse_intervention_item,
     parse_location,
-    parse_outcomes,
+    record_outcomes,
     split_list,
 )
 from mappers.text import parse_count
@@ -194,9 +195,8 @@ def _identifiers(draft: Draft, cells: dict, at) -> None:
 
 def _outcomes(draft: Draft, cells: dict, at, legacy: bool) -> None:
     if not legacy:
-        outcomes = []
-        for kind in ("primary", "secondary", "other"):
-            outcomes += parse_outcomes(cells.get(kind, ""), kind)
+        kinds: tuple[OutcomeKind, ...] = ("primary", "secondary", "other")
+        outcomes = record_outcomes((cells.get(kind, ""), kind) for kind in kinds)
         draft.put("outcomes", outcomes, at("primary"))
         return
     measures = split_list(cells.get("outcomes", ""))

@@ -903,6 +903,14 @@ def reads_as_time(text: str) -> bool:
     return piece.time_word or piece.opener
 
 
+def one_piece(cell: str) -> bool:
+    """Whether a cell is a single piece (no ``, `` outside brackets): a measure alone, an outcome
+    with neither description nor time frame. ClinicalTrials.gov has asked for an outcome's time
+    frame since 2007; a record with such an outcome was registered before and never restructured,
+    and its outcomes are each one text (``fields.record_outcomes``)."""
+    return sum(1 for a, b in _spans(cell) if cell[a:b].strip()) == 1
+
+
 def split_outcome(cell: str) -> OutcomeParts:
     """``measure, description, time frame`` -> its parts (see the module docstring)."""
     parts = _Cell(cell)

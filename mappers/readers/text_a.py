@@ -14,7 +14,7 @@ from mappers.readers.base import Draft, Reader
 from mappers.readers.fields import (
     looks_like_interventions,
     parse_intervention_item,
-    parse_outcomes,
+    record_outcomes,
     split_list,
 )
 from mappers.readers.free_text import arms_from_dose_groups, local_identifier
@@ -131,7 +131,7 @@ class TextA(Reader):
                     where="line 4",
                 )
         draft.put("interventions", interventions, "line 4")
-        outcomes = parse_outcomes(line(5), "primary") + parse_outcomes(line(6), "secondary")
+        outcomes = record_outcomes([(line(5), "primary"), (line(6), "secondary")])
         draft.put("outcomes", outcomes, "lines 5-6")
         description = "\n".join(lines[6:]).strip()
         draft.put("detailed_description", description, f"lines 7-{len(lines)}")

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from mappers.readers.fields import untimed_record
 from mappers.readers.outcome_cell import (
     D1,
     DC,
@@ -62,6 +63,7 @@ from mappers.readers.outcome_cell import (
     TT,
     WEIGHTS_FILE,
     Features,
+    OutcomeParts,
     _Cell,
     _running,
     split_outcome,
@@ -157,18 +159,30 @@ class Score:
         )
 
 
-def misses(triples: Iterable[Triple]) -> Iterator[tuple[Triple, tuple]]:
-    """Every triple whose cell does not split back into it, with what the split gave."""
+def read_back(triples: Iterable[Triple]) -> Iterator[tuple[Triple, OutcomeParts]]:
+    """Each triple with what the readers make of its cell: split (``split_outcome``), or whole
+    when the record's cells make it an ``untimed_record``, as ``fields.record_outcomes`` reads a
+    record's outcome cells. A record's protocol outcomes are its CSV row's cells; its results'
+    outcome measures are read as another row's."""
+    records: dict[tuple[str, str], list[Triple]] = {}
     for t in triples:
-        got = split_outcome(t.cell)
+        records.setdefault((t.nct, t.origin), []).append(t)
+    for record in records.values():
+        whole = untimed_record(t.cell for t in record)
+        for t in record:
+            yield t, OutcomeParts(t.cell.strip(), None, None) if whole else split_outcome(t.cell)
+
+
+def misses(triples: Iterable[Triple]) -> Iterator[tuple[Triple, tuple]]:
+    """Every triple whose cell does not read back into it, with what the reader gave."""
+    for t, got in read_back(triples):
         if (got.measure, got.description, got.time_frame) != (t.measure, t.description, t.time_frame):
             yield t, (got.measure, got.description, got.time_frame)
 
 
 def score(triples: Iterable[Triple]) -> Score:
     cells = frames = measures = whole = 0
-    for t in triples:
-        got = split_outcome(t.cell)
+    for t, got in read_back(triples):
         cells += 1
         frames += got.time_frame == t.time_frame
         measures += got.measure == t.measure

@@ -6,20 +6,21 @@ import json
 
 import pytest
 
-from mappers.readers.fields import parse_outcomes
+from mappers.readers.fields import parse_outcomes, record_outcomes, untimed_record
 from mappers.readers.outcome_cell import WEIGHTS_FILE, split_outcome, split_top_level
 from tests.mappers.readers import outcome_set
 
 # The README quotes the held-out figures; these are the floors they must not fall under
-# (measured once, after the fit; the issue asks 98 %): the shared records' held-out part (98.7 %
-# of time frames, 96.8 % of measures), the fresh held-out set taken before the features and
-# prior were chosen (97.2 %, 95.1 %), and the third held-out set, taken after them (99.1 %, 96.9 %).
+# (measured once, after the fit, and once more after records older than the time-frame field
+# were read whole; the issue asks 98 %): the shared records' held-out part (98.7 % of time
+# frames, 96.8 % of measures), the fresh held-out set taken before the features and prior were
+# chosen (97.5 %, 95.6 %), and the third held-out set, taken after them (99.2 %, 97.0 %).
 HELD_OUT_TIME_FRAMES = 0.983
 HELD_OUT_MEASURES = 0.965
-FRESH_TIME_FRAMES = 0.970
-FRESH_MEASURES = 0.948
-HELD_OUT_2_TIME_FRAMES = 0.988
-HELD_OUT_2_MEASURES = 0.966
+FRESH_TIME_FRAMES = 0.973
+FRESH_MEASURES = 0.953
+HELD_OUT_2_TIME_FRAMES = 0.989
+HELD_OUT_2_MEASURES = 0.967
 
 
 def test_the_evaluation_set_is_real_sized_and_split_by_record():
@@ -210,3 +211,26 @@ def test_parse_outcomes_reads_every_item_of_a_list():
         ("secondary", "Angina", "Chest pain episodes", "6 months"),
         ("secondary", "Blood pressure", None, "12 weeks"),
     ]
+
+
+def test_a_record_registered_before_time_frames_keeps_each_outcome_whole():
+    """One outcome of one piece (a measure alone) marks a registration older than the 2007
+    time-frame field: the record's other outcomes are one text each too, their commas the
+    measure's own (the split read "Safety, tolerability" as a measure and a description)."""
+    old = [
+        ("Safety, tolerability, and pharmacokinetics of two doses", "primary"),
+        ("Response rate", "secondary"),
+    ]
+    got = [(o.kind, o.measure, o.description, o.time_frame) for o in record_outcomes(old)]
+    assert got == [
+        ("primary", "Safety, tolerability, and pharmacokinetics of two doses", None, None),
+        ("secondary", "Response rate", None, None),
+    ]
+    # every outcome with a time frame: each is split as before, whatever the other kinds hold
+    timed = [("Angina, Chest pain episodes, 6 months", "primary"), ("Blood pressure, 12 weeks", "secondary")]
+    assert [(o.measure, o.description, o.time_frame) for o in record_outcomes(timed)] == [
+        ("Angina", "Chest pain episodes", "6 months"),
+        ("Blood pressure", None, "12 weeks"),
+    ]
+    assert not untimed_record(["Angina, 6 months|Blood pressure, 12 weeks"])
+    assert untimed_record(["Angina, 6 months", "Overall survival (OS, by RECIST)"])  # commas in brackets
