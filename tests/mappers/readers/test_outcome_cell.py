@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mappers.model import OutcomeKind
 from mappers.readers.fields import parse_outcomes, record_outcomes, untimed_record
 from mappers.readers.outcome_cell import WEIGHTS_FILE, split_outcome, split_top_level
 from tests.mappers.readers import outcome_set
@@ -217,7 +218,7 @@ def test_a_record_registered_before_time_frames_keeps_each_outcome_whole():
     """One outcome of one piece (a measure alone) marks a registration older than the 2007
     time-frame field: the record's other outcomes are one text each too, their commas the
     measure's own (the split read "Safety, tolerability" as a measure and a description)."""
-    old = [
+    old: list[tuple[str, OutcomeKind]] = [
         ("Safety, tolerability, and pharmacokinetics of two doses", "primary"),
         ("Response rate", "secondary"),
     ]
@@ -227,7 +228,10 @@ def test_a_record_registered_before_time_frames_keeps_each_outcome_whole():
         ("secondary", "Response rate", None, None),
     ]
     # every outcome with a time frame: each is split as before, whatever the other kinds hold
-    timed = [("Angina, Chest pain episodes, 6 months", "primary"), ("Blood pressure, 12 weeks", "secondary")]
+    timed: list[tuple[str, OutcomeKind]] = [
+        ("Angina, Chest pain episodes, 6 months", "primary"),
+        ("Blood pressure, 12 weeks", "secondary"),
+    ]
     assert [(o.measure, o.description, o.time_frame) for o in record_outcomes(timed)] == [
         ("Angina", "Chest pain episodes", "6 months"),
         ("Blood pressure", None, "12 weeks"),
