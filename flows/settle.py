@@ -135,7 +135,7 @@ class Page:
 
 @dataclass(frozen=True)
 class Append:
-    """A study's NDJSON lines (staged paths, or the lines); becomes NDJSON block ``block``."""
+    """A study's NDJSON lines (staged, or the lines); becomes NDJSON block ``block``."""
 
     block: int
     lines: Lines

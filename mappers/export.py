@@ -278,7 +278,9 @@ def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
         outputs["PRS XML"] = xml_values(rendered.prs_tree)
     if rendered.public_tree is not None:
         outputs["public XML"] = xml_values(rendered.public_tree)
-    traced = traced_values(study) if outputs else []
+    if not outputs:
+        return []
+    traced = traced_values(study)
     return [
         Issue(
             severity="warning", code="not-mapped", field=path, message=f"{output} has no element for {path}"

@@ -24,18 +24,12 @@ from mappers import names
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def split_name(name: str | None) -> dict[str, str]:
-    """A name's first/middle/last/degrees for formats that want them (PRS XML); a text that is
-    not a person's name comes back whole as ``last`` (``mappers.names``). (Built by hand:
-    ``dataclasses.asdict`` deep-copies, a tenth of a millisecond a person.)"""
-    parts = names.split_name(name or "")
-    return {"first": parts.first, "middle": parts.middle, "last": parts.last, "degrees": parts.degrees}
-
-
 def _name_parts(name: str | None) -> names.NameParts:
-    """The ``split_name`` filter: the same parts as ``split_name``, as attributes (``n.first``;
-    ``n["first"]`` works too). Jinja looks ``n.first`` up as an attribute first: on a dict each
-    look-up raised and caught an AttributeError before finding the key, eight times a person."""
+    """The ``split_name`` filter: a name's first/middle/last/degrees for formats that want them
+    (PRS XML); a text that is not a person's name comes back whole as ``last``
+    (``mappers.names``). As attributes (``n.first``; Jinja reads ``n["first"]`` too): Jinja
+    looks ``n.first`` up as an attribute first, and on a dict each look-up raised and caught an
+    AttributeError before finding the key, eight times a person."""
     return names.split_name(name or "")
 
 

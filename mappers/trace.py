@@ -277,9 +277,7 @@ def xml_values(document: bytes | etree._Element) -> list[str]:
 _JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
 
 
-def untraced(
-    study: Study, output_values: Iterable[str], traced: list[tuple[Place, str, bool]] | None = None
-) -> list[str]:
+def untraced(study: Study, output_values: Iterable[str], traced: Traced | None = None) -> list[str]:
     """Paths of the study's values that appear nowhere in one output's values: neither as a
     value nor inside one (a value rendered within a longer text).
 
@@ -290,8 +288,7 @@ def untraced(
     sites (thousands of values, a text of 100,000 characters)."""
     values = set(output_values)
     traced = traced_values(study) if traced is None else traced
-    texts = traced.texts if isinstance(traced, Traced) else {value for _, value, _ in traced}
-    absent = texts - values
+    absent = traced.texts - values
     if absent:
         needles = list(absent)
         search = AhoCorasick(needles, matchkind=MatchKind.Standard)

@@ -251,11 +251,8 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
     if names is not None:
         node = _projected(node, names)
         context = {k: _projected(v, names) for k, v in context.items()}
-        if not context and _presence_only(expression):  # primitive extensions (_x) stay whole
-            counted = "count()" in expression
-            node = {
-                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()
-            }
+        if not context and _presence_only(expression):
+            node = _shape_view(node, "count()" in expression)
     key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
     return _looked_up(key, expression, version, type_name, node, context)
 
@@ -272,14 +269,16 @@ def _looked_up(
         if context is None:
             names = _names(expression)
             assert names is not None  # a flat shape is taken only from a projection
-            counted = "count()" in expression
-            node = {
-                k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted)
-                for k, v in _projected(node, names).items()
-            }
+            node = _shape_view(_projected(node, names), "count()" in expression)
             context = {}
         found = _MEMO[key] = _evaluate(expression, version, node, type_name, context)
     return found
+
+
+def _shape_view(node: dict, counted: bool) -> dict:
+    """What a presence-only invariant reads of a projected node: each element's shape
+    (``_shape``); primitive extensions (``_x``) and the resource type whole."""
+    return {k: v if k[0] == "_" or k == "resourceType" else _shape(v, counted) for k, v in node.items()}
 
 
 def _flat_shape(node: dict, names: frozenset[str]) -> tuple | None:
@@ -461,8 +460,6 @@ class _Walk:
         self, constraint: dict, node: dict, type_name: str, where: Where, resource: dict, root: dict
     ):
         expression = constraint["expression"]
-        if "contained" not in node and _about_contained(expression):
-            return  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
         try:
             context = {}
             if "%resource" in expression or "%rootResource" in expression:

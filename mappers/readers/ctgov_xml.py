@@ -90,14 +90,7 @@ class _Node:
 
     def __init__(self, el):
         self.el = el
-        # each tag's first child, in one pass (an entity's or a processing instruction's tag is
-        # not a string: no look-up by name meets it)
-        first: dict = {}
-        for child in el:
-            tag = child.tag
-            if tag not in first:
-                first[tag] = child
-        self._first = first
+        self._first = _children(el)
         self._nodes: dict[str, list[_Node]] | None = None
 
     def _all(self, tag: str) -> list:

@@ -24,13 +24,18 @@ def parse_outcomes(cell: str, kind: OutcomeKind, whole: bool = False) -> list[Ou
     for item in cell.split("|"):
         if not item.strip():
             continue
-        parts = OutcomeParts(item.strip(), None, None) if whole else split_outcome(item)
+        parts = read_outcome(item, whole)
         outcomes.append(
             Outcome(
                 kind=kind, measure=parts.measure, description=parts.description, time_frame=parts.time_frame
             )
         )
     return outcomes
+
+
+def read_outcome(item: str, whole: bool = False) -> OutcomeParts:
+    """One outcome of a cell: split into its parts, or, ``whole``, its measure alone."""
+    return OutcomeParts(item.strip(), None, None) if whole else split_outcome(item)
 
 
 def untimed_record(cells: Iterable[str]) -> bool:

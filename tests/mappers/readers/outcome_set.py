@@ -42,7 +42,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from mappers.readers.fields import untimed_record
+from mappers.readers.fields import read_outcome, untimed_record
 from mappers.readers.outcome_cell import (
     D1,
     DC,
@@ -66,7 +66,6 @@ from mappers.readers.outcome_cell import (
     OutcomeParts,
     _Cell,
     _running,
-    split_outcome,
 )
 from mappers.text import unescape_markdown
 
@@ -170,7 +169,7 @@ def read_back(triples: Iterable[Triple]) -> Iterator[tuple[Triple, OutcomeParts]
     for record in records.values():
         whole = untimed_record(t.cell for t in record)
         for t in record:
-            yield t, OutcomeParts(t.cell.strip(), None, None) if whole else split_outcome(t.cell)
+            yield t, read_outcome(t.cell, whole)
 
 
 def misses(triples: Iterable[Triple]) -> Iterator[tuple[Triple, tuple]]:

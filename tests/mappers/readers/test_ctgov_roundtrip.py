@@ -18,8 +18,8 @@ from lxml import etree
 
 from mappers.context import MappingSettings
 from mappers.export import export_study
+from mappers.names import split_name
 from mappers.readers.ctgov_values import coded, iso_date
-from mappers.render import split_name
 from tests.mappers.readers.ctgov_fixtures import XML_FILES, ident, studies
 from validation.xsd import validate_xml
 
@@ -95,7 +95,7 @@ def _name(el) -> str:
         parts = [_text(el, p) for p in ("first_name", "middle_name", "last_name", "degrees")]
     else:
         n = split_name(_text(el, "last_name"))
-        parts = [n["first"], n["middle"], n["last"], n["degrees"]]
+        parts = [n.first, n.middle, n.last, n.degrees]
     return " ".join(p for p in parts if p)
 
 
