@@ -24,7 +24,7 @@ from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
 from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import environment, render
-from mappers.trace import json_values, traced_values, untraced, xml_values
+from mappers.trace import traced_values, untraced, xml_values
 from validation.fhir import validate_bundle
 from validation.xsd import validate_xml
 
@@ -109,20 +109,6 @@ def _with_literal_references(value, swaps: list[tuple[bytes, bytes]]):
 _UUID_PREFIX = "urn:uuid:"
 
 
-def _without_narratives(bundle: dict) -> dict:
-    """The bundle less its resources' generated narratives: they restate the elements, so a value
-    found only there has no element of its own and is still reported as not mapped."""
-    return {
-        **bundle,
-        "entry": [
-            {**e, "resource": {k: v for k, v in e["resource"].items() if k != "text"}}
-            if isinstance(e.get("resource"), dict)
-            else e
-            for e in bundle.get("entry", [])
-        ],
-    }
-
-
 @dataclass
 class StudyExport:
     study: Study
@@ -167,6 +153,7 @@ class _Rendered:
     found, before any of it is judged."""
 
     bundle: dict | None = None
+    bundle_values: list[str] = field(default_factory=list)  # its strings and numbers, less narratives
     fhir_issues: list[Issue] = field(default_factory=list)
     prs: bytes | None = None
     prs_tree: Any = None
@@ -222,7 +209,7 @@ def _render(
         with stage("FHIR render"):
             text = render(bundle_template, context, templates)
         with stage("FHIR finish (parse, prune)"):
-            done.bundle = finish_json(text, bundle_template)
+            done.bundle = finish_json(text, bundle_template, done.bundle_values)
         done.fhir_issues = validate_bundle(done.bundle, version, deep=settings.deep_validation, clock=stage)
     if "prs" in formats:
         with stage("PRS render"):
@@ -273,7 +260,7 @@ def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
     """One ``not-mapped`` warning per source value an output written has no element for."""
     outputs = {}
     if rendered.bundle is not None:
-        outputs[f"FHIR {version} bundle"] = json_values(_without_narratives(rendered.bundle))
+        outputs[f"FHIR {version} bundle"] = rendered.bundle_values
     if rendered.prs_tree is not None:
         outputs["PRS XML"] = xml_values(rendered.prs_tree)
     if rendered.public_tree is not None:

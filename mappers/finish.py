@@ -20,25 +20,48 @@ class TemplateOutputError(ValueError):
     """A template produced text that is not the format it claims (a template bug, not bad input)."""
 
 
-def prune(value):
+def prune(value, values: list[str] | None = None):
     """Remove empty values recursively, in place; ``False`` and ``0`` are values and stay;
     strings are stripped (and dropped when nothing is left). One pass per container (a value is
     pruned, then kept only if it is not empty).
 
     In place because the value is the parser's fresh tree and nothing else holds it: building a
     second tree doubled the containers a study allocates, and with them the garbage collector's
-    work, which was most of this stage's cost."""
+    work, which was most of this stage's cost.
+
+    ``values``, when given, receives every string and number kept (numbers as ``str`` writes
+    them), as ``mappers.trace.json_values`` would list them, less those of narratives (a ``text``
+    object: a resource's generated narrative restates its elements, so a value found only there
+    has no element of its own): the not-mapped trace's values of the bundle, gathered by the
+    walk that visits them anyway instead of a walk of their own (a few ms on a study of a
+    thousand sites)."""
+    add = values.append if values is not None else _discard
     kind = type(value)
     if kind is dict:
-        return _prune_object(value)
+        return _prune_object(value, add)
     if kind is list:
-        return _prune_array(value)
-    return value.strip() if kind is str else value
+        return _prune_array(value, add)
+    value = value.strip() if kind is str else value
+    _add_value(value, add)
+    return value
+
+
+def _discard(value: str) -> None:
+    """``add`` where nothing is gathered (a narrative's values, or no ``values`` asked for)."""
+
+
+def _add_value(value, add) -> None:
+    if type(value) is str:
+        if value:
+            add(value)
+    elif type(value) is int or type(value) is float:
+        add(str(value))
 
 
 # The parser gives exact dicts, lists and strs, so ``type(x) is`` tells them apart (cheaper than
-# ``isinstance`` with a union, once per leaf); the two walks call each other directly.
-def _prune_object(value: dict) -> dict:
+# ``isinstance`` with a union, once per leaf); the two walks call each other directly. ``bool``
+# is its own type: a flag is not a value gathered (``json_values`` leaves it out too).
+def _prune_object(value: dict, add) -> dict:
     empty = []
     for key, item in value.items():
         kind = type(item)
@@ -47,11 +70,14 @@ def _prune_object(value: dict) -> dict:
             if stripped is not item:
                 value[key] = stripped  # a new value for a key: the dict's size is unchanged
             item = stripped
+            if item:
+                add(item)
         elif kind is dict:
-            item = _prune_object(item)
+            item = _prune_object(item, _discard if key == "text" else add)
         elif kind is list:
-            item = _prune_array(item)
+            item = _prune_array(item, add)
         elif item is not None:
+            _add_value(item, add)  # a number (or a flag): kept
             continue
         if not item:
             empty.append(key)
@@ -60,17 +86,20 @@ def _prune_object(value: dict) -> dict:
     return value
 
 
-def _prune_array(value: list) -> list:
+def _prune_array(value: list, add) -> list:
     kept = 0  # the items kept are moved down over the ones dropped: only visited slots are written
     for item in value:
         kind = type(item)
         if kind is str:
             item = item.strip()
+            if item:
+                add(item)
         elif kind is dict:
-            item = _prune_object(item)
+            item = _prune_object(item, add)
         elif kind is list:
-            item = _prune_array(item)
+            item = _prune_array(item, add)
         elif item is not None:
+            _add_value(item, add)
             value[kept] = item
             kept += 1
             continue
@@ -81,11 +110,12 @@ def _prune_array(value: list) -> list:
     return value
 
 
-def finish_json(text: str, template: str = "<template>") -> dict:
+def finish_json(text: str, template: str = "<template>", values: list[str] | None = None) -> dict:
     """RapidJSON's parser accepts the trailing commas itself, in C: stripping them with a regex
-    first (a Python callback per string literal) cost ten times the parse."""
+    first (a Python callback per string literal) cost ten times the parse. ``values``: as
+    ``prune``'s."""
     try:
-        return prune(rapidjson.loads(text, parse_mode=rapidjson.PM_TRAILING_COMMAS))
+        return prune(rapidjson.loads(text, parse_mode=rapidjson.PM_TRAILING_COMMAS), values)
     except rapidjson.JSONDecodeError as exc:
         raise TemplateOutputError(f"{template} did not render valid JSON: {exc}") from exc
 

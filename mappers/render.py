@@ -164,6 +164,10 @@ def _build_environment(user_dir: str | None) -> jinja2.Environment:
     kind = SandboxedEnvironment if user_dir else _ShippedEnvironment
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
+        # The shipped templates change only with the package: no file is stat'ed again each
+        # time a template imports its macros (a few times a study). A user's overlay may be
+        # edited while a served deployment runs, so it is checked as Jinja always does.
+        auto_reload=bool(user_dir),
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2", "html", "html.j2")),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

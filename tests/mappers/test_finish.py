@@ -40,3 +40,33 @@ def test_finish_json_accepts_trailing_commas_and_prunes():
 def test_finish_json_names_the_template_of_text_that_is_not_json():
     with pytest.raises(TemplateOutputError, match=r"bundle\.json\.j2"):
         finish_json('{"a": }', "bundle.json.j2")
+
+
+def test_prune_gathers_the_values_it_keeps_as_json_values_lists_them_less_narratives():
+    value = {
+        "a": [" x ", "", 2, False, None, {"b": 1.5, "c": True}],
+        "text": {"status": "generated", "div": "<div>x y</div>"},
+        "d": {"text": "a CodeableConcept's text is a value", "e": [{"text": {"div": "inner narrative"}}]},
+    }
+    values: list[str] = []
+    pruned = prune(value, values)
+    assert values == ["x", "2", "1.5", "a CodeableConcept's text is a value"]
+    assert "text" in pruned and pruned["d"]["e"][0]["text"] == {"div": "inner narrative"}
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_finish_json_values_are_the_bundles_values_less_its_narratives(version):
+    """The trace's values of a bundle as the export gathers them (during the prune) are those of
+    the finished bundle, walked on its own, less its resources' narratives."""
+    from mappers.context import MappingSettings, build_context
+    from mappers.export import FHIR_TEMPLATES
+    from mappers.render import render
+    from mappers.trace import json_values
+    from tests.templates.test_ctgov_xml import rich_study
+
+    template = FHIR_TEMPLATES[version]
+    text = render(template, build_context(rich_study(), MappingSettings(fhir_version=version)))
+    values: list[str] = []
+    bundle = finish_json(text, template, values)
+    narratives = [e["resource"].pop("text") for e in bundle["entry"] if "text" in e["resource"]]
+    assert narratives and values and sorted(values) == sorted(json_values(bundle))
