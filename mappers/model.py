@@ -323,8 +323,8 @@ class Site(_Strict):
     def principal_investigator(self) -> Person | None:
         """The first investigator whose role is principal investigator: the one FHIR R4's
         site study names (``principalInvestigator``). A property, not a template filter chain:
-        a registry record has a thousand sites, and ``selectattr | list`` a site was a fifth of
-        the R4 site's rendering."""
+        a registry record has a thousand sites, and ``selectattr | list`` a site was an eighth
+        of the R4 render of such a record."""
         return next((p for p in self.investigators if p.role == "PRINCIPAL_INVESTIGATOR"), None)
 
 

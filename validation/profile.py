@@ -325,6 +325,17 @@ def _about_contained(expression: str) -> bool:
     return _ABOUT_CONTAINED.fullmatch(expression) is not None
 
 
+# Native checks that read only a node's contained resources (dom-4, dom-5): true on a resource
+# that contains none, like the expressions ``_about_contained`` recognises.
+_CONTAINED_NATIVES = frozenset({"dom-4", "dom-5"})
+
+
+def _reads_only_contained(constraint: dict, native) -> bool:
+    if native is _fhirpath:
+        return _about_contained(constraint["expression"])
+    return constraint["key"] in _CONTAINED_NATIVES
+
+
 # What the walk does with one element of a type: the type it descends into (None: a primitive,
 # or a type without checks of its own, nothing to walk below it) and the element's required
 # binding ((system|code pairs, bare codes, value set), or None).
@@ -343,7 +354,7 @@ def _plan(version: str, type_name: str) -> tuple[list, dict[str, _Step]] | None:
         return None
     natives = NATIVE_R5 if version == "R5" else NATIVE
     checks = [
-        (constraint, native, native is _fhirpath and _about_contained(constraint["expression"]))
+        (constraint, native, _reads_only_contained(constraint, native))
         for constraint in spec["constraints"]
         if (native := natives.get(constraint["key"], _fhirpath)) is not None
     ]
@@ -414,9 +425,9 @@ class _Walk:
     ) -> None:
         subject = _bundle_shell(node, type_name) if type_name in _SHELLED else node
         for constraint, native, about_contained in checks:
+            if about_contained and "contained" not in subject:
+                continue  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
             if native is _fhirpath:
-                if about_contained and "contained" not in subject:
-                    continue  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
                 shell_resource = subject if resource is node else resource
                 self.invariant(constraint, subject, type_name, where, shell_resource, root)
             elif not native(node):
