@@ -59,7 +59,7 @@ STAGES = (
     "FHIR render",
     "FHIR finish (parse, prune)",
     "FHIR structure",
-    "FHIR rules, bindings + invariants",
+    "FHIR rules + profile",
     "FHIR bundle rules",  # a bundle the structure check refused: the rules alone
     "PRS render",
     "PRS XSD",

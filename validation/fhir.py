@@ -424,13 +424,13 @@ _Action = tuple[str | None, Binding | None, bool]
 
 
 @cache
-def _actions(version: str, type_name: str) -> tuple[list, dict[str, _Action]] | None:
+def _actions(version: str, type_name: str) -> tuple[list, dict[str, _Action]]:
     """``validation.profile.plan`` with an action for every element of the type (and the
-    resource type), so a key without one is no element of it; None for a type without a
-    definition."""
+    resource type), so a key without one is no element of it. Every type the walk reads has a
+    definition: it starts at one, and ``plan`` descends only into those."""
     planned = plan(version, type_name)
     if planned is None:
-        return None
+        raise KeyError(f"no {version} definition of {type_name}")
     checks, steps = planned
     actions: dict[str, _Action] = {"resourceType": (None, None, False)}
     for element in element_names(version, type_name):
@@ -440,14 +440,14 @@ def _actions(version: str, type_name: str) -> tuple[list, dict[str, _Action]] | 
     return checks, actions
 
 
-class _Actions(dict[str, tuple[list, dict[str, _Action]] | None]):
+class _Actions(dict[str, tuple[list, dict[str, _Action]]]):
     """``_actions`` by type, looked up without a call once a type has been seen."""
 
     def __init__(self, version: str) -> None:
         super().__init__()
         self.version = version
 
-    def __missing__(self, type_name: str) -> tuple[list, dict[str, _Action]] | None:
+    def __missing__(self, type_name: str) -> tuple[list, dict[str, _Action]]:
         found = self[type_name] = _actions(self.version, type_name)
         return found
 
@@ -500,11 +500,7 @@ class _CheckedWalk(ProfileWalk):
     def _typed(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
         """``ProfileWalk.node`` and the rules' reading of the node (``_ResourceWalk._object``),
         in one loop over its elements."""
-        planned = self._actions[type_name]
-        if planned is None:  # nothing for the profile below it
-            self.rules.walk(node, where)
-            return
-        checks, actions = planned
+        checks, actions = self._actions[type_name]
         if checks:
             self.invariants(checks, node, type_name, where, resource, root)
         rules, top = self.rules, node is root
@@ -728,5 +724,5 @@ def validate_bundle(
     if issues:  # the rules read any JSON; the profile waits for a well-formed bundle
         with stage("FHIR bundle rules"):
             return issues + _rule_issues(bundle)
-    with stage("FHIR rules, bindings + invariants"):
+    with stage("FHIR rules + profile"):
         return _checked_issues(bundle, version)
