@@ -59,8 +59,8 @@ STAGES = (
     "FHIR render",
     "FHIR finish (parse, prune)",
     "FHIR structure",
-    "FHIR bindings + invariants",
-    "FHIR bundle rules",
+    "FHIR rules + profile",
+    "FHIR bundle rules",  # a bundle the structure check refused: the rules alone
     "PRS render",
     "PRS XSD",
     "public render",

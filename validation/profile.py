@@ -339,12 +339,12 @@ def _reads_only_contained(constraint: dict, native) -> bool:
 # What the walk does with one element of a type: the type it descends into (None: a primitive,
 # or a type without checks of its own, nothing to walk below it) and the element's required
 # binding ((system|code pairs, bare codes, value set), or None).
-_Binding = tuple[frozenset[str], frozenset[str], str]
-_Step = tuple[str | None, _Binding | None]
+Binding = tuple[frozenset[str], frozenset[str], str]
+_Step = tuple[str | None, Binding | None]
 
 
 @cache
-def _plan(version: str, type_name: str) -> tuple[list, dict[str, _Step]] | None:
+def plan(version: str, type_name: str) -> tuple[list, dict[str, _Step]] | None:
     """A type's checks in the order of its constraints (those checked elsewhere left out: they
     add nothing here), each with whether it only says what contained resources may not have,
     and its elements the walk has anything to do with; None for a type without a definition."""
@@ -369,11 +369,22 @@ def _plan(version: str, type_name: str) -> tuple[list, dict[str, _Step]] | None:
     return checks, steps
 
 
+def element_names(version: str, type_name: str) -> list[str]:
+    """Every element a type has (choices spelt out: ``valueString``, …)."""
+    return list(_definitions(version)["types"][type_name]["elements"])
+
+
 def _holds(result: list) -> bool:
     return not result or result == [True]  # an empty result does not violate an invariant
 
 
-class _Walk:
+class ProfileWalk:
+    """A type-directed walk of a resource: each node's invariants, then each element's binding,
+    then the elements of a type with checks of its own. ``resource`` is the resource a node is
+    in (``%resource``), ``root`` the resource that holds it (``%rootResource``).
+
+    validation/fhir.py's bundle walk extends it to read the bundle rules on the same pass."""
+
     def __init__(self, version: str):
         self.version = version
         self.issues: list[Issue] = []
@@ -387,32 +398,32 @@ class _Walk:
 
     def node(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
         try:
-            plan = self._plans[type_name]
+            planned = self._plans[type_name]
         except KeyError:
-            plan = self._plans[type_name] = _plan(self.version, type_name)
-        if plan is None:
+            planned = self._plans[type_name] = plan(self.version, type_name)
+        if planned is None:
             return
-        checks, steps = plan
+        checks, steps = planned
         if checks:
-            self._invariants(checks, node, type_name, where, resource, root)
+            self.invariants(checks, node, type_name, where, resource, root)
         for key, value in node.items():
             step = steps.get(key)
             if step is None:  # a primitive without a binding, or no element of the type
                 if key.startswith("_"):  # a primitive's id/extension: only its extensions to check
-                    self._primitive_extensions(value, (where, key, None), resource, root)
+                    self.primitive_extensions(value, (where, key, None), resource, root)
                 continue
             into, bound = step
             if bound is not None:
                 self.binding(bound, value, (where, key, None))
             if into is not None:
-                self._descend(value, into, key, where, resource, root)
+                self.descend(value, into, key, where, resource, root)
 
-    def _descend(self, value, into: str, key: str, where: Where, resource: dict, root: dict) -> None:
+    def descend(self, value, into: str, key: str, where: Where, resource: dict, root: dict) -> None:
         if into == "Resource":  # contained (or a Bundle entry's) resources
             items = enumerate(value) if isinstance(value, list) else [(None, value)]
             for i, item in items:
                 if isinstance(item, dict):
-                    self._child(item, into, key, (where, key, i), resource, root)
+                    self.inner_resource(item, key, (where, key, i), resource)
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if isinstance(item, dict):
@@ -420,7 +431,7 @@ class _Walk:
         elif isinstance(value, dict):
             self.node(value, into, (where, key, None), resource, root)
 
-    def _invariants(
+    def invariants(
         self, checks: list, node: dict, type_name: str, where: Where, resource: dict, root: dict
     ) -> None:
         subject = _bundle_shell(node, type_name) if type_name in _SHELLED else node
@@ -435,18 +446,17 @@ class _Walk:
                     error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
                 )
 
-    def _primitive_extensions(self, value: Any, where: Where, resource: dict, root: dict) -> None:
+    def primitive_extensions(self, value: Any, where: Where, resource: dict, root: dict) -> None:
         for item in value if isinstance(value, list) else [value]:
             for i, ext in enumerate((item or {}).get("extension", [])):
                 self.node(ext, "Extension", (where, "extension", i), resource, root)
 
-    def _child(self, item: dict, child: str, key: str, at: Where, resource: dict, root: dict) -> None:
-        if child == "Resource":
-            self.resource(item, at, resource if key == "contained" else None)
-        else:
-            self.node(item, child, at, resource, root)
+    def inner_resource(self, item: dict, key: str, at: Where, resource: dict) -> None:
+        """A resource inside a node of ``resource``: contained by it, or a Bundle entry's (held
+        by none: its own root)."""
+        self.resource(item, at, resource if key == "contained" else None)
 
-    def binding(self, bound: _Binding, value, where: Where) -> None:
+    def binding(self, bound: Binding, value, where: Where) -> None:
         pairs, bare, value_set = bound
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
@@ -495,6 +505,6 @@ class _Walk:
 
 def check_resource(resource: dict, version: str = "R4", where: str | None = None) -> list[Issue]:
     """Bindings and invariants of one resource (and everything it contains)."""
-    walk = _Walk(version)
+    walk = ProfileWalk(version)
     walk.resource(resource, where or resource.get("resourceType", "Resource"), None)
     return walk.issues

@@ -401,3 +401,139 @@ def test_only_local_canonicals_count_as_references_to_contained():
     assert validate_bundle(bundle) == []
     plan(bundle)["action"][1] = {"definitionCanonical": "http://example.org/ActivityDefinition/x"}
     assert found(bundle) == {("fhir-unreferenced-contained", "PlanDefinition.contained[1]")}
+
+
+# ---- one walk: the rules read during the profile's walk of a well-formed bundle ------------------
+
+
+def _two_walks(bundle: dict, version: str = "R4") -> list:
+    """What the rules find walking the bundle alone, or, when nothing, what the profile finds
+    walking it after them: what the one walk must give."""
+    from validation.fhir import _rule_issues
+    from validation.profile import check_resource
+
+    return _rule_issues(bundle) or check_resource(bundle, version)
+
+
+def _one_walk(bundle: dict, version: str = "R4") -> list:
+    from validation.fhir import _checked_issues, _structure_issues
+
+    assert _structure_issues(bundle, version) == []  # the one walk reads well-formed bundles only
+    return _checked_issues(bundle, version)
+
+
+def _messages(issues: list) -> list[tuple[str, str | None, str]]:
+    return [(issue.code, issue.field, issue.message) for issue in issues]
+
+
+def test_one_walk_reports_a_contained_resources_rule_issues_first_at_their_places():
+    """The rules read a resource's contained resources before the rest of it; the one walk meets
+    them in the middle (after ``meta``), and reports them as the rules do."""
+    bundle = valid_bundle()
+    bundle["entry"][0]["resource"] = {"resourceType": "ResearchStudy", "meta": {}, **study(bundle)}
+    study(bundle)["contained"][1]["name"] = " "
+    study(bundle)["contained"][0]["managingEntity"] = {"reference": "#nobody"}
+    study(bundle)["title"] = "  "
+    study(bundle)["partOf"] = [{"reference": "#nothing"}]
+    got = _one_walk(bundle)
+    assert _messages(got) == _messages(_two_walks(bundle))
+    assert [(issue.code, issue.field) for issue in got] == [
+        ("fhir-empty-element", "ResearchStudy.contained[1].name"),
+        ("fhir-empty-element", "ResearchStudy.meta"),
+        ("fhir-empty-element", "ResearchStudy.title"),
+        ("fhir-unresolved-reference", "ResearchStudy.contained[0].managingEntity.reference"),
+        ("fhir-unresolved-reference", "ResearchStudy.partOf[0].reference"),
+    ]
+
+
+def test_one_walk_places_a_contained_resources_profile_issues_from_the_bundle():
+    bundle = valid_bundle()
+    study(bundle)["contained"][1]["telecom"] = [{"system": "phone", "value": "1"}, {"value": "2"}]
+    [issue] = _one_walk(bundle)
+    where = "Bundle.entry[0].resource.contained[1].telecom[1]"
+    assert (issue.code, issue.field) == ("fhir-invariant", where)
+    assert issue.message.startswith(f"{where}: cpt-2 violated")
+    assert _messages([issue]) == _messages(_two_walks(bundle))
+
+
+def test_a_bundle_the_structure_check_refused_still_gets_its_rule_issues():
+    bundle = valid_bundle()
+    study(bundle)["title"] = 5
+    study(bundle)["sponsor"] = {"reference": "#nobody"}
+    codes = [(issue.code, issue.field) for issue in validate_bundle(bundle)]
+    assert codes[0][0] == "fhir-invalid"
+    assert codes[-2:] == [
+        ("fhir-unresolved-reference", "ResearchStudy.sponsor.reference"),
+        ("fhir-unreferenced-contained", "ResearchStudy.contained[1]"),
+    ]
+
+
+def test_what_the_schema_passes_and_the_profile_cannot_read_gets_the_rules_issues():
+    """The schema's complex types do not say ``"type": "object"``: an empty string passes as an
+    extension. The profile cannot read it, the rules report it; the one walk gives their issues."""
+    from validation.fhir import _CheckedWalk
+
+    bundle = valid_bundle()
+    study(bundle)["_title"] = {"extension": [""]}
+    with pytest.raises(AttributeError):  # the profile side, reading "" as an Extension
+        _CheckedWalk("R4", bundle).resource(bundle, "Bundle", None)
+    assert _messages(_one_walk(bundle)) == _messages(_two_walks(bundle))
+    issues = validate_bundle(bundle, deep=False)
+    assert [(issue.code, issue.field) for issue in issues] == [
+        ("fhir-empty-element", "ResearchStudy._title.extension[0]")
+    ]
+
+
+_SEEDED_BREAKS = [
+    ("", " ", "\u2003", [], {}, None, [None], [{}], ["", "x"]),
+    ("#", "#nobody", "#sponsor", "urn:uuid:00000000-0000-4000-8000-000000000000", "recruiting", "people"),
+]
+
+
+def _elements(value, found=None) -> list[tuple[dict | list, str | int]]:
+    """(container, key) of every element and item below ``value``."""
+    found = [] if found is None else found
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.append((value, key))
+        _elements(item, found)
+    return found
+
+
+def _broken(seed: int) -> dict:
+    """The valid bundle with one to three elements replaced by an empty value, a reference
+    or a code (seeded), a contained resource copied, or a primitive's extension added."""
+    import random
+
+    rng = random.Random(seed)
+    bundle = valid_bundle()
+    if rng.random() < 0.3:  # a contained id used twice, or (Group) never referenced
+        study(bundle)["contained"].append(copy.deepcopy(rng.choice(study(bundle)["contained"])))
+    for _ in range(rng.randint(1, 3)):
+        container, key = rng.choice(_elements(bundle["entry"]))
+        kind = rng.randrange(3)
+        if kind < 2:
+            container[key] = copy.deepcopy(rng.choice(_SEEDED_BREAKS[kind]))
+        elif isinstance(container[key], dict):
+            extension = rng.choice([{"url": "u", "valueCode": "x"}, {"url": "u"}])
+            container[key]["_status"] = {"extension": [extension]}
+    return bundle
+
+
+def test_one_walk_gives_what_the_two_walks_give_on_broken_bundles():
+    """Seeded breaks of the valid bundle: wherever the structure check passes them, the one walk
+    gives the rules' issues, or the profile's, with the two walks' codes, places and messages,
+    in their order."""
+    from validation.fhir import _structure_issues
+
+    compared = 0
+    seen: set[str] = set()
+    for seed in range(1000):
+        bundle = _broken(seed)
+        if _structure_issues(bundle, "R4"):
+            continue
+        two = _two_walks(bundle)
+        assert _messages(_one_walk(bundle)) == _messages(two), seed
+        compared += 1
+        seen |= {issue.code for issue in two}
+    assert compared > 300 and {"fhir-empty-element", "fhir-binding", "fhir-unresolved-reference"} <= seen
