@@ -46,7 +46,7 @@ from pydantic import BaseModel, ValidationError
 
 from mappers.model import Issue
 from validation.issues import Where, error_at, place
-from validation.profile import Binding, ProfileWalk, check_resource, element_names, plan
+from validation.profile import Binding, ProfileWalk, element_names, plan
 from validation.structure import resource_issues, resource_types
 
 # fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
@@ -466,8 +466,7 @@ class _CheckedWalk(ProfileWalk):
     Elements are told by their exact JSON type, as exported bundles hold them; anything else
     (an object of no JSON type, an empty item in a list of objects, a resource inside a
     contained one, a primitive's extensions) is read by each side on its own, as it would be
-    alone (``_apart``). The profile side may fail on what only the rules refuse:
-    ``_checked_issues`` then falls back to the two walks.
+    alone (``_apart``).
     """
 
     def __init__(self, version: str, bundle: dict) -> None:
@@ -685,17 +684,11 @@ def _rule_issues(bundle: dict, read: dict[int, _ResourceWalk] | None = None) -> 
 
 def _checked_issues(bundle: dict, version: str) -> list[Issue]:
     """A bundle the structure check passed, in one walk (``_CheckedWalk``): the rules' issues,
-    or, when there are none, the profile's (required bindings, invariants).
-
-    The schema leaves room for what the profile cannot read (its complex types do not say
-    ``"type": "object"``: ``"_status": {"extension": [""]}`` passes it) and expects only of a
-    bundle the rules passed. Should the profile side fail, the rules are read alone, and the
-    profile after them only if they find nothing, as it would be run without the merged walk."""
+    or, when there are none, the profile's (required bindings, invariants). The structure check
+    holds every complex element to an object (``validation/structure.py``), so the profile's
+    walk meets an object wherever it reads one."""
     walk = _CheckedWalk(version, bundle)
-    try:
-        walk.resource(bundle, "Bundle", None)
-    except Exception:  # the profile met what the rules refuse; never on an exported bundle
-        return _rule_issues(bundle) or check_resource(bundle, version)
+    walk.resource(bundle, "Bundle", None)
     return _rule_issues(bundle, walk.rules_by_entry) or walk.issues
 
 

@@ -76,6 +76,12 @@ def _type_of(branch: dict) -> str:
 @cache
 def _compiled(version: str) -> tuple[jsonschema_rs.Draft7Validator, frozenset[str]]:
     schema = orjson.loads(SCHEMAS[version].read_bytes())
+    # The schema describes each complex type (and a primitive's ``_x`` element) by its
+    # properties without saying it is an object, so ``"_status": "x"`` or an extension written as
+    # a string passed it, and the profile's walk met a string where FHIR JSON has an object.
+    for definition in schema["definitions"].values():
+        if "properties" in definition:
+            definition.setdefault("type", "object")
     resources = schema["definitions"]["ResourceList"]
     resources["allOf"] = [_dispatch(resources["allOf"])]
     root = {**schema, "$ref": "#/definitions/ResourceList"}
