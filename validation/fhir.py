@@ -45,7 +45,7 @@ from fhir.resources.resource import Resource as ResourceR5
 from pydantic import BaseModel, ValidationError
 
 from mappers.model import Issue
-from validation.issues import Where, error_at, place
+from validation.issues import Where, error_at, place, rerooted
 from validation.profile import Binding, ProfileWalk, element_names, plan
 from validation.structure import resource_issues, resource_types
 
@@ -462,7 +462,7 @@ class _CheckedWalk(ProfileWalk):
       ``_ResourceWalk.read`` finds in it, in its order; ``_rule_issues`` reads the others;
     * ``issues`` are ``check_resource``'s for the bundle, places included (an entry resource's
       are found at places that start with its type, as the rules place them, and placed from
-      the Bundle once it is read: ``_rerooted``).
+      the Bundle once it is read: ``validation.issues.rerooted``).
     Elements are told by their exact JSON type, as exported bundles hold them; anything else
     (an object of no JSON type, an empty item in a list of objects, a resource inside a
     contained one, a primitive's extensions) is read by each side on its own, as it would be
@@ -494,7 +494,7 @@ class _CheckedWalk(ProfileWalk):
         self._head = len(rules.issues)
         before = len(self.issues)
         self._typed(resource, rtype, rtype, resource, resource)
-        self.issues[before:] = [_rerooted(issue, rtype, at) for issue in self.issues[before:]]
+        self.issues[before:] = [rerooted(issue, rtype, at) for issue in self.issues[before:]]
 
     def _typed(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
         """``ProfileWalk.node`` and the rules' reading of the node (``_ResourceWalk._object``),
@@ -590,16 +590,6 @@ class _CheckedWalk(ProfileWalk):
         self.rules.element(key, item, where)
         if into is not None:
             self.descend(item, into, key, where, resource, root)
-
-
-def _rerooted(issue: Issue, rtype: str, at: Where) -> Issue:
-    """A profile issue of an entry resource, placed from the Bundle as ``check_resource``
-    places it: ``ResearchStudy.status`` -> ``Bundle.entry[0].resource.status``."""
-    written = place(at)
-    field = issue.field or ""
-    return issue.model_copy(
-        update={"field": written + field[len(rtype) :], "message": written + issue.message[len(rtype) :]}
-    )
 
 
 def _resource_rules(resource: dict, rtype: str, full_urls: set[str]) -> list[Issue]:

@@ -25,3 +25,14 @@ def error_at(code: str, where: Where, message: str) -> Issue:
     """An error issue at a place; its message starts with the place, so it reads on its own."""
     written = place(where)
     return Issue(severity="error", code=code, field=written, message=f"{written}: {message}")
+
+
+def rerooted(issue: Issue, root: str, where: Where) -> Issue:
+    """An issue found at a place under ``root`` (``ResearchStudy.status``), placed under
+    ``where`` instead (``Bundle.entry[0].resource.status``): its field and the place its message
+    starts with (``error_at``'s form)."""
+    written = place(where)
+    field = issue.field or ""
+    return issue.model_copy(
+        update={"field": written + field[len(root) :], "message": written + issue.message[len(root) :]}
+    )
