@@ -12,11 +12,14 @@ so callers import it only when a Dask runner was asked for.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from prefect import Flow
 from prefect.utilities.annotations import quote
 from prefect_dask import DaskTaskRunner
+
+from flows.server import drain_prefect_queues
 
 
 class QuoteSafeDaskTaskRunner(DaskTaskRunner):
@@ -31,6 +34,19 @@ class QuoteSafeDaskTaskRunner(DaskTaskRunner):
     def submit(self, task: Any, parameters: dict[str, Any], wait_for=None, dependencies=None):
         parameters = {k: v.unquote() if isinstance(v, quote) else v for k, v in parameters.items()}
         return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
+
+    def __exit__(self, *args: Any) -> None:
+        """Have every worker send its queued task logs before the cluster closes.
+
+        A local cluster's workers are stopped with it, and a worker drains its log queue only as
+        its process exits: the logs of the run's last tasks then race the closing cluster and the
+        temporary server's stop, and a lost race printed "Error logging to API" and a traceback.
+        A remote cluster's workers outlive the run, but its last logs belong to it all the same.
+        """
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # a worker already gone has nothing left to send
+                self._client.run(drain_prefect_queues, on_error="return", wait=True)
+        super().__exit__(*args)
 
 
 def task_runner(dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner | None:

@@ -109,7 +109,7 @@ class TemporaryServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        _drain_prefect_workers()
+        drain_prefect_queues()
         logger.info("Stopping temporary server on http://127.0.0.1:%s", self.port)
         self.process.terminate()
         try:
@@ -120,9 +120,12 @@ class TemporaryServer:
         self.process = None
 
 
-def _drain_prefect_workers() -> None:
-    """The run's logs and events still queued for the API are sent while the server answers
-    (Prefect drains them when the process exits, by which time the server would be gone)."""
+def drain_prefect_queues() -> None:
+    """Send this process's logs and events still queued for the API while the server answers.
+
+    Prefect drains them when the process exits, by which time the server would be gone: a log
+    sent then is lost and its handler prints "Error logging to API". Called in this process before
+    the temporary server stops, and in each Dask worker before its cluster closes (``runners``)."""
     if "prefect.logging.handlers" in sys.modules:
         from prefect.logging.handlers import APILogWorker
 

@@ -1,8 +1,10 @@
 """The command a user types, in a subprocess: exit codes, the summary line, a clean console."""
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +159,10 @@ def test_a_run_without_a_server_starts_one_its_dask_workers_share(tmp_path):
     assert "Stopping temporary server" in console
     assert "Error logging to API" not in console and "Traceback" not in console
     assert "View at" not in console  # the temporary server serves no UI to link to
+    # the worker's own task log reached the server's database (PREFECT_HOME's) before it stopped
+    with contextlib.closing(sqlite3.connect(tmp_path / "ph" / "prefect.db")) as database:
+        task_logs = [m for (m,) in database.execute("SELECT message FROM log WHERE task_run_id IS NOT NULL")]
+    assert any(m.startswith("mapped 2 inputs: 2 studies, 2 exported") for m in task_logs), task_logs
 
 
 def test_quiet_without_a_server_prints_nothing(tmp_path):
