@@ -19,7 +19,7 @@ from prefect import Flow
 from prefect.utilities.annotations import quote
 from prefect_dask import DaskTaskRunner
 
-from flows.server import drain_prefect_queues
+from flows.server import drain_prefect_queues_in_loop
 
 
 class QuoteSafeDaskTaskRunner(DaskTaskRunner):
@@ -45,7 +45,7 @@ class QuoteSafeDaskTaskRunner(DaskTaskRunner):
         """
         if self._client is not None:
             with contextlib.suppress(Exception):  # a worker already gone has nothing left to send
-                self._client.run(drain_prefect_queues, on_error="return", wait=True)
+                self._client.run(drain_prefect_queues_in_loop, on_error="return", wait=True)
         super().__exit__(*args)
 
 

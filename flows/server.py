@@ -25,9 +25,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("prefect")
 _PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
+_DRAIN_TIMEOUT = 5  # seconds each of Prefect's queues may take to send what it holds
 
 
 class ServerStartError(RuntimeError):
@@ -120,20 +122,36 @@ class TemporaryServer:
         self.process = None
 
 
+def _queue_services() -> list[Any]:
+    """Prefect's services that queue work for the API in this process, of those it has loaded."""
+    services: list[Any] = []
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        services.append(APILogWorker)
+    if "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+
+        services.append(EventsWorker)
+    return services
+
+
 def drain_prefect_queues() -> None:
     """Send this process's logs and events still queued for the API while the server answers.
 
     Prefect drains them when the process exits, by which time the server would be gone: a log
     sent then is lost and its handler prints "Error logging to API". Called in this process before
-    the temporary server stops, and in each Dask worker before its cluster closes (``runners``)."""
-    if "prefect.logging.handlers" in sys.modules:
-        from prefect.logging.handlers import APILogWorker
+    the temporary server stops; a Dask worker runs :func:`drain_prefect_queues_in_loop`."""
+    for service in _queue_services():
+        service.drain_all(timeout=_DRAIN_TIMEOUT)
 
-        APILogWorker.drain_all(timeout=5)
-    if "prefect.events.worker" in sys.modules:
-        from prefect.events.worker import EventsWorker
 
-        EventsWorker.drain_all(timeout=5)
+async def drain_prefect_queues_in_loop() -> None:
+    """:func:`drain_prefect_queues` for a thread that runs an event loop, as a Dask worker's
+    ``Client.run`` calls do: there Prefect's ``drain_all`` returns an awaitable, which a plain
+    call would drop unawaited (nothing drained, and a RuntimeWarning printed)."""
+    for service in _queue_services():
+        await service.drain_all(timeout=_DRAIN_TIMEOUT)
 
 
 def needs_temporary_server() -> bool:

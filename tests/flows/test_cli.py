@@ -158,6 +158,7 @@ def test_a_run_without_a_server_starts_one_its_dask_workers_share(tmp_path):
     assert console.count("Starting temporary server") == 1, console
     assert "Stopping temporary server" in console
     assert "Error logging to API" not in console and "Traceback" not in console
+    assert "never awaited" not in console  # the workers' queues were drained, not dropped
     assert "View at" not in console  # the temporary server serves no UI to link to
     # the worker's own task log reached the server's database (PREFECT_HOME's) before it stopped
     with contextlib.closing(sqlite3.connect(tmp_path / "ph" / "prefect.db")) as database:
