@@ -17,6 +17,7 @@ from prefect.context import get_run_context
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
 
 from flows.batch import InputTrees, map_batch
 from flows.output import write_files
@@ -116,7 +117,9 @@ def export_trials(
         inputs,
         full=full,
         logger=logger,
-        write=lambda files: write_batch(files, settings.output),
+        # quoted: Prefect would otherwise visit each (name, staged path) pair of the list twice,
+        # looking for futures, for each call (a batch's files: a thousand pairs)
+        write=lambda files: write_batch(quote(files), settings.output),  # type: ignore[call-overload]
     )
     report = drive(run, lambda todo: export_batch.submit(todo, settings, run.trees), _batches_in_flight())
     create_markdown_artifact(

@@ -201,10 +201,22 @@ def _count_lines(path: Path) -> int:
 
 def place(target: Path, data: bytes | str) -> None:
     """One output into place: ``data`` is its bytes (an atomic write), or the path of its staged
-    file (a rename). Done again after a failure, it skips what was moved already."""
+    file (a rename). Done again after a failure, it skips what was moved already.
+
+    The rename is tried first, and the target's directory made only when it is missing (once a
+    study's directory): the flow process places every file of the run, and asking first (a stat,
+    then a ``mkdir`` that finds the directory there) cost three system calls a file where one
+    does, 0.13 ms a ``mkdir`` while the workers write (a fifth of the flow process's CPU)."""
     if isinstance(data, bytes):
         write_atomic(target, data)
-    elif Path(data).exists() or not target.exists():
+        return
+    try:
+        os.replace(data, target)
+    except FileNotFoundError:
+        if not os.path.exists(data):
+            if target.exists():  # moved by the failed try this one repeats
+                return
+            raise
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(data, target)
 
