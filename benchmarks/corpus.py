@@ -141,6 +141,8 @@ def real_records(extra: list[Path] | None = None) -> list[Record]:
 _ENUM = re.compile(r"[A-Z][A-Z0-9_]*")
 _DATE = re.compile(r"(\d{4})(-\d{2}(-\d{2})?)?")
 _KEPT = {"minimumAge", "maximumAge", "targetDuration", "country", "stdAges"}
+# API v2 keys that hold a person's name: the officials', the central and site contacts'
+_PERSON_NAMES = {("overallOfficials", "name"), ("centralContacts", "name"), ("contacts", "name")}
 
 
 def _token(n: int) -> str:
@@ -164,7 +166,7 @@ class _Variant:
         self.counter += 1
         return self.n * 1000 + self.counter
 
-    def leaf(self, key: str | None, value: str) -> str:
+    def leaf(self, key: str | tuple | None, value: str) -> str:
         if key == "nctId":
             return f"NCT{90_000_000 + self.n:08d}"
         if key == "id":  # org study id, secondary ids
@@ -183,15 +185,23 @@ class _Variant:
             return str(40_000_000 + self._next())
         if value.startswith(("http://", "https://")):
             return f"{value.rstrip('/')}/{self.token}"
+        if key in _PERSON_NAMES:
+            # joined to the surname, before any degrees: "Neil H White, M.D. xbbmm" is no longer
+            # a name's shape (the words after its comma are not all degrees), and sent most of the
+            # generated records' people to the slow general name parser, a few of the real ones'
+            head, comma, tail = value.partition(",")
+            return f"{head}{self.token}{comma}{tail}"
         return f"{value} {self.token}"
 
-    def walk(self, value, key: str | None = None):
+    def walk(self, value, key: str | None = None, owner: str | None = None):
+        """``key``: the leaf's own key (a list's items take the list's); ``owner``: the key of
+        the object holding it, which tells a person's ``name`` from a sponsor's."""
         if isinstance(value, dict):
-            return {k: self.walk(v, k) for k, v in value.items()}
+            return {k: self.walk(v, k, key) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.walk(v, key) for v in value]
+            return [self.walk(v, key, owner) for v in value]
         if isinstance(value, str):
-            return self.leaf(key, value)
+            return self.leaf((owner, key) if key == "name" else key, value)
         return value
 
 
