@@ -48,6 +48,7 @@ NCT_SYSTEM_VARIANTS = frozenset(
         "urn:oid:2.16.840.1.113883.3.1077",
     }
 )
+_NCT_SYSTEMS_UNSLASHED = frozenset(s.rstrip("/") for s in NCT_SYSTEM_VARIANTS)
 # EU registries: no HL7 NamingSystem exists; the registries' own addresses, as the French ECLAIRE
 # IG writes EU CT numbers. CTIS issues EU CT numbers (YYYY-5NNNNN-NN-NN), EudraCT its
 # predecessor's numbers (YYYY-NNNNNN-NN).
@@ -169,9 +170,7 @@ def registry_system(identifier: Identifier, settings: MappingSettings) -> str | 
     number"…) and its value has that registry's format; a secondary id without any type (legacy
     XML, CSV) only by the format, which no other registry's ids share. Otherwise only a system the
     source states is kept."""
-    if identifier.kind == "nct" or (identifier.system or "").rstrip("/") in NCT_SYSTEM_VARIANTS | {
-        s.rstrip("/") for s in NCT_SYSTEM_VARIANTS
-    }:
+    if identifier.kind == "nct" or (identifier.system or "").rstrip("/") in _NCT_SYSTEMS_UNSLASHED:
         return settings.nct_identifier_system
     if identifier.kind == "local":
         return identifier.system or settings.local_identifier_system
@@ -654,6 +653,7 @@ def mesh_index(study: Study) -> MeshIndex:
         mesh = next((by_intervention[_match_key(n)] for n in names if _match_key(n) in by_intervention), None)
         interventions.append(Coded(intervention.name or "", mesh))
     used = {id(c.mesh) for c in conditions + interventions if c.mesh is not None}
+    headed = by_condition.keys() | by_intervention.keys()
     ancestors = [
         *(study.condition_browse.ancestors if study.condition_browse else []),
         *(study.intervention_browse.ancestors if study.intervention_browse else []),
@@ -664,11 +664,7 @@ def mesh_index(study: Study) -> MeshIndex:
         condition_headings=[h for h in by_condition.values() if id(h) not in used],
         intervention_headings=[h for h in by_intervention.values() if id(h) not in used],
         # a heading that is also another's ancestor is written once, as a heading
-        ancestors=[
-            a
-            for a in _distinct(ancestors)
-            if _match_key(a.display) not in by_condition.keys() | by_intervention.keys()
-        ],
+        ancestors=[a for a in _distinct(ancestors) if _match_key(a.display) not in headed],
     )
 
 

@@ -300,19 +300,28 @@ _PARSER_WORDS = frozenset(
     )
     for w in table
 )
-_PLAIN_WORD = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,})?|[A-Z]\.?")
+# Latin letters, accented ones too ("Víctor Díaz", "Nicola Gökbuget"): nameparser treats them as
+# it treats ASCII ones; other scripts (Hangul, Han) it may segment, so they are not plain.
+_LATIN = "A-Za-zÀ-ÖØ-öø-ɏ"
+_PLAIN_WORD = re.compile(rf"[{_LATIN}]{{2,}}(?:-[{_LATIN}]{{2,}})?|[A-Z]\.?")
+_INITIAL = re.compile(r"[A-Z]\.?")
 
 
 def _plain_parts(name: str) -> tuple[str, str, str] | None:
-    """(first, middle, last) of a plain "First [Middle] Last" name written in ASCII letters
+    """(first, middle, last) of a plain "First [Middle] Last" name written in Latin letters
     (an initial may stand for a name), where nameparser's answer is the words in order; None
-    for anything else. tests/mappers/test_names.py compares the two on every fixture's names
-    and on generated ones."""
+    for anything else. A middle initial is plain even when its letter is one of nameparser's
+    words ("Philip E. Lammers", "Ki Y Chung": the conjunctions e and y, the numeral V): between
+    two names nameparser reads it as an initial. tests/mappers/test_names.py compares the two
+    on every fixture's names and on generated ones."""
     words = name.split(" ")
     if not 2 <= len(words) <= 3:
         return None
-    for word in words:
-        if not _PLAIN_WORD.fullmatch(word) or word.lower().rstrip(".") in _PARSER_WORDS:
+    for index, word in enumerate(words):
+        if not _PLAIN_WORD.fullmatch(word):
+            return None
+        middle_initial = index == 1 and len(words) == 3 and _INITIAL.fullmatch(word)
+        if word.lower().rstrip(".") in _PARSER_WORDS and not middle_initial:
             return None
     return words[0], words[1] if len(words) == 3 else "", words[-1]
 

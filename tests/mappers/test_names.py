@@ -108,7 +108,8 @@ _NAME_WORDS = _words(
     "Ana Maria John Smith Wei Meng Linh Do Ed Ma Chi Lee Van Dean Major King Bishop Rose "
     "van der de la bin abu Abu Abd al- y e and the St St. Mc Mac O'Brien D'Andre "
     "Jr Jr. Sr II III IV MD Md PhD Dr Dr. Prof Mr Mrs Sir Dame Esq J J. K. Q x X. JOHN SMITH "
-    "john smith Jean-Pierre Smith-Jones Al-Farsi Ng Li Xu Yu Ho Ann Mary Jo Lou"
+    "john smith Jean-Pierre Smith-Jones Al-Farsi Ng Li Xu Yu Ho Ann Mary Jo Lou "
+    "E E. Y Y. I V V. O. Víctor Díaz Gökbuget Łukasz Ștefan ÉRIC Pérez-Müller"
 )
 
 
