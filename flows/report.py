@@ -73,21 +73,38 @@ def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
         return None  # the page still shows the run report's own entry
 
 
-def _sources_of(path: str, field_sources: dict[str, str]) -> list[tuple[str, str]]:
-    found = [
-        (name, where)
-        for name, where in field_sources.items()
-        if name == path or name.startswith((f"{path}.", f"{path}["))
-    ]
-    if not found and "." in path:  # a field read as part of a block ("design block")
+def _sources_by_field(field_sources: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The recorded sources of each field and of each field that contains them: ``arms[0].name``
+    is filed under ``arms``, ``arms[0]`` and itself, in ``field_sources`` order. Built once a
+    study, so that finding a row's sources is one look-up, not a scan of every source per row."""
+    by_field: dict[str, list[tuple[str, str]]] = {}
+    for name, where in field_sources.items():
+        pair = (name, where)
+        for end, char in enumerate(name):
+            if char in ".[" and end:
+                by_field.setdefault(name[:end], []).append(pair)
+        by_field.setdefault(name, []).append(pair)
+    return by_field
+
+
+def _sources_of(
+    path: str, field_sources: dict[str, str], by_field: dict[str, list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    """The sources recorded for ``path`` or for a field inside it; else, for a field of a block
+    read whole ("design block"), the block's."""
+    found = by_field.get(path)
+    if found:
+        return list(found)
+    if "." in path:
         parent = path.split(".", 1)[0]
-        found = [(parent, field_sources[parent])] if parent in field_sources else []
-    return found
+        return [(parent, field_sources[parent])] if parent in field_sources else []
+    return []
 
 
 def _fields(study: dict, lines: list[str] | None) -> tuple[list[FieldRow], list[str]]:
     """Every canonical field in model order: the ones with a value, and the ones left empty."""
     field_sources = study.get("provenance", {}).get("field_sources", {})
+    by_field = _sources_by_field(field_sources)
     rows, empty = [], []
     for name, info in Study.model_fields.items():
         if name in _NOT_SHOWN:
@@ -102,7 +119,7 @@ def _fields(study: dict, lines: list[str] | None) -> tuple[list[FieldRow], list[
             if value in (None, "", [], {}):
                 empty.append(path)
             else:
-                sources = _sources_of(path, field_sources)
+                sources = _sources_of(path, field_sources, by_field)
                 quoted = [line for _, where in sources for line in excerpt(lines, where)]
                 rows.append(FieldRow(path, value, sources, quoted))
     return rows, empty
