@@ -13,6 +13,7 @@ index is streamed from the run's entries at the end.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,6 +64,13 @@ class StudyView:
     other_issues: list[Issue] = field(default_factory=list)
 
 
+@functools.cache
+def _label(name: str) -> str:
+    """``label`` of an output's file name: a run's outputs have a handful of names between them,
+    and working one out takes a path parse (an index row or a study page shows four or so)."""
+    return label(name)
+
+
 def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
     study_json = next((o for o in entry.outputs if is_study_json(o)), None)
     if study_json is None:
@@ -101,27 +109,36 @@ def _sources_of(
     return []
 
 
+def _field_paths() -> tuple[tuple[str, str, str | None], ...]:
+    """Every canonical field a page lists, in model order: (path, field, sub-field or None)."""
+    paths: list[tuple[str, str, str | None]] = []
+    for name, info in Study.model_fields.items():
+        if name in _NOT_SHOWN:
+            continue
+        if name in _EXPANDED:
+            subs = info.annotation.model_fields  # type: ignore[union-attr]
+            paths += [(f"{name}.{sub}", name, sub) for sub in subs]
+        else:
+            paths.append((name, name, None))
+    return tuple(paths)
+
+
+_FIELD_PATHS = _field_paths()  # the model's, fixed with the package: worked out once
+
+
 def _fields(study: dict, lines: list[str] | None) -> tuple[list[FieldRow], list[str]]:
     """Every canonical field in model order: the ones with a value, and the ones left empty."""
     field_sources = study.get("provenance", {}).get("field_sources", {})
     by_field = _sources_by_field(field_sources)
     rows, empty = [], []
-    for name, info in Study.model_fields.items():
-        if name in _NOT_SHOWN:
-            continue
-        if name in _EXPANDED:
-            paths = [f"{name}.{sub}" for sub in info.annotation.model_fields]  # type: ignore[union-attr]
-            values = study.get(name, {})
-            pairs = [(p, values.get(p.split(".", 1)[1])) for p in paths]
+    for path, name, sub in _FIELD_PATHS:
+        value = study.get(name) if sub is None else study.get(name, {}).get(sub)
+        if value in (None, "", [], {}):
+            empty.append(path)
         else:
-            pairs = [(name, study.get(name))]
-        for path, value in pairs:
-            if value in (None, "", [], {}):
-                empty.append(path)
-            else:
-                sources = _sources_of(path, field_sources, by_field)
-                quoted = [line for _, where in sources for line in excerpt(lines, where)]
-                rows.append(FieldRow(path, value, sources, quoted))
+            sources = _sources_of(path, field_sources, by_field)
+            quoted = [line for _, where in sources for line in excerpt(lines, where)] if lines else []
+            rows.append(FieldRow(path, value, sources, quoted))
     return rows, empty
 
 
@@ -148,7 +165,7 @@ def _index_view(entry: ReportEntry) -> StudyView:
     view = StudyView(entry=entry, page=entry.page or "", title=entry.title)
     counts = entry.counts
     view.counts = {k: getattr(counts, k) if counts else None for k in ("arms", "outcomes", "sites")}
-    view.links = [(label(output), output) for output in entry.outputs]
+    view.links = [(_label(output.rsplit("/", 1)[-1]), output) for output in entry.outputs]
     _classify(view)
     return view
 
