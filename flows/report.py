@@ -64,7 +64,7 @@ class StudyView:
     other_issues: list[Issue] = field(default_factory=list)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # bounded: a report read back could name anything
 def _label(name: str) -> str:
     """``label`` of an output's file name: a run's outputs have a handful of names between them,
     and working one out takes a path parse (an index row or a study page shows four or so)."""
