@@ -38,7 +38,7 @@ from mappers.context import MappingSettings
 from mappers.export import StudyExport, bulk_resources, export_study
 from mappers.finish import dump_json_line
 from mappers.model import Issue, Study
-from mappers.output_layout import STAGING, bundle_version, is_study_json
+from mappers.output_layout import STAGING, bundle_version
 from mappers.readers import RejectedInput, RejectedRecord, TooManyStudies, iter_document
 
 
@@ -213,16 +213,11 @@ def entry_of(result: StudyExport | RejectedSource) -> ReportEntry:
     )
 
 
-def study_of(files: dict[str, bytes]) -> dict | None:
-    data = next((data for name, data in files.items() if is_study_json(name)), None)
-    return None if data is None else orjson.loads(data)
-
-
 def stage_study(result: StudyExport | RejectedSource, stage: Stage, templates: str | None) -> MappedStudy:
     """A study's export once its files, NDJSON lines and report page are staged: all that is
     kept of it. The page is rendered here, where the study is still in memory."""
     entry = entry_of(result)
-    study = study_of(result.files) if isinstance(result, StudyExport) else None
+    study = result.canonical if isinstance(result, StudyExport) else None  # study.json's dict
     page = stage.put(render_study_page(study_view(entry, study), templates))
     if not isinstance(result, StudyExport):
         return MappedStudy(entry, page=page)

@@ -13,6 +13,7 @@ index is streamed from the run's entries at the end.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,6 +64,13 @@ class StudyView:
     other_issues: list[Issue] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=64)  # bounded: a report read back could name anything
+def _label(name: str) -> str:
+    """``label`` of an output's file name: a run's outputs have a handful of names between them,
+    and working one out takes a path parse (an index row or a study page shows four or so)."""
+    return label(name)
+
+
 def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
     study_json = next((o for o in entry.outputs if is_study_json(o)), None)
     if study_json is None:
@@ -73,38 +81,64 @@ def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
         return None  # the page still shows the run report's own entry
 
 
-def _sources_of(path: str, field_sources: dict[str, str]) -> list[tuple[str, str]]:
-    found = [
-        (name, where)
-        for name, where in field_sources.items()
-        if name == path or name.startswith((f"{path}.", f"{path}["))
-    ]
-    if not found and "." in path:  # a field read as part of a block ("design block")
+def _sources_by_field(field_sources: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The recorded sources of each field and of each field that contains them: ``arms[0].name``
+    is filed under ``arms``, ``arms[0]`` and itself, in ``field_sources`` order. Built once a
+    study, so that finding a row's sources is one look-up, not a scan of every source per row."""
+    by_field: dict[str, list[tuple[str, str]]] = {}
+    for name, where in field_sources.items():
+        pair = (name, where)
+        for end, char in enumerate(name):
+            if char in ".[" and end:
+                by_field.setdefault(name[:end], []).append(pair)
+        by_field.setdefault(name, []).append(pair)
+    return by_field
+
+
+def _sources_of(
+    path: str, field_sources: dict[str, str], by_field: dict[str, list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    """The sources recorded for ``path`` or for a field inside it; else, for a field of a block
+    read whole ("design block"), the block's."""
+    found = by_field.get(path)
+    if found:
+        return list(found)
+    if "." in path:
         parent = path.split(".", 1)[0]
-        found = [(parent, field_sources[parent])] if parent in field_sources else []
-    return found
+        return [(parent, field_sources[parent])] if parent in field_sources else []
+    return []
+
+
+def _field_paths() -> tuple[tuple[str, str, str | None], ...]:
+    """Every canonical field a page lists, in model order: (path, field, sub-field or None)."""
+    paths: list[tuple[str, str, str | None]] = []
+    for name, info in Study.model_fields.items():
+        if name in _NOT_SHOWN:
+            continue
+        if name in _EXPANDED:
+            subs = info.annotation.model_fields  # type: ignore[union-attr]
+            paths += [(f"{name}.{sub}", name, sub) for sub in subs]
+        else:
+            paths.append((name, name, None))
+    return tuple(paths)
+
+
+_FIELD_PATHS = _field_paths()  # the model's, fixed with the package: worked out once
 
 
 def _fields(study: dict, lines: list[str] | None) -> tuple[list[FieldRow], list[str]]:
     """Every canonical field in model order: the ones with a value, and the ones left empty."""
     field_sources = study.get("provenance", {}).get("field_sources", {})
+    by_field = _sources_by_field(field_sources)
     rows, empty = [], []
-    for name, info in Study.model_fields.items():
-        if name in _NOT_SHOWN:
-            continue
-        if name in _EXPANDED:
-            paths = [f"{name}.{sub}" for sub in info.annotation.model_fields]  # type: ignore[union-attr]
-            values = study.get(name, {})
-            pairs = [(p, values.get(p.split(".", 1)[1])) for p in paths]
+    for path, name, sub in _FIELD_PATHS:
+        value = study.get(name) if sub is None else study.get(name, {}).get(sub)
+        if value in (None, "", [], {}):
+            empty.append(path)
         else:
-            pairs = [(name, study.get(name))]
-        for path, value in pairs:
-            if value in (None, "", [], {}):
-                empty.append(path)
-            else:
-                sources = _sources_of(path, field_sources)
-                quoted = [line for _, where in sources for line in excerpt(lines, where)]
-                rows.append(FieldRow(path, value, sources, quoted))
+            sources = _sources_of(path, field_sources, by_field)
+            quoted = [line for _, where in sources for line in excerpt(lines, where)] if lines else []
+            rows.append(FieldRow(path, value, sources, quoted))
     return rows, empty
 
 
@@ -131,7 +165,7 @@ def _index_view(entry: ReportEntry) -> StudyView:
     view = StudyView(entry=entry, page=entry.page or "", title=entry.title)
     counts = entry.counts
     view.counts = {k: getattr(counts, k) if counts else None for k in ("arms", "outcomes", "sites")}
-    view.links = [(label(output), output) for output in entry.outputs]
+    view.links = [(_label(output.rsplit("/", 1)[-1]), output) for output in entry.outputs]
     _classify(view)
     return view
 

@@ -118,6 +118,9 @@ class StudyExport:
     # resourceType -> resources as NDJSON lines: ids and literal references (bulk_resources)
     resources: dict[str, list[dict]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    # study.json as the dict it was written from (None when it was not written): the report page
+    # is rendered from it, as from the file, without parsing the file back
+    canonical: dict | None = None
 
     def reject(self, code: str, message: str, fld: str | None = None) -> None:
         self.status = "rejected"
@@ -287,6 +290,5 @@ def _serialise(out: StudyExport, rendered: _Rendered, version: str, stage: Clock
             out.files[paths.path(Output.PRS)] = rendered.prs
         if rendered.public is not None:
             out.files[paths.path(Output.PUBLIC)] = rendered.public
-        out.files[paths.path(Output.STUDY)] = dump_json(
-            out.study.model_dump(mode="json", exclude_defaults=True)
-        )
+        out.canonical = out.study.model_dump(mode="json", exclude_defaults=True)
+        out.files[paths.path(Output.STUDY)] = dump_json(out.canonical)

@@ -8,18 +8,24 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
+from flows.batch import entry_of
 from flows.excerpts import excerpt, source_lines
 from flows.records import ReportEntry, RunReport
-from flows.report import page_from_disk, write_index
+from flows.report import page_from_disk, render_study_page, study_view, write_index
 from flows.run import export_in_process
 from flows.run_report import read_report
 from flows.settings import ExportSettings
-from tests.conftest import SEED_A, SEED_B, SEEDS
+from mappers.export import export_study
+from mappers.output_layout import is_study_json
+from mappers.readers import read_document
+from tests.conftest import ROOT, SEED_A, SEED_B, SEEDS
 from tests.flows.reports import export_and_read
 
 CHROMIUM = Path("/usr/bin/chromium")
+CTGOV_FIXTURES = ROOT / "tests" / "fixtures" / "ctgov"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -198,3 +204,67 @@ def test_source_lines_are_quoted_only_from_the_unchanged_source(tmp_path):
     source.write_bytes(source.read_bytes() + b"edited\n")
     assert source_lines(str(source), digest) is None
     assert source_lines(str(tmp_path / "gone.txt"), digest) is None
+
+
+def _same(a, b) -> bool:
+    """Equal and of the same JSON kinds throughout, keys in the same order (``1 == 1.0``,
+    ``True == 1``: equality alone would let a page write ``1`` where the file says ``1.0``)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "json/v2/NCT03064438.json",
+        "json/list/studies_page_KRAS_10.json",
+        "json/v1/NCT00023673.json",
+        "NCT00001177.xml",
+    ],
+)
+def test_a_workers_page_is_the_page_of_the_written_study_json(fixture, tmp_path):
+    """A worker renders a study's page from the dict study.json was written from, not from the
+    file parsed back: the two are the same values, kind for kind, so the page is the same bytes."""
+    source = CTGOV_FIXTURES / fixture
+    mapping = ExportSettings(output=str(tmp_path)).mapping()
+    studies = read_document(source.read_bytes(), str(source))
+    assert studies
+    for study in studies:
+        export = export_study(study, mapping)
+        data = next(data for name, data in export.files.items() if is_study_json(name))
+        assert export.canonical is not None and _same(orjson.loads(data), export.canonical)
+        entry = entry_of(export)
+        from_file = render_study_page(study_view(entry, orjson.loads(data)))
+        assert render_study_page(study_view(entry, export.canonical)) == from_file
+
+
+def test_a_users_overlay_of_the_study_page_renders_under_the_sandbox(tmp_path):
+    """The study page and its macros stay a user's to override: a copy of the shipped ones gives
+    the shipped bytes under Jinja's sandbox, and a ``value`` macro of the user's own is the one
+    that writes the values."""
+    source = CTGOV_FIXTURES / "json" / "v2" / "NCT03064438.json"
+    (study,) = read_document(source.read_bytes(), str(source))
+    export = export_study(study, ExportSettings(output=str(tmp_path / "out")).mapping())
+    view = study_view(entry_of(export), export.canonical)
+    shipped = render_study_page(view)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "templates" / "report", copy / "report")
+    (copy / "report" / "_layout.html.j2").unlink()  # only the page and its macros overlaid
+    assert render_study_page(view, str(copy)) == shipped
+
+    own = tmp_path / "own"
+    (own / "report").mkdir(parents=True)
+    macros = (ROOT / "templates" / "report" / "_macros.html.j2").read_text()
+    start = macros.index("{% macro value(v) %}")
+    end = macros.index("{% endmacro %}", start) + len("{% endmacro %}")
+    mine = '{% macro value(v) %}<pre class="mine">{{ v | tojson }}</pre>{% endmacro %}'
+    (own / "report" / "_macros.html.j2").write_text(macros[:start] + mine + macros[end:])
+    page = render_study_page(view, str(own)).decode()
+    assert page.count('<pre class="mine">') == len(view.fields) > 10
+    assert 'class="value"' not in page
