@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import unicodedata
 
 import ftfy
 import ftfy.badness
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappers.text import _BAD_WIDTH, _REPAIR, is_bad, repair
+from mappers.text import _BAD_WIDTH, _FTFY_REWRITES, _REPAIR, _ftfy_leaves_alone, is_bad, repair
 from tests.conftest import ROOT
 
 
@@ -92,3 +93,21 @@ def test_is_bad_sees_ascii_on_either_side_of_the_mojibake():
     for text in ("a Ã ", "words a Ã  more", "ГўВЂВx ", "Ã ", "pre ГўВЂВ.a post", "x.Â ("):
         assert is_bad(text) == ftfy.badness.is_bad(text), text
     assert is_bad("a Ã ") and is_bad("ГўВЂВx ")
+
+
+# Characters ftfy rewrites wherever they stand (its control characters, C1, line separators),
+# among plain and accented text and the gaps that join non-ASCII runs.
+_LINE_CHARS = sorted(set("ab é±\u0301\r\t\x00\x0b\x1b\x7f\x85\x9d\u2028\u2029\u206a\ufeff\ufffcÃ "))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_CHARS), max_size=10), st.integers(0, 20), st.integers(0, 20))
+def test_leaves_alone_asks_the_three_questions(chars, gap, after):
+    """_ftfy_leaves_alone searches the rewritten characters in the non-ASCII runs only."""
+    line = "".join(chars[:5]) + "x" * gap + "".join(chars[5:]) + "y" * after
+    expected = (
+        not _FTFY_REWRITES.search(line)
+        and not ftfy.badness.is_bad(line)
+        and unicodedata.is_normalized("NFC", line)
+    )
+    assert _ftfy_leaves_alone(line) == expected
