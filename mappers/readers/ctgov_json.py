@@ -443,34 +443,46 @@ def _people(draft: Draft, items, where: str) -> list[dict]:
     return [p for i, item in enumerate(items or []) if (p := _person(draft, item, f"{where}/{i}"))]
 
 
+def _number(value) -> bool:
+    """A JSON number (a boolean is not one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _geo_point(loc: dict) -> dict | None:
-    geo = loc.get("geoPoint") or {}
+    geo = loc.get("geoPoint")
+    if not geo:
+        return None
     lat, lon = geo.get("lat"), geo.get("lon")
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon))
-    return {"lat": lat, "lon": lon} if numbers else None
+    return {"lat": lat, "lon": lon} if _number(lat) and _number(lon) else None
 
 
 def _contacts(draft: Draft, m: dict, at: str) -> None:
     for key, name in (("overallOfficials", "officials"), ("centralContacts", "contacts")):
         draft.put(name, _people(draft, m.get(key), f"{at}/{key}"), f"{at}/{key}")
-    sites = []
-    for i, loc in enumerate(m.get("locations") or []):
-        where = f"{at}/locations/{i}"
-        people = _people(draft, loc.get("contacts"), f"{where}/contacts")
-        sites.append(
-            {
-                "facility": loc.get("facility"),
-                "city": loc.get("city"),
-                "state": loc.get("state"),
-                "zip": loc.get("zip"),
-                "country": loc.get("country"),
-                "status": known_code(draft, "status", loc.get("status"), "sites", where),
-                "geo_point": _geo_point(loc),
-                "contacts": [p for p in people if p["role"] is None],
-                "investigators": [p for p in people if p["role"] is not None],
-            }
-        )
-    draft.put("sites", sites, f"{at}/locations")
+    draft.put(
+        "sites",
+        [_site(draft, loc, f"{at}/locations/{i}") for i, loc in enumerate(m.get("locations") or [])],
+        f"{at}/locations",
+    )
+
+
+def _site(draft: Draft, loc: dict, where: str) -> dict:
+    """A ``locations`` item; its people with role CONTACT are its contacts, the others its
+    investigators (``_person``)."""
+    get = loc.get
+    people = get("contacts")
+    people = _people(draft, people, f"{where}/contacts") if people else []
+    return {
+        "facility": get("facility"),
+        "city": get("city"),
+        "state": get("state"),
+        "zip": get("zip"),
+        "country": get("country"),
+        "status": known_code(draft, "status", get("status"), "sites", where),
+        "geo_point": _geo_point(loc),
+        "contacts": [p for p in people if p["role"] is None],
+        "investigators": [p for p in people if p["role"] is not None],
+    }
 
 
 def _references(draft: Draft, m: dict, at: str) -> None:
