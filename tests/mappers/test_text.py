@@ -10,7 +10,18 @@ import ftfy.badness
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappers.text import _BAD_WIDTH, _FTFY_REWRITES, _REPAIR, _ftfy_leaves_alone, is_bad, repair
+from mappers.text import (
+    _BAD_WIDTH,
+    _FTFY_REWRITES,
+    _NOT_ASCII_RUN,
+    _REPAIR,
+    _SUSPECT,
+    _ftfy_leaves_alone,
+    _next_suspect,
+    _runs,
+    is_bad,
+    repair,
+)
 from tests.conftest import ROOT
 
 
@@ -55,6 +66,14 @@ PIECES = [
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([*PIECES, "\n"]), max_size=12))
 def test_repair_is_ftfy_line_by_line(pieces):
+    text = "".join(pieces)
+    assert repair(text) == _reference(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, "\n", "x" * 700, "y" * 1500]), max_size=12))
+def test_repair_is_ftfy_line_by_line_on_long_lines(pieces):
+    """Lines longer than the chunks repair skips at once when they are plain ASCII."""
     text = "".join(pieces)
     assert repair(text) == _reference(text)
 
@@ -116,3 +135,22 @@ def test_leaves_alone_asks_the_three_questions(chars, gap, after):
         and unicodedata.is_normalized("NFC", line)
     )
     assert _ftfy_leaves_alone(line) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 2100).map(lambda n: "x" * n),  # stretches across the 1,024-character chunks
+            st.sampled_from(["é", "\x0b", "\x7f", "\n", "\t", "\ud800", "Ã ", "\u2028", "日"]),
+        ),
+        max_size=12,
+    )
+)
+def test_the_stretches_hold_every_run_and_suspect(pieces):
+    """_runs and _next_suspect, which skip plain-ASCII chunks, find what the expressions find."""
+    text = "".join(pieces)
+    assert [m.span() for m in _runs(text)] == [m.span() for m in _NOT_ASCII_RUN.finditer(text)]
+    for start in (0, len(text) // 3, len(text) // 2):
+        found = _SUSPECT.search(text, start)
+        assert _next_suspect(text, start) == (found.start() if found else -1)
