@@ -94,13 +94,13 @@ def _suspect_spans(text: str, start: int = 0) -> Iterator[tuple[int, int]]:
     """The stretches of ``text[start:]`` that may hold a character ``_SUSPECT`` matches, in
     order, each as long as it can be: everything outside them is plain ASCII.
 
-    A regular expression looks at every character in Python's own engine, 3 ns each; a chunk of
+    A regular expression looks at every character in Python's own engine; a chunk of
     ``_CHUNK`` characters is asked in C whether it is ASCII (a copy, then a flag) and, if so,
-    whether any byte is a control (a bytes ``translate``), a third of the time. Registry text
-    is long stretches of ASCII between a few accented names, so the expressions then search
-    only the stretches these answers leave. A match of ``_SUSPECT`` or ``_NOT_ASCII_RUN`` lies
-    inside one stretch (the characters either side of it are plain), so searching the
-    stretches finds what searching the whole text finds."""
+    whether any byte is a control (a bytes ``translate``), in under half the time. Registry
+    text is long stretches of ASCII between a few accented names, so the expressions then
+    search only the stretches these answers leave. A match of ``_SUSPECT`` or
+    ``_NOT_ASCII_RUN`` lies inside one stretch (the characters either side of it are plain),
+    so searching the stretches finds what searching the whole text finds."""
     end = len(text)
     open_at = None  # where the stretch being built began
     for at in range(start, end, _CHUNK):
