@@ -78,7 +78,8 @@ def iter_document(
         text, issues = decode(data)
     except UndecodableInput as exc:
         raise RejectedInput(f"unreadable encoding: {exc}") from exc
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:  # a search, not two copies of a text that has none
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     text, fixes = repair(text)
     if fixes:
         issues.append(

@@ -440,12 +440,24 @@ def _eligibility(draft: Draft, root: _Node) -> None:
     draft.put("eligibility", eligibility, at)
 
 
-def _name(first: dict) -> str | None:
+def _leaf_texts(el) -> dict:
+    """Each tag's first child of an lxml element, as its text (``_value``), in one pass: a
+    person's or an address's few children, read without looking up the many it lacks."""
+    texts: dict = {}
+    for child in el:
+        tag = child.tag
+        if tag not in texts:
+            texts[tag] = _value(child)
+    return texts
+
+
+def _name(texts: dict) -> str | None:
     """The person's name as one text: ``last_name`` holds it whole in public records; a record
     with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
-    parts = [_value(first.get(part)) for part in ("first_name", "middle_name", "last_name")]
+    get = texts.get
+    parts = (get("first_name"), get("middle_name"), get("last_name"))
     name = " ".join(p for p in parts if p)
-    degrees = _value(first.get("degrees"))
+    degrees = get("degrees")
     if name and degrees:
         name = f"{name}, {degrees}"
     return name or degrees
@@ -453,53 +465,58 @@ def _name(first: dict) -> str | None:
 
 def _person(draft: Draft, el, where: str) -> dict | None:
     """A person element (lxml), its children read in one pass."""
-    first = _children(el)
-    name = _name(first)
+    texts = _leaf_texts(el)
+    name = _name(texts)
     if not name:
         return None
+    get = texts.get
     return {
         "name": name,
-        "role": known_code(draft, "role", _value(first.get("role")), "role", where),
-        "affiliation": _value(first.get("affiliation")),
-        "phone": _value(first.get("phone")),
-        "phone_ext": _value(first.get("phone_ext")),
-        "email": _value(first.get("email")),
+        "role": known_code(draft, "role", get("role"), "role", where),
+        "affiliation": get("affiliation"),
+        "phone": get("phone"),
+        "phone_ext": get("phone_ext"),
+        "email": get("email"),
     }
-
-
-def _facility(facilities: list) -> tuple:
-    """A site's facility name and address elements: each the first found in its facilities
-    (a record has one; a path look-up finds them so in any)."""
-    name = address = None
-    for facility in facilities:
-        parts = _children(facility)
-        name = parts.get("name") if name is None else name
-        address = parts.get("address") if address is None else address
-    return name, address
 
 
 def _site(draft: Draft, loc, where: str) -> dict:
     """A ``location`` element (lxml), read in one pass over its children: its facility's name
-    and address, its status, its people (contacts, then backups, then investigators)."""
-    first: dict = {}
-    listed: dict[str, list] = {"contact": [], "contact_backup": [], "investigator": [], "facility": []}
+    and address (each the first found in its facilities: a record has one), its status, its
+    people (contacts, then backups, then investigators)."""
+    status = name = address = None
+    contacts: list = []
+    backups: list = []
+    investigators: list = []
     for child in loc:
         tag = child.tag
-        found = listed.get(tag)
-        if found is not None:
-            found.append(child)
-        first.setdefault(tag, child)
+        if tag == "facility":
+            for part in child:
+                if part.tag == "name" and name is None:
+                    name = part
+                elif part.tag == "address" and address is None:
+                    address = part
+        elif tag == "contact":
+            contacts.append(child)
+        elif tag == "investigator":
+            investigators.append(child)
+        elif tag == "contact_backup":
+            backups.append(child)
+        elif tag == "status" and status is None:
+            status = child
     # people before the status, each kind in turn: the draft's notes in the order they had
-    contacts = [_person(draft, c, where) for c in listed["contact"] + listed["contact_backup"]]
-    investigators = [_person(draft, c, where) for c in listed["investigator"]]
-    name, address = _facility(listed["facility"])
-    places = _children(address) if address is not None else {}
+    people = [p for c in contacts + backups if (p := _person(draft, c, where))]
+    leading = [p for c in investigators if (p := _person(draft, c, where))]
+    places = _leaf_texts(address) if address is not None else {}
     return {
         "facility": _value(name),
-        **{part: _value(places.get(part)) for part in ("city", "state", "zip", "country")},
-        "status": known_code(draft, "status", _value(first.get("status")), "sites", where),
-        "contacts": [p for p in contacts if p],
-        "investigators": [p for p in investigators if p],
+        "city": places.get("city"),
+        "state": places.get("state"),
+        "zip": places.get("zip"),
+        "country": places.get("country"),
+        "status": known_code(draft, "status", _value(status), "sites", where),
+        "contacts": people,
+        "investigators": leading,
     }
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import importlib
+import unicodedata
 
 import ftfy
 import ftfy.badness
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappers.text import _BAD_WIDTH, _REPAIR, is_bad, repair
+from mappers.text import (
+    _BAD_WIDTH,
+    _FTFY_REWRITES,
+    _NOT_ASCII_RUN,
+    _REPAIR,
+    _SUSPECT,
+    _ftfy_leaves_alone,
+    _next_suspect,
+    _runs,
+    is_bad,
+    repair,
+)
 from tests.conftest import ROOT
 
 
@@ -58,6 +70,14 @@ def test_repair_is_ftfy_line_by_line(pieces):
     assert repair(text) == _reference(text)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, "\n", "x" * 700, "y" * 1500]), max_size=12))
+def test_repair_is_ftfy_line_by_line_on_long_lines(pieces):
+    """Lines longer than the chunks repair skips at once when they are plain ASCII."""
+    text = "".join(pieces)
+    assert repair(text) == _reference(text)
+
+
 def test_repair_is_ftfy_line_by_line_on_every_fixture():
     for path in sorted((ROOT / "tests" / "fixtures").rglob("*")):
         if path.suffix in (".json", ".xml", ".csv", ".txt"):
@@ -92,3 +112,45 @@ def test_is_bad_sees_ascii_on_either_side_of_the_mojibake():
     for text in ("a Ã ", "words a Ã  more", "ГўВЂВx ", "Ã ", "pre ГўВЂВ.a post", "x.Â ("):
         assert is_bad(text) == ftfy.badness.is_bad(text), text
     assert is_bad("a Ã ") and is_bad("ГўВЂВx ")
+
+
+# Characters ftfy rewrites wherever they stand (its control characters, C1, line separators),
+# among plain and accented text and the gaps that join non-ASCII runs.
+_LINE_CHARS = sorted(
+    set("ab é±\u0301\r\t\x00\x0b\x1b\x7f\x85\x9d\u2028\u2029\u206a\ufeff\ufffcÃ ")
+    # and what NFC composes or reorders: a combining mark after ASCII or after another mark
+    # (cedilla, acute, overlay; "<" + overlay is "≮"), the Kelvin sign, Hangul jamo
+    | set("e<\u0327\u0338\u212a\u1100\u1161\u11a8\uac00")
+)
+
+
+@settings(max_examples=5000, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_CHARS), max_size=10), st.integers(0, 20), st.integers(0, 20))
+def test_leaves_alone_asks_the_three_questions(chars, gap, after):
+    """_ftfy_leaves_alone asks its questions of the non-ASCII runs only."""
+    line = "".join(chars[:5]) + "x" * gap + "".join(chars[5:]) + "y" * after
+    expected = (
+        not _FTFY_REWRITES.search(line)
+        and not ftfy.badness.is_bad(line)
+        and unicodedata.is_normalized("NFC", line)
+    )
+    assert _ftfy_leaves_alone(line) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 2100).map(lambda n: "x" * n),  # stretches across the 1,024-character chunks
+            st.sampled_from(["é", "\x0b", "\x7f", "\n", "\t", "\ud800", "Ã ", "\u2028", "日"]),
+        ),
+        max_size=12,
+    )
+)
+def test_the_stretches_hold_every_run_and_suspect(pieces):
+    """_runs and _next_suspect, which skip plain-ASCII chunks, find what the expressions find."""
+    text = "".join(pieces)
+    assert [m.span() for m in _runs(text)] == [m.span() for m in _NOT_ASCII_RUN.finditer(text)]
+    for start in (0, len(text) // 3, len(text) // 2):
+        found = _SUSPECT.search(text, start)
+        assert _next_suspect(text, start) == (found.start() if found else -1)
