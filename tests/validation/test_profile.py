@@ -222,3 +222,50 @@ def test_native_dom_4_and_dom_5_give_fhirpaths_results(meta, version):
     for key in ("dom-4", "dom-5"):
         whole = profile._evaluate(expressions[key], version, node, "ResearchStudy", {})
         assert NATIVE[key](node) == whole, (key, meta)
+
+
+_PER_1_VALUES = [
+    None,
+    "2020",
+    "2021",
+    "2020-01",
+    "2020-02",
+    "2020-01-01",
+    "2020-01-31",
+    "2021-01-01",
+    "2020-01-01T10:00:00Z",
+    "2020-01-01T10:00:00+02:00",
+    "2020-01-01T09:00:00-01:00",
+    "2020-01-01T10:00:00.5Z",
+]
+
+
+@pytest.mark.parametrize("start", _PER_1_VALUES)
+def test_native_r4_per_1_gives_fhirpaths_results(start):
+    """R4's per-1 answered in Python is fhirpathpy's answer (which compares the dates as
+    strings: 2020-01 does not end by 2020), for every pair of precisions and time zones; other
+    shapes are left to fhirpathpy, and the walk reports the same issues either way."""
+    import validation.profile as profile
+
+    (constraint,) = (
+        c for c in profile._definitions("R4")["types"]["Period"]["constraints"] if c["key"] == "per-1"
+    )
+    expression = constraint["expression"]
+    native = profile.NATIVE_R4["per-1"]
+    for end in _PER_1_VALUES:
+        node = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        assert native(node) == profile._evaluate(expression, "R4", node, "Period", {}), node
+    extended = {
+        "start": "2021",
+        "_start": {"extension": [{"url": "http://x", "valueString": "y"}]},
+        "end": "2020",
+    }
+    assert native(extended) is None and native({"start": "2021", "end": 5}) is None
+    study = {"resourceType": "ResearchStudy", "status": "active", "period": extended}
+    by_fhirpath = profile.ProfileWalk("R4")
+    by_fhirpath.invariant(constraint, extended, "Period", "ResearchStudy.period", study, study)
+    assert profile.check_resource(study, "R4") == by_fhirpath.issues
+    study["period"] = {"start": "2020-01", "end": "2020"}
+    assert [i.message for i in profile.check_resource(study, "R4")] == [
+        "ResearchStudy.period: per-1 violated: If present, start SHALL have a lower value than end"
+    ]
