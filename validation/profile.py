@@ -268,12 +268,22 @@ def _memoised(expression: str, version: str, type_name: str, node: dict, context
         flat = _flat_shape(node, names)
         if flat is not None:  # cpt-2 on each of a study's thousands of ContactPoints, …
             return _looked_up((expression, version, type_name, flat), expression, version, type_name, node)
+    # a context value that is the node itself (the Bundle is its own %resource and
+    # %rootResource) is projected and digested once, not once per name
+    whole = node
     if names is not None:
         node = _projected(node, names)
-        context = {k: _projected(v, names) for k, v in context.items()}
+        context = {k: node if v is whole else _projected(v, names) for k, v in context.items()}
         if not context and _presence_only(expression):
             node = _shape_view(node, "count()" in expression)
-    key = (expression, version, type_name, _digest(node), *(_digest(v) for v in context.values()))
+    digest = _digest(node)
+    key = (
+        expression,
+        version,
+        type_name,
+        digest,
+        *(digest if v is node else _digest(v) for v in context.values()),
+    )
     return _looked_up(key, expression, version, type_name, node, context)
 
 
@@ -470,8 +480,11 @@ class ProfileWalk:
                             )
                         )
                     continue
+            # the Bundle is its own %resource and %rootResource: both its shell (bdl-3 and bdl-4
+            # read %resource; the whole bundle as %rootResource was projected for nothing)
             shell_resource = subject if resource is node else resource
-            self.invariant(constraint, subject, type_name, where, shell_resource, root)
+            shell_root = subject if root is node else root
+            self.invariant(constraint, subject, type_name, where, shell_resource, shell_root)
 
     def primitive_extensions(self, value: Any, where: Where, resource: dict, root: dict) -> None:
         for item in value if isinstance(value, list) else [value]:
