@@ -269,3 +269,39 @@ def test_native_r4_per_1_gives_fhirpaths_results(start):
     assert [i.message for i in profile.check_resource(study, "R4")] == [
         "ResearchStudy.period: per-1 violated: If present, start SHALL have a lower value than end"
     ]
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_presence_invariants_give_fhirpaths_results(version):
+    """Every invariant of either release that only asks whether elements of its node are there
+    (cpt-2, ref-2, qty-3, att-1, …) answered from the node's keys is fhirpathpy's answer, for
+    each element absent or holding a string, an object, a list, a number or false; a ``_x``
+    extension, an empty or blank value is left to fhirpathpy."""
+    import itertools
+
+    import validation.profile as profile
+
+    shapes = [None, "x", {"text": "x"}, [{"text": "x"}], ["x"], 0, False]
+    compared = 0
+    for type_name, spec in profile._definitions(version)["types"].items():
+        for constraint in spec["constraints"]:
+            native = profile._presence_native(constraint["expression"], spec["elements"])
+            if native is None:
+                continue
+            names = [n for n, _ in profile._PRESENCE_TERMS.findall(constraint["expression"])]
+            for values in itertools.product(shapes, repeat=len(names)):
+                node = {n: v for n, v in zip(names, values, strict=True) if v is not None}
+                try:
+                    expected = profile._evaluate(constraint["expression"], version, node, type_name, {})
+                except Exception:  # fhirpathpy cannot read that shape: then neither may the check
+                    expected = None
+                assert native(node) == expected, (type_name, constraint["key"], node)
+                compared += 1
+            for undecided in (
+                {f"_{names[0]}": {"extension": []}},
+                {names[0]: ""},
+                {names[0]: " "},
+                {names[0]: []},
+            ):
+                assert native(undecided) is None, (type_name, constraint["key"], undecided)
+    assert compared > 500
