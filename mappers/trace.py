@@ -141,51 +141,76 @@ def path_of(place: Place) -> str:
     return "".join(reversed(steps)).removeprefix(".")
 
 
-Found = list[list[tuple[Place, object]]]  # per spec of TRACED, (place, value) in the study's order
+# per spec of TRACED, (place, value as the outputs write it, is_person_name) in the study's order
+Found = list[list[tuple[Place, str, bool]]]
 Walker = Callable[[Any, Place, Found], None]
+# A step of a node's walk: the attribute ("*": each item), the spec it ends (or None), the walk
+# below it (or None), whether the spec's value is written as it is (a text needs no conversion)
+# and whether it is a person's name.
+_Step = tuple[str, int | None, Walker | None, bool, bool]
 
 
 def _walker(node: dict) -> Walker:
     """The walk of one node of the spec tree, made once: for each attribute (or, ``*``, each
     item) the spec it ends (or None) and the walk below it (or None). A generic walk of the tree
     took two calls and three look-ups in it per value of the study."""
-    steps: list[tuple[str, int | None, Walker | None]] = []
+    steps: list[_Step] = []
     for key, child in node.items():
         if key is not None:
             leaf = child.get(None)
-            steps.append((key, leaf, _walker(child) if len(child) > (leaf is not None) else None))
+            deeper = _walker(child) if len(child) > (leaf is not None) else None
+            plain = leaf is not None and _NORMAL[leaf] is str
+            steps.append((key, leaf, deeper, plain, leaf is not None and _IS_NAME[leaf]))
     return _walk(steps)
 
 
-def _walk(steps: list[tuple[str, int | None, Walker | None]]) -> Walker:
+def _written(leaf: int, value: object) -> str:
+    """A traced value as the outputs write it (``_NORMAL``): a number as ``str`` writes it, a
+    MeSH id unpadded."""
+    normal = _NORMAL[leaf]
+    return str(value) if normal is str else str(normal(value))
+
+
+def _walk(steps: list[_Step]) -> Walker:
     """``_walker``'s walk over its steps: an attribute's value (its place made only when it has
-    one), or each item of a list (``_walk_items``), noted where a spec ends there and walked
-    further where the tree goes on."""
+    one), or each item of a list (``_walk_items``), noted where a spec ends there, as the
+    entry ``traced_values`` lists (no second pass over them), and walked further where the tree
+    goes on."""
 
     def walk(value: Any, where: Place, found: Found) -> None:
-        for key, leaf, deeper in steps:
+        for key, leaf, deeper, plain, is_name in steps:
             if key == "*":
-                _walk_items(value, where, leaf, deeper, found)
+                _walk_items(value, where, leaf, deeper, plain, is_name, found)
                 continue
             item = getattr(value, key, None)
             if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
                 continue
             at: Place = (where, key)
             if leaf is not None:
-                found[leaf].append((at, item))
+                text = item if plain and type(item) is str else _written(leaf, item)
+                found[leaf].append((at, text, is_name))
             if deeper is not None:
                 deeper(item, at, found)
 
     return walk
 
 
-def _walk_items(items: Any, where: Place, leaf: int | None, deeper: Walker | None, found: Found) -> None:
+def _walk_items(
+    items: Any,
+    where: Place,
+    leaf: int | None,
+    deeper: Walker | None,
+    plain: bool,
+    is_name: bool,
+    found: Found,
+) -> None:
     for index, item in enumerate(items, 1):
         if item is None or (not item and isinstance(item, str | list)):
             continue
         at = (where, index)
         if leaf is not None:
-            found[leaf].append((at, item))
+            text = item if plain and type(item) is str else _written(leaf, item)
+            found[leaf].append((at, text, is_name))
         if deeper is not None:
             deeper(item, at, found)
 
@@ -219,12 +244,8 @@ def traced_values(study: Study) -> Traced:
     found: Found = [[] for _ in TRACED]
     _WALK(study, None, found)
     traced = Traced()
-    for index, values in enumerate(found):
-        normal, is_name = _NORMAL[index], _IS_NAME[index]
-        if normal is str:  # most: a text, written as it is
-            traced += [(place, v if type(v) is str else str(v), is_name) for place, v in values]
-        else:
-            traced += [(place, str(normal(v)), is_name) for place, v in values]
+    for values in found:
+        traced += values
     traced.texts = frozenset(value for _, value, _ in traced)
     return traced
 
