@@ -15,6 +15,7 @@ study); README.md lists them among the values the XML formats do not write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Set
+from operator import itemgetter
 from typing import Any
 
 from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
@@ -216,6 +217,7 @@ def _walk_items(
 
 
 _WALK = _walker(_TREE)
+_TEXT = itemgetter(1)  # a traced entry's value
 
 
 class Traced(list[tuple[Place, str, bool]]):
@@ -246,7 +248,7 @@ def traced_values(study: Study) -> Traced:
     traced = Traced()
     for values in found:
         traced += values
-    traced.texts = frozenset(value for _, value, _ in traced)
+    traced.texts = frozenset(map(_TEXT, traced))  # in C: no generator step per value
     return traced
 
 
