@@ -305,3 +305,35 @@ def test_native_presence_invariants_give_fhirpaths_results(version):
             ):
                 assert native(undecided) is None, (type_name, constraint["key"], undecided)
     assert compared > 500
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_drt_1_gives_fhirpaths_results(version):
+    """drt-1 answered in Python is fhirpathpy's answer, its three-valued logic included (a
+    Duration without a system holds when the other element is there); a ``_x`` extension or
+    an empty value is left to fhirpathpy."""
+    import itertools
+
+    import validation.profile as profile
+
+    (expression,) = (
+        c["expression"]
+        for c in profile._definitions(version)["types"]["Duration"]["constraints"]
+        if c["key"] == "drt-1"
+    )
+    native = (profile.NATIVE_R5 if version == "R5" else profile.NATIVE_R4)["drt-1"]
+    shapes: dict[str, list[object]] = {
+        "value": [None, 5, 0, 1.5],
+        "code": [None, "wk", "d"],
+        "system": [None, "http://unitsofmeasure.org", "http://example.org/units"],
+        "unit": [None, "weeks"],
+    }
+    for values in itertools.product(*shapes.values()):
+        node = {k: v for k, v in zip(shapes, values, strict=True) if v is not None}
+        assert native(node) == profile._evaluate(expression, version, node, "Duration", {}), node
+    for undecided in (
+        {"value": 5, "_code": {"extension": []}},
+        {"value": 5, "code": ""},
+        {"value": 5, "system": 1},
+    ):
+        assert native(undecided) is None, undecided
