@@ -552,7 +552,8 @@ class ProfileWalk:
             if about_contained and "contained" not in subject:
                 continue  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
             if native is not _fhirpath:
-                ok = native(node)
+                # what fhirpathpy would read (a Bundle entry's shell: bdl-5 is a presence check)
+                ok = native(subject)
                 if ok is not None:  # None: not the shape it reads, fhirpathpy decides
                     if not ok:
                         self.issues.append(

@@ -337,3 +337,22 @@ def test_native_drt_1_gives_fhirpaths_results(version):
         {"value": 5, "system": 1},
     ):
         assert native(undecided) is None, undecided
+
+
+def test_a_native_check_reads_a_bundle_entry_as_fhirpathpy_did():
+    """bdl-5 (``resource.exists() or request.exists() or response.exists()``) is a presence
+    check, answered natively on the entry's shell, as fhirpathpy read it: an entry whose
+    resource has none of the shell's elements is left to fhirpathpy, as before."""
+    import validation.profile as profile
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Basic", "code": {"text": "x"}}}, {"resource": {"foo": 1}}],
+    }
+    planned = profile.plan("R4", "Bundle.entry")
+    assert planned is not None
+    (native,) = (n for c, n, _ in planned[0] if c["key"] == "bdl-5")
+    assert native is not profile._fhirpath
+    shells = profile._bundle_shell(bundle, "Bundle")["entry"]
+    assert native(shells[0]) is True and native(shells[1]) is None
