@@ -14,7 +14,8 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
+from operator import itemgetter
 from typing import Any
 
 from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
@@ -141,56 +142,82 @@ def path_of(place: Place) -> str:
     return "".join(reversed(steps)).removeprefix(".")
 
 
-Found = list[list[tuple[Place, object]]]  # per spec of TRACED, (place, value) in the study's order
+# per spec of TRACED, (place, value as the outputs write it, is_person_name) in the study's order
+Found = list[list[tuple[Place, str, bool]]]
 Walker = Callable[[Any, Place, Found], None]
+# A step of a node's walk: the attribute ("*": each item), the spec it ends (or None), the walk
+# below it (or None), whether the spec's value is written as it is (a text needs no conversion)
+# and whether it is a person's name.
+_Step = tuple[str, int | None, Walker | None, bool, bool]
 
 
 def _walker(node: dict) -> Walker:
     """The walk of one node of the spec tree, made once: for each attribute (or, ``*``, each
     item) the spec it ends (or None) and the walk below it (or None). A generic walk of the tree
     took two calls and three look-ups in it per value of the study."""
-    steps: list[tuple[str, int | None, Walker | None]] = []
+    steps: list[_Step] = []
     for key, child in node.items():
         if key is not None:
             leaf = child.get(None)
-            steps.append((key, leaf, _walker(child) if len(child) > (leaf is not None) else None))
+            deeper = _walker(child) if len(child) > (leaf is not None) else None
+            plain = leaf is not None and _NORMAL[leaf] is str
+            steps.append((key, leaf, deeper, plain, leaf is not None and _IS_NAME[leaf]))
     return _walk(steps)
 
 
-def _walk(steps: list[tuple[str, int | None, Walker | None]]) -> Walker:
+def _written(leaf: int, value: object) -> str:
+    """A traced value as the outputs write it (``_NORMAL``): a number as ``str`` writes it, a
+    MeSH id unpadded."""
+    normal = _NORMAL[leaf]
+    return str(value) if normal is str else str(normal(value))
+
+
+def _walk(steps: list[_Step]) -> Walker:
     """``_walker``'s walk over its steps: an attribute's value (its place made only when it has
-    one), or each item of a list (``_walk_items``), noted where a spec ends there and walked
-    further where the tree goes on."""
+    one), or each item of a list (``_walk_items``), noted where a spec ends there, as the
+    entry ``traced_values`` lists (no second pass over them), and walked further where the tree
+    goes on."""
 
     def walk(value: Any, where: Place, found: Found) -> None:
-        for key, leaf, deeper in steps:
+        for key, leaf, deeper, plain, is_name in steps:
             if key == "*":
-                _walk_items(value, where, leaf, deeper, found)
+                _walk_items(value, where, leaf, deeper, plain, is_name, found)
                 continue
             item = getattr(value, key, None)
             if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
                 continue
             at: Place = (where, key)
             if leaf is not None:
-                found[leaf].append((at, item))
+                text = item if plain and type(item) is str else _written(leaf, item)
+                found[leaf].append((at, text, is_name))
             if deeper is not None:
                 deeper(item, at, found)
 
     return walk
 
 
-def _walk_items(items: Any, where: Place, leaf: int | None, deeper: Walker | None, found: Found) -> None:
+def _walk_items(
+    items: Any,
+    where: Place,
+    leaf: int | None,
+    deeper: Walker | None,
+    plain: bool,
+    is_name: bool,
+    found: Found,
+) -> None:
     for index, item in enumerate(items, 1):
         if item is None or (not item and isinstance(item, str | list)):
             continue
         at = (where, index)
         if leaf is not None:
-            found[leaf].append((at, item))
+            text = item if plain and type(item) is str else _written(leaf, item)
+            found[leaf].append((at, text, is_name))
         if deeper is not None:
             deeper(item, at, found)
 
 
 _WALK = _walker(_TREE)
+_TEXT = itemgetter(1)  # a traced entry's value
 
 
 class Traced(list[tuple[Place, str, bool]]):
@@ -219,13 +246,9 @@ def traced_values(study: Study) -> Traced:
     found: Found = [[] for _ in TRACED]
     _WALK(study, None, found)
     traced = Traced()
-    for index, values in enumerate(found):
-        normal, is_name = _NORMAL[index], _IS_NAME[index]
-        if normal is str:  # most: a text, written as it is
-            traced += [(place, v if type(v) is str else str(v), is_name) for place, v in values]
-        else:
-            traced += [(place, str(normal(v)), is_name) for place, v in values]
-    traced.texts = frozenset(value for _, value, _ in traced)
+    for values in found:
+        traced += values
+    traced.texts = frozenset(map(_TEXT, traced))  # in C: no generator step per value
     return traced
 
 
@@ -262,6 +285,12 @@ def xml_values(document: bytes | etree._Element) -> list[str]:
 
 _CONTIGUOUS = Implementation.ContiguousNFA
 _JOINT = "\x00"  # between output values in the searched text: no value holds it (XML cannot)
+# Up to this many values not found whole, each is looked for by ``in`` (a C substring search,
+# ~2 us over a study's joined values) rather than by building an automaton for them (~40 us for
+# the first few): of 1,315 outputs of the real and generated records, 809 had at most five such
+# values (10 us against 44 by ``in``), 441 six to twenty (36 against 70); from a few dozen on,
+# the automaton's one pass wins (2.4 ms against 0.55 at a hundred and more).
+_FEW = 24
 
 
 def untraced(study: Study, output_values: Iterable[str], traced: Traced | None = None) -> list[str]:
@@ -272,17 +301,22 @@ def untraced(study: Study, output_values: Iterable[str], traced: Traced | None =
     dumping and walking the study once instead of once per output. The values not found whole
     are looked for inside the output's values all at once, by Aho-Corasick (``ahocorasick_rs``):
     one ``in`` search of the joined values per value was quadratic on a study of a thousand
-    sites (thousands of values, a text of 100,000 characters)."""
+    sites (thousands of values, a text of 100,000 characters); up to ``_FEW`` are looked for
+    one by one, which is cheaper than building the automaton."""
     values = set(output_values)
     traced = traced_values(study) if traced is None else traced
-    absent = traced.texts - values
+    absent: Set[str] = traced.texts - values
     if absent:
-        needles = list(absent)
-        # a contiguous NFA: built in a third of the time of the default (a DFA for few needles),
-        # which was most of this search's cost on a study's few dozen absent values
-        search = AhoCorasick(needles, matchkind=MatchKind.Standard, implementation=_CONTIGUOUS)
-        matches = search.find_matches_as_indexes(_JOINT.join(values), overlapping=True)
-        absent -= {needles[index] for index, _, _ in matches}
+        text = _JOINT.join(values)
+        if len(absent) <= _FEW:  # most outputs: a handful of values rendered inside longer ones
+            absent = {value for value in absent if value not in text}
+        else:
+            needles = list(absent)
+            # a contiguous NFA: built in a third of the time of the default (a DFA for few
+            # needles), which was most of this search's cost on a study's few dozen absent values
+            search = AhoCorasick(needles, matchkind=MatchKind.Standard, implementation=_CONTIGUOUS)
+            matches = search.find_matches_as_indexes(text, overlapping=True)
+            absent -= {needles[index] for index, _, _ in matches}
     if not absent:
         return []
     missing = []

@@ -84,3 +84,20 @@ def test_json_values_are_every_string_and_number_depth_first():
     value = {"a": "x", "b": [1, 2.5, True, None, {"c": "y", "d": []}], "e": {"f": False, "g": "z"}}
     assert json_values(value) == ["x", "1", "2.5", "y", "z"]
     assert json_values("alone") == ["alone"] and json_values(7) == ["7"] and json_values(None) == []
+
+
+def test_few_and_many_absent_values_are_looked_for_alike(monkeypatch):
+    """Up to ``_FEW`` values not found whole are looked for one by one, more by Aho-Corasick:
+    the two find the same values inside longer ones (among them one that spans no boundary
+    between output values, and one found only across it, which neither may find)."""
+    import mappers.trace as trace
+
+    s = study(keywords=[f"kw{n}" for n in range(60)], conditions=["Flu", "Cold"])
+    output = ["about kw1 and kw22", "kw3", "kw40x", "kw5", "Fl", "u", "Cold season", "kw59"]
+    found = {}
+    for few in (0, 1000):
+        monkeypatch.setattr(trace, "_FEW", few)
+        found[few] = untraced(s, output)
+    assert found[0] == found[1000]
+    assert "conditions[1]" in found[0] and "conditions[2]" not in found[0]
+    assert "keywords[2]" not in found[0] and "keywords[7]" in found[0] and "keywords[41]" not in found[0]

@@ -222,3 +222,137 @@ def test_native_dom_4_and_dom_5_give_fhirpaths_results(meta, version):
     for key in ("dom-4", "dom-5"):
         whole = profile._evaluate(expressions[key], version, node, "ResearchStudy", {})
         assert NATIVE[key](node) == whole, (key, meta)
+
+
+_PER_1_VALUES = [
+    None,
+    "2020",
+    "2021",
+    "2020-01",
+    "2020-02",
+    "2020-01-01",
+    "2020-01-31",
+    "2021-01-01",
+    "2020-01-01T10:00:00Z",
+    "2020-01-01T10:00:00+02:00",
+    "2020-01-01T09:00:00-01:00",
+    "2020-01-01T10:00:00.5Z",
+]
+
+
+@pytest.mark.parametrize("start", _PER_1_VALUES)
+def test_native_r4_per_1_gives_fhirpaths_results(start):
+    """R4's per-1 answered in Python is fhirpathpy's answer (which compares the dates as
+    strings: 2020-01 does not end by 2020), for every pair of precisions and time zones; other
+    shapes are left to fhirpathpy, and the walk reports the same issues either way."""
+    import validation.profile as profile
+
+    (constraint,) = (
+        c for c in profile._definitions("R4")["types"]["Period"]["constraints"] if c["key"] == "per-1"
+    )
+    expression = constraint["expression"]
+    native = profile.NATIVE_R4["per-1"]
+    for end in _PER_1_VALUES:
+        node = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        assert native(node) == profile._evaluate(expression, "R4", node, "Period", {}), node
+    extended = {
+        "start": "2021",
+        "_start": {"extension": [{"url": "http://x", "valueString": "y"}]},
+        "end": "2020",
+    }
+    assert native(extended) is None and native({"start": "2021", "end": 5}) is None
+    study = {"resourceType": "ResearchStudy", "status": "active", "period": extended}
+    by_fhirpath = profile.ProfileWalk("R4")
+    by_fhirpath.invariant(constraint, extended, "Period", "ResearchStudy.period", study, study)
+    assert profile.check_resource(study, "R4") == by_fhirpath.issues
+    study["period"] = {"start": "2020-01", "end": "2020"}
+    assert [i.message for i in profile.check_resource(study, "R4")] == [
+        "ResearchStudy.period: per-1 violated: If present, start SHALL have a lower value than end"
+    ]
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_presence_invariants_give_fhirpaths_results(version):
+    """Every invariant of either release that only asks whether elements of its node are there
+    (cpt-2, ref-2, qty-3, att-1, …) answered from the node's keys is fhirpathpy's answer, for
+    each element absent or holding a string, an object, a list, a number or false; a ``_x``
+    extension, an empty or blank value is left to fhirpathpy."""
+    import itertools
+
+    import validation.profile as profile
+
+    shapes = [None, "x", {"text": "x"}, [{"text": "x"}], ["x"], 0, False]
+    compared = 0
+    for type_name, spec in profile._definitions(version)["types"].items():
+        for constraint in spec["constraints"]:
+            native = profile._presence_native(constraint["expression"], spec["elements"])
+            if native is None:
+                continue
+            names = [n for n, _ in profile._PRESENCE_TERMS.findall(constraint["expression"])]
+            for values in itertools.product(shapes, repeat=len(names)):
+                node = {n: v for n, v in zip(names, values, strict=True) if v is not None}
+                try:
+                    expected = profile._evaluate(constraint["expression"], version, node, type_name, {})
+                except Exception:  # fhirpathpy cannot read that shape: then neither may the check
+                    expected = None
+                assert native(node) == expected, (type_name, constraint["key"], node)
+                compared += 1
+            for undecided in (
+                {f"_{names[0]}": {"extension": []}},
+                {names[0]: ""},
+                {names[0]: " "},
+                {names[0]: []},
+            ):
+                assert native(undecided) is None, (type_name, constraint["key"], undecided)
+    assert compared > 500
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_drt_1_gives_fhirpaths_results(version):
+    """drt-1 answered in Python is fhirpathpy's answer, its three-valued logic included (a
+    Duration without a system holds when the other element is there); a ``_x`` extension or
+    an empty value is left to fhirpathpy."""
+    import itertools
+
+    import validation.profile as profile
+
+    (expression,) = (
+        c["expression"]
+        for c in profile._definitions(version)["types"]["Duration"]["constraints"]
+        if c["key"] == "drt-1"
+    )
+    native = (profile.NATIVE_R5 if version == "R5" else profile.NATIVE_R4)["drt-1"]
+    shapes: dict[str, list[object]] = {
+        "value": [None, 5, 0, 1.5],
+        "code": [None, "wk", "d"],
+        "system": [None, "http://unitsofmeasure.org", "http://example.org/units"],
+        "unit": [None, "weeks"],
+    }
+    for values in itertools.product(*shapes.values()):
+        node = {k: v for k, v in zip(shapes, values, strict=True) if v is not None}
+        assert native(node) == profile._evaluate(expression, version, node, "Duration", {}), node
+    for undecided in (
+        {"value": 5, "_code": {"extension": []}},
+        {"value": 5, "code": ""},
+        {"value": 5, "system": 1},
+    ):
+        assert native(undecided) is None, undecided
+
+
+def test_a_native_check_reads_a_bundle_entry_as_fhirpathpy_did():
+    """bdl-5 (``resource.exists() or request.exists() or response.exists()``) is a presence
+    check, answered natively on the entry's shell, as fhirpathpy read it: an entry whose
+    resource has none of the shell's elements is left to fhirpathpy, as before."""
+    import validation.profile as profile
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Basic", "code": {"text": "x"}}}, {"resource": {"foo": 1}}],
+    }
+    planned = profile.plan("R4", "Bundle.entry")
+    assert planned is not None
+    (native,) = (n for c, n, _ in planned[0] if c["key"] == "bdl-5")
+    assert native is not profile._fhirpath
+    shells = profile._bundle_shell(bundle, "Bundle")["entry"]
+    assert native(shells[0]) is True and native(shells[1]) is None
