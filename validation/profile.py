@@ -94,13 +94,22 @@ def _period_ordered(node: dict) -> bool:
     return _bound(start, upper=False) <= _bound(end, upper=True)
 
 
+_DATE_ONLY = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")  # a FHIR date: no time of day
+
+
 def _period_ordered_r4(node: dict) -> bool | None:
-    """per-1 (R4): ``start.hasValue().not() or end.hasValue().not() or (start <= end)`` as
-    fhirpathpy evaluates it, which compares the two as strings ("2020-01" <= "2020" is false, as
-    is any start of a finer precision within the end's year or month). A period of plain
-    non-empty strings (every exported one) is answered here; any other (a primitive's extension,
-    a value of another type) returns None, and fhirpathpy reads it. Evaluated by fhirpathpy,
-    each distinct pair of dates cost ~0.15 ms: a fifth of a study's profile at first sight."""
+    """per-1 (R4): ``start.hasValue().not() or end.hasValue().not() or (start <= end)``, for a
+    period of two dates (every exported one: CT.gov dates have no time of day).
+
+    FHIRPath compares two dates at the coarser one's precision, and where they are equal there
+    but of different precisions the comparison is empty, which does not violate an invariant
+    (``_holds``): 2019-03-15 <= 2019-03 is empty, so a study that started on a day of the month
+    its completion names is valid. For dates that is exactly R5's per-1 (the low boundary of
+    start not after the high boundary of end), which R5 wrote out to say so. fhirpathpy compares
+    the two as strings instead, and rejected such a study's R4 bundle. Any other shape (a time
+    of day, a primitive's extension, a value of another type) returns None: fhirpathpy reads it.
+    Answered here, a pair of dates costs no fhirpathpy evaluation (~0.15 ms each, a fifth of a
+    study's profile at first sight)."""
     if "_start" in node or "_end" in node:
         return None
     start, end = node.get("start"), node.get("end")
@@ -108,7 +117,11 @@ def _period_ordered_r4(node: dict) -> bool | None:
         end is not None and not (type(end) is str and end)
     ):
         return None
-    return start is None or end is None or start <= end
+    if start is None or end is None:
+        return True
+    if not (_DATE_ONLY.fullmatch(start) and _DATE_ONLY.fullmatch(end)):
+        return None
+    return _period_ordered(node)
 
 
 def _ratio_range_ordered(node: dict) -> bool:
@@ -137,9 +150,9 @@ def _contained_meta_without(*names: str):
 # validation/fhir.py (fhir-unreferenced-contained, fhir-unresolved-reference), as ext-1 is
 # (fhir-extension; a quarter of the fhirpathpy time, on unique extension values): None here.
 # per-1, rng-2 and ratrng-2 in R5 use lowBoundary()/highBoundary()/comparable(), which
-# fhirpathpy does not implement. R4's per-1 has no boundaries: it is answered in Python as
-# fhirpathpy answers it (``_period_ordered_r4``), and left to fhirpathpy for any shape it does not
-# read. A native check returns True, False, or None for "evaluate the expression instead".
+# fhirpathpy does not implement. R4's per-1 has no boundaries: for two dates it is answered in
+# Python as FHIRPath answers it (``_period_ordered_r4``), and left to fhirpathpy for any shape it
+# does not read. A native check returns True, False, or None for "evaluate the expression instead".
 NATIVE = {
     "dom-3": None,
     "ref-1": None,

@@ -191,3 +191,25 @@ def test_deep_validation_exports_the_same_bytes(version):
         deep = export_study(study, MappingSettings(**{**vars(settings), "deep_validation": True}))
         assert fast.status == deep.status == "exported"
         assert fast.files == deep.files
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_a_study_that_starts_on_a_day_of_its_completion_month_is_exported(version):
+    """A real record whose start (a day) lies in the month its estimated completion names: the
+    two are equal to the month, which FHIRPath's per-1 does not count against the period (R4's
+    per-1 was read as a string comparison, and the study was rejected)."""
+    record = json.loads(
+        (ROOT / "tests" / "fixtures" / "ctgov" / "json" / "v2" / "NCT00763412.json").read_text()
+    )
+    status = record["protocolSection"]["statusModule"]
+    status["startDateStruct"] = {"date": "2019-03-15", "type": "ACTUAL"}
+    status["primaryCompletionDateStruct"] = {"date": "2019-03", "type": "ESTIMATED"}
+    status["completionDateStruct"] = {"date": "2019-03", "type": "ESTIMATED"}
+    [study] = read_document(json.dumps(record).encode(), "NCT00763412.json")
+    result = export_study(study, MappingSettings(fhir_version=version))
+    assert result.status == "exported", [i.message for i in result.issues if i.severity == "error"]
+    bundle = json.loads(next(data for name, data in result.files.items() if "bundle" in name))
+    study_resource = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ResearchStudy"
+    )
+    assert (study_resource["period"]["start"], study_resource["period"]["end"]) == ("2019-03-15", "2019-03")

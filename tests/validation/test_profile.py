@@ -240,35 +240,65 @@ _PER_1_VALUES = [
 ]
 
 
+_PER_1_DATES = [v for v in _PER_1_VALUES if v is None or "T" not in v]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "holds"),
+    [
+        ("2019-03-15", "2019-03", True),  # equal to the month: FHIRPath's comparison is empty
+        ("2020-01", "2020", True),
+        ("2019-03", "2019-03-15", True),
+        ("2019-03-15", "2019-03-15", True),
+        ("2019-03-16", "2019-03-15", False),
+        ("2019-04-01", "2019-03", False),  # decided at the month: April is after March
+        ("2021", "2020-12", False),
+        ("2021-01-01", "2020", False),
+    ],
+)
+def test_r4_per_1_compares_dates_as_fhirpath_does(start, end, holds):
+    """R4's per-1 on two dates: compared at the coarser precision, and where they are equal
+    there but of different precisions FHIRPath's comparison is empty, which does not violate
+    it (fhirpathpy compared the strings, and rejected a study that started on a day of the month
+    its completion names); the same answers as R5's per-1 by boundaries."""
+    from validation.profile import NATIVE_R4, NATIVE_R5
+
+    assert NATIVE_R4["per-1"]({"start": start, "end": end}) is holds
+    assert NATIVE_R5["per-1"]({"start": start, "end": end}) is holds
+    study = {"resourceType": "ResearchStudy", "status": "active", "period": {"start": start, "end": end}}
+    issues = [i.message for i in check_resource(study, "R4")]
+    violated = "ResearchStudy.period: per-1 violated: If present, start SHALL have a lower value than end"
+    assert issues == ([] if holds else [violated])
+
+
 @pytest.mark.parametrize("start", _PER_1_VALUES)
-def test_native_r4_per_1_gives_fhirpaths_results(start):
-    """R4's per-1 answered in Python is fhirpathpy's answer (which compares the dates as
-    strings: 2020-01 does not end by 2020), for every pair of precisions and time zones; other
-    shapes are left to fhirpathpy, and the walk reports the same issues either way."""
+def test_native_r4_per_1_answers_dates_and_leaves_times_to_fhirpath(start):
+    """Every pair of dates (any precisions) is answered in Python, as R5's boundaries answer
+    it; a value with a time of day, a primitive's extension or a value of another type is left
+    to fhirpathpy, and the walk reports what fhirpathpy reports for it."""
     import validation.profile as profile
 
     (constraint,) = (
         c for c in profile._definitions("R4")["types"]["Period"]["constraints"] if c["key"] == "per-1"
     )
-    expression = constraint["expression"]
     native = profile.NATIVE_R4["per-1"]
     for end in _PER_1_VALUES:
         node = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
-        assert native(node) == profile._evaluate(expression, "R4", node, "Period", {}), node
+        if start in _PER_1_DATES and end in _PER_1_DATES:
+            assert native(node) is profile.NATIVE_R5["per-1"](node), node
+        elif start is not None and end is not None:
+            assert native(node) is None, node
     extended = {
         "start": "2021",
         "_start": {"extension": [{"url": "http://x", "valueString": "y"}]},
         "end": "2020",
     }
     assert native(extended) is None and native({"start": "2021", "end": 5}) is None
-    study = {"resourceType": "ResearchStudy", "status": "active", "period": extended}
-    by_fhirpath = profile.ProfileWalk("R4")
-    by_fhirpath.invariant(constraint, extended, "Period", "ResearchStudy.period", study, study)
-    assert profile.check_resource(study, "R4") == by_fhirpath.issues
-    study["period"] = {"start": "2020-01", "end": "2020"}
-    assert [i.message for i in profile.check_resource(study, "R4")] == [
-        "ResearchStudy.period: per-1 violated: If present, start SHALL have a lower value than end"
-    ]
+    for node in (extended, {"start": "2020-01-01T10:00:00+02:00", "end": "2020-01-01T09:00:00-01:00"}):
+        study = {"resourceType": "ResearchStudy", "status": "active", "period": node}
+        by_fhirpath = profile.ProfileWalk("R4")
+        by_fhirpath.invariant(constraint, node, "Period", "ResearchStudy.period", study, study)
+        assert profile.check_resource(study, "R4") == by_fhirpath.issues
 
 
 @pytest.mark.parametrize("version", ["R4", "R5"])
