@@ -13,7 +13,6 @@ index is streamed from the run's entries at the end.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,13 +61,6 @@ class StudyView:
     assumptions: list[Issue] = field(default_factory=list)
     not_mapped: dict[str, list[str]] = field(default_factory=dict)
     other_issues: list[Issue] = field(default_factory=list)
-
-
-@functools.lru_cache(maxsize=64)  # bounded: a report read back could name anything
-def _label(name: str) -> str:
-    """``label`` of an output's file name: a run's outputs have a handful of names between them,
-    and working one out takes a path parse (an index row or a study page shows four or so)."""
-    return label(name)
 
 
 def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
@@ -165,7 +157,7 @@ def _index_view(entry: ReportEntry) -> StudyView:
     view = StudyView(entry=entry, page=entry.page or "", title=entry.title)
     counts = entry.counts
     view.counts = {k: getattr(counts, k) if counts else None for k in ("arms", "outcomes", "sites")}
-    view.links = [(_label(output.rsplit("/", 1)[-1]), output) for output in entry.outputs]
+    view.links = [(label(output), output) for output in entry.outputs]
     _classify(view)
     return view
 

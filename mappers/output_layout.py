@@ -9,6 +9,7 @@ safe for a file name (``mappers.identity`` says which identifier).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -99,7 +100,13 @@ def is_study_json(path: str) -> bool:
 
 def label(path: str) -> str:
     """What a person calls the file: "FHIR R4 bundle", "PRS XML"."""
-    name = PurePosixPath(path).name
+    return _label_of(path.rsplit("/", 1)[-1])
+
+
+@functools.lru_cache(maxsize=64)  # bounded: a report read back could name anything
+def _label_of(name: str) -> str:
+    """``label`` of a file name: a run's outputs have a handful of names between them, and an
+    index row or a study page shows four or so."""
     version = bundle_version(name)
     return f"FHIR {version} bundle" if version else _LABELS.get(name, name)
 

@@ -112,16 +112,10 @@ def _period_ordered_r4(node: dict) -> bool | None:
     study's profile at first sight)."""
     if "_start" in node or "_end" in node:
         return None
-    start, end = node.get("start"), node.get("end")
-    if (start is not None and not (type(start) is str and start)) or (
-        end is not None and not (type(end) is str and end)
-    ):
+    dates = [v for v in (node.get("start"), node.get("end")) if v is not None]
+    if not all(type(v) is str and _DATE_ONLY.fullmatch(v) for v in dates):
         return None
-    if start is None or end is None:
-        return True
-    if not (_DATE_ONLY.fullmatch(start) and _DATE_ONLY.fullmatch(end)):
-        return None
-    return _period_ordered(node)
+    return len(dates) < 2 or _period_ordered(node)
 
 
 def _ratio_range_ordered(node: dict) -> bool:
@@ -564,24 +558,19 @@ class ProfileWalk:
         for constraint, native, about_contained in checks:
             if about_contained and "contained" not in subject:
                 continue  # dom-2, dom-4, dom-5 on a resource that contains nothing: true by their form
-            if native is not _fhirpath:
-                # what fhirpathpy would read (a Bundle entry's shell: bdl-5 is a presence check)
-                ok = native(subject)
-                if ok is not None:  # None: not the shape it reads, fhirpathpy decides
-                    if not ok:
-                        self.issues.append(
-                            error_at(
-                                "fhir-invariant",
-                                where,
-                                f"{constraint['key']} violated: {constraint['human']}",
-                            )
-                        )
-                    continue
-            # the Bundle is its own %resource and %rootResource: both its shell (bdl-3 and bdl-4
-            # read %resource; the whole bundle as %rootResource was projected for nothing)
-            shell_resource = subject if resource is node else resource
-            shell_root = subject if root is node else root
-            self.invariant(constraint, subject, type_name, where, shell_resource, shell_root)
+            # a native check reads what fhirpathpy would (a Bundle entry's shell: bdl-5 is a
+            # presence check); None: not a shape it reads, fhirpathpy decides
+            ok = None if native is _fhirpath else native(subject)
+            if ok is None:
+                # the Bundle is its own %resource and %rootResource: both its shell (bdl-3 and
+                # bdl-4 read %resource; the whole bundle as %rootResource was projected for nothing)
+                shell_resource = subject if resource is node else resource
+                shell_root = subject if root is node else root
+                self.invariant(constraint, subject, type_name, where, shell_resource, shell_root)
+            elif not ok:
+                self.issues.append(
+                    error_at("fhir-invariant", where, f"{constraint['key']} violated: {constraint['human']}")
+                )
 
     def primitive_extensions(self, value: Any, where: Where, resource: dict, root: dict) -> None:
         for item in value if isinstance(value, list) else [value]:

@@ -441,14 +441,9 @@ def _eligibility(draft: Draft, root: _Node) -> None:
 
 
 def _leaf_texts(el) -> dict:
-    """Each tag's first child of an lxml element, as its text (``_value``), in one pass: a
+    """Each tag's first child of an lxml element (``_children``), as its text (``_value``): a
     person's or an address's few children, read without looking up the many it lacks."""
-    texts: dict = {}
-    for child in el:
-        tag = child.tag
-        if tag not in texts:
-            texts[tag] = _value(child)
-    return texts
+    return {tag: _value(child) for tag, child in _children(el).items()}
 
 
 def _name(texts: dict) -> str | None:
