@@ -31,6 +31,15 @@ fresh process set up as ``trialexport run`` sets it up (Prefect's temporary serv
 runner the CLI picks for that many inputs), timed from when the server answers: studies/s, peak
 RSS of the flow process and of its largest child (a Dask worker, or the server), and the
 marginal rate between the two sizes (start-up costs cancel out).
+
+**The disk.** A run creates five files a study; what that costs depends on the disk's recent past
+more than on the code. On a file system that checks, for each new inode, whether the free ones it
+passes were deleted in the last minutes (ext4 without a journal does: its ``recently_deleted``,
+one minute, six while the inode table is unwritten), creating a file costs 20-40 µs on a quiet
+disk and 0.3-1 ms for minutes after thousands of deletions (the race's files, a test run, the
+previous benchmark's folder). So nothing the benchmark writes is deleted before its last figure,
+and each end-to-end size is preceded by a probe that creates files beside its output and prints
+what one cost: a low rate with a dear probe is the disk's, not the run's.
 """
 
 from __future__ import annotations
@@ -223,14 +232,33 @@ def _flow_stage(corpus: Path, output: Path) -> dict:
     }
 
 
+PROBE_FILES = 1000
+
+
+def file_creation_probe(directory: Path) -> float:
+    """Microseconds of wall time to create one empty file in a new folder under ``directory``
+    (the median of ten runs of a hundred). The files stay until the benchmark's folder goes: a
+    deletion here would make the next run's creations dearer (see *The disk*)."""
+    probe = directory / f"probe-{time.monotonic_ns()}"
+    probe.mkdir()
+    runs = []
+    for run in range(10):
+        started = time.perf_counter()
+        for index in range(PROBE_FILES // 10):
+            os.close(os.open(probe / f"{run}-{index}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+        runs.append((time.perf_counter() - started) * 1e6 / (PROBE_FILES // 10))
+    return statistics.median(runs)
+
+
 def end_to_end(size: int, work: Path) -> dict:
     corpus = work / f"corpus-{size}"
     write_generated(corpus, size)
     output = work / f"out-{size}"
+    creation = file_creation_probe(work)
     command = [sys.executable, "-m", "benchmarks.bench", "--flow-stage", str(corpus), str(output)]
     with (work / "flow.log").open("ab") as log:
         done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, check=True)
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return json.loads(done.stdout.decode().strip().splitlines()[-1]) | {"file_creation_us": creation}
 
 
 def main() -> None:
@@ -297,38 +325,42 @@ def main() -> None:
             r.source: {"form": r.form, "ms": stages} for r, stages in zip(records, per_record, strict=True)
         }
         args.json.write_text(json.dumps(figures, indent=1))
-    peer = peer_dir(args.peer)
-    if peer is None:
-        print(
-            f"race skipped: no built peer (set {PEER_ENV} or --peer to a checkout of "
-            "mcode/clinical-trial-matching-service after its own `npm ci`)"
-        )
-    else:
-        print("\n".join(race(peer, args.race_studies)), flush=True)
-    if args.skip_flow:
-        return
+    # one folder for everything written from here on, removed at the very end (see *The disk*)
+    with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
+        work = Path(tmp)
+        peer = peer_dir(args.peer)
+        if peer is None:
+            print(
+                f"race skipped: no built peer (set {PEER_ENV} or --peer to a checkout of "
+                "mcode/clinical-trial-matching-service after its own `npm ci`)"
+            )
+        else:
+            print("\n".join(race(peer, args.race_studies, work / "race")), flush=True)
+        if not args.skip_flow:
+            end_to_end_figures([int(s) for s in args.sizes.split(",")], work)
 
-    sizes = [int(s) for s in args.sizes.split(",")]
+
+def end_to_end_figures(sizes: list[int], work: Path) -> None:
     print(
         "end to end (export_trials on the runner `trialexport run` picks, generated distinct API v2 "
         "records; load average {:.1f} {:.1f} {:.1f}):".format(*os.getloadavg())
     )
-    with tempfile.TemporaryDirectory(prefix="trialexport-bench-") as tmp:
-        results: dict[int, dict] = {}
-        for size in sizes:
-            result = results[size] = end_to_end(size, Path(tmp))
-            rate = result["studies"] / result["seconds"]
-            runner = f"{result['workers']} Dask workers" if result["workers"] else "threads"
-            print(
-                f"  {result['studies']:>6} studies: {rate:7.1f} studies/s "
-                f"({result['seconds']:.1f} s, {result['exported']} exported, {runner}), "
-                f"peak RSS {result['rss']:.0f} MB (largest child process {result['child_rss']:.0f} MB)",
-                flush=True,
-            )
-        if len(sizes) >= 2:
-            small, large = results[sizes[0]], results[sizes[-1]]
-            rate = (large["studies"] - small["studies"]) / (large["seconds"] - small["seconds"])
-            print(f"  marginal rate {sizes[0]} -> {sizes[-1]}: {rate:.1f} studies/s")
+    results: dict[int, dict] = {}
+    for size in sizes:
+        result = results[size] = end_to_end(size, work)
+        rate = result["studies"] / result["seconds"]
+        runner = f"{result['workers']} Dask workers" if result["workers"] else "threads"
+        print(
+            f"  {result['studies']:>6} studies: {rate:7.1f} studies/s "
+            f"({result['seconds']:.1f} s, {result['exported']} exported, {runner}), "
+            f"peak RSS {result['rss']:.0f} MB (largest child process {result['child_rss']:.0f} MB); "
+            f"creating a file took {result['file_creation_us']:.0f} µs just before",
+            flush=True,
+        )
+    if len(sizes) >= 2:
+        small, large = results[sizes[0]], results[sizes[-1]]
+        rate = (large["studies"] - small["studies"]) / (large["seconds"] - small["seconds"])
+        print(f"  marginal rate {sizes[0]} -> {sizes[-1]}: {rate:.1f} studies/s")
 
 
 if __name__ == "__main__":

@@ -105,37 +105,41 @@ def _side(command: list[str], lists: list[Path]) -> dict:
     return {"studies": studies, "wall": wall, "cpu": sum(r["cpu"] for r in results), "rate": studies / wall}
 
 
-def race(peer: Path, studies: int) -> list[str]:
+def race(peer: Path, studies: int, work: Path | None = None) -> list[str]:
+    """The race's lines of figures; its files in ``work`` (kept: ``benchmarks.bench`` removes its
+    folder after its last figure), or in a temporary folder."""
     node = shutil.which("node")
     if node is None:
         return ["race skipped: node is not on PATH"]
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="trialexport-race-") as tmp:
+            return race(peer, studies, Path(tmp))
+    work.mkdir(parents=True, exist_ok=True)
     lines = []
-    with tempfile.TemporaryDirectory(prefix="trialexport-race-") as tmp:
-        work = Path(tmp)
-        timed, warm = write_corpus(work, studies)
-        (work / "warm.list").write_text("\n".join(map(str, warm)))
-        halves = [timed[0::2], timed[1::2]]
-        lists = {"all": [work / "all.list"], "halves": [work / "half0.list", work / "half1.list"]}
-        lists["all"][0].write_text("\n".join(map(str, timed)))
-        for lst, half in zip(lists["halves"], halves, strict=True):
-            lst.write_text("\n".join(map(str, half)))
-        ours = [sys.executable, "-m", "benchmarks.race", "--worker", str(work / "warm.list")]
-        theirs = [node, str(ROOT / "benchmarks" / "race.js"), str(peer), str(work / "warm.list")]
+    timed, warm = write_corpus(work, studies)
+    (work / "warm.list").write_text("\n".join(map(str, warm)))
+    halves = [timed[0::2], timed[1::2]]
+    lists = {"all": [work / "all.list"], "halves": [work / "half0.list", work / "half1.list"]}
+    lists["all"][0].write_text("\n".join(map(str, timed)))
+    for lst, half in zip(lists["halves"], halves, strict=True):
+        lst.write_text("\n".join(map(str, half)))
+    ours = [sys.executable, "-m", "benchmarks.race", "--worker", str(work / "warm.list")]
+    theirs = [node, str(ROOT / "benchmarks" / "race.js"), str(peer), str(work / "warm.list")]
+    lines.append(
+        f"race: {len(timed)} API v2 files (26 real, the rest generated, all distinct) to R4 "
+        "ResearchStudy; trialexport formats=fhir (bundle, validated, traced) vs the MITRE converter "
+        "(not validated)"
+    )
+    for label, key in (("1 core (1 process each)", "all"), ("2 cores (2 processes each)", "halves")):
+        mine = _side(ours, lists[key])
+        peers = _side(theirs, lists[key])
         lines.append(
-            f"race: {len(timed)} API v2 files (26 real, the rest generated, all distinct) to R4 "
-            "ResearchStudy; trialexport formats=fhir (bundle, validated, traced) vs the MITRE converter "
-            "(not validated)"
+            f"  {label}: trialexport {mine['rate']:6.1f} studies/s "
+            f"({mine['cpu'] * 1000 / mine['studies']:.2f} CPU ms a study), "
+            f"peer {peers['rate']:6.1f} studies/s ({peers['cpu'] * 1000 / peers['studies']:.2f} CPU ms): "
+            f"ratio {mine['rate'] / peers['rate']:.3f}x (target {'0.5' if key == 'all' else '1'}x), "
+            f"by CPU time {peers['cpu'] / peers['studies'] / (mine['cpu'] / mine['studies']):.3f}x"
         )
-        for label, key in (("1 core (1 process each)", "all"), ("2 cores (2 processes each)", "halves")):
-            mine = _side(ours, lists[key])
-            peers = _side(theirs, lists[key])
-            lines.append(
-                f"  {label}: trialexport {mine['rate']:6.1f} studies/s "
-                f"({mine['cpu'] * 1000 / mine['studies']:.2f} CPU ms a study), "
-                f"peer {peers['rate']:6.1f} studies/s ({peers['cpu'] * 1000 / peers['studies']:.2f} CPU ms): "
-                f"ratio {mine['rate'] / peers['rate']:.3f}x (target {'0.5' if key == 'all' else '1'}x), "
-                f"by CPU time {peers['cpu'] / peers['studies'] / (mine['cpu'] / mine['studies']):.3f}x"
-            )
     return lines
 
 
