@@ -386,3 +386,47 @@ def test_a_native_check_reads_a_bundle_entry_as_fhirpathpy_did():
     assert native is not profile._fhirpath
     shells = profile._bundle_shell(bundle, "Bundle")["entry"]
     assert native(shells[0]) is True and native(shells[1]) is None
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_type_implications_give_fhirpaths_results_on_well_formed_bundles(version):
+    """An invariant that holds unless the Bundle is of some types (bdl-9, bdl-11, R5's bdl-3a…)
+    answered from ``type`` is fhirpathpy's answer, on the seed bundle (its shell) as each type
+    and as each type with the elements the implications read; its own types, no type or a
+    ``_type`` extension are left to fhirpathpy. Only a walk of a bundle the structure check
+    passed uses it: fhirpathpy raises on the other side of a malformed one, and
+    ``check_resource`` keeps reporting that."""
+    import validation.profile as profile
+
+    seed = GOLDEN / "004_8c3e1bb58083379b" / f"fhir-{version.lower()}-bundle.json"
+    bundle = profile._bundle_shell(json.loads(seed.read_text()), "Bundle")
+    kinds = ["document", "message", "transaction", "batch", "history", "searchset", "collection"]
+    kinds += ["transaction-response", "batch-response", "subscription-notification", "Transaction"]
+    extra = {
+        "identifier": {"system": "s"},
+        "timestamp": "2020-01-01T00:00:00Z",
+        "link": [{"relation": "self"}],
+    }
+    spec = profile._definitions(version)["types"]["Bundle"]
+    planned = profile.plan(version, "Bundle", structured=True)
+    assert planned is not None
+    natives = {c["key"]: n for c, n, _ in planned[0]}
+    compared = 0
+    for constraint in spec["constraints"]:
+        native = profile._vacuous_native(constraint["expression"], spec["elements"])
+        if native is None:
+            continue
+        assert natives[constraint["key"]] is not profile._fhirpath  # the structured walk's plan uses it
+        for kind in kinds:
+            for more in ({}, extra):
+                node = {**bundle, **more, "type": kind}
+                expected = profile._evaluate(constraint["expression"], version, node, "Bundle", {})
+                found = native(node)
+                assert found is None or found == expected, (constraint["key"], kind, more)
+                compared += found is not None
+        assert native({k: v for k, v in bundle.items() if k != "type"}) is None
+        assert native({**bundle, "_type": {"extension": []}}) is None
+    assert compared >= (40 if version == "R4" else 120)
+    unstructured = profile.plan(version, "Bundle")
+    assert unstructured is not None
+    assert all(n is profile._fhirpath for c, n, _ in unstructured[0] if c["key"] in ("bdl-9", "bdl-11"))
