@@ -616,7 +616,8 @@ def plan(version: str, type_name: str, structured: bool = False) -> tuple[list, 
     """A type's checks in the order of its constraints (those checked elsewhere left out: they
     add nothing here), each with whether it only says what contained resources may not have,
     and its elements the walk has anything to do with; None for a type without a definition.
-    ``structured``: for nodes of a bundle the structure check passed (``_vacuous_native``)."""
+    ``structured``: for nodes of a bundle the structure check passed, whose Bundle's
+    invariants are answered in Python (``_STRUCTURED``, ``_vacuous_native``)."""
     types = _definitions(version)["types"]
     spec = types.get(type_name)
     if spec is None:
