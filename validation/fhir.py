@@ -423,12 +423,20 @@ class _ResourceWalk:
 _Action = tuple[str | None, Binding | None, bool]
 
 
+# A type's checks, whether one of them reads more than the node's contained resources, and its
+# elements' actions.
+_TypeActions = tuple[list, bool, dict[str, _Action]]
+
+
 @cache
-def _actions(version: str, type_name: str) -> tuple[list, dict[str, _Action]]:
+def _actions(version: str, type_name: str) -> _TypeActions:
     """``validation.profile.plan`` with an action for every element of the type (and the
     resource type), so a key without one is no element of it. Every type the walk reads has a
-    definition: it starts at one, and ``plan`` descends only into those."""
-    planned = plan(version, type_name)
+    definition: it starts at one, and ``plan`` descends only into those. The flag is false
+    when every check only says what contained resources may not have (dom-4, dom-5 on every
+    Location of a study's sites): on a node without ``contained``, ``ProfileWalk.invariants``
+    would skip them all, so it is not called."""
+    planned = plan(version, type_name, structured=True)
     if planned is None:
         raise KeyError(f"no {version} definition of {type_name}")
     checks, steps = planned
@@ -437,17 +445,17 @@ def _actions(version: str, type_name: str) -> tuple[list, dict[str, _Action]]:
         into, bound = steps.get(element, (None, None))
         notable = element == "reference" or element.endswith("Canonical") or element in _EXTENSIONS
         actions[element] = (into, bound, notable)
-    return checks, actions
+    return checks, any(not about_contained for _, _, about_contained in checks), actions
 
 
-class _Actions(dict[str, tuple[list, dict[str, _Action]]]):
+class _Actions(dict[str, _TypeActions]):
     """``_actions`` by type, looked up without a call once a type has been seen."""
 
     def __init__(self, version: str) -> None:
         super().__init__()
         self.version = version
 
-    def __missing__(self, type_name: str) -> tuple[list, dict[str, _Action]]:
+    def __missing__(self, type_name: str) -> _TypeActions:
         found = self[type_name] = _actions(self.version, type_name)
         return found
 
@@ -468,6 +476,8 @@ class _CheckedWalk(ProfileWalk):
     contained one, a primitive's extensions) is read by each side on its own, as it would be
     alone (``_apart``).
     """
+
+    structured = True  # it walks only a bundle the structure check passed
 
     def __init__(self, version: str, bundle: dict) -> None:
         super().__init__(version)
@@ -499,8 +509,8 @@ class _CheckedWalk(ProfileWalk):
     def _typed(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
         """``ProfileWalk.node`` and the rules' reading of the node (``_ResourceWalk._object``),
         in one loop over its elements."""
-        checks, actions = self._actions[type_name]
-        if checks:
+        checks, beyond_contained, actions = self._actions[type_name]
+        if checks and (beyond_contained or "contained" in node):  # the Bundle's shell keeps its keys
             self.invariants(checks, node, type_name, where, resource, root)
         rules, top = self.rules, node is root
         for key, item in node.items():
@@ -518,6 +528,8 @@ class _CheckedWalk(ProfileWalk):
                 continue
             if bound is not None:
                 self.binding(bound, item, (where, key, None))
+            elif into is None and (kind is int or kind is float or kind is bool):
+                continue  # a number or flag (a site's latitude): nothing for the rules or the profile
             if into is not None and (kind is dict or kind is list):
                 self._into(key, item, into, notable, where, resource, root, top)
             else:

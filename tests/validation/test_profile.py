@@ -386,3 +386,119 @@ def test_a_native_check_reads_a_bundle_entry_as_fhirpathpy_did():
     assert native is not profile._fhirpath
     shells = profile._bundle_shell(bundle, "Bundle")["entry"]
     assert native(shells[0]) is True and native(shells[1]) is None
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_type_implications_give_fhirpaths_results_on_well_formed_bundles(version):
+    """An invariant that holds unless the Bundle is of some types (bdl-9, bdl-11, R5's bdl-3a…)
+    answered from ``type`` is fhirpathpy's answer, on the seed bundle (its shell) as each type
+    and as each type with the elements the implications read; its own types, no type or a
+    ``_type`` extension are left to fhirpathpy. Only a walk of a bundle the structure check
+    passed uses it: fhirpathpy raises on the other side of a malformed one, and
+    ``check_resource`` keeps reporting that."""
+    import validation.profile as profile
+
+    seed = GOLDEN / "004_8c3e1bb58083379b" / f"fhir-{version.lower()}-bundle.json"
+    bundle = profile._bundle_shell(json.loads(seed.read_text()), "Bundle")
+    kinds = ["document", "message", "transaction", "batch", "history", "searchset", "collection"]
+    kinds += ["transaction-response", "batch-response", "subscription-notification", "Transaction"]
+    extra = {
+        "identifier": {"system": "s"},
+        "timestamp": "2020-01-01T00:00:00Z",
+        "link": [{"relation": "self"}],
+    }
+    spec = profile._definitions(version)["types"]["Bundle"]
+    planned = profile.plan(version, "Bundle", structured=True)
+    assert planned is not None
+    natives = {c["key"]: n for c, n, _ in planned[0]}
+    compared = 0
+    for constraint in spec["constraints"]:
+        native = profile._vacuous_native(constraint["expression"], spec["elements"])
+        if native is None:
+            continue
+        assert natives[constraint["key"]] is not profile._fhirpath  # the structured walk's plan uses it
+        for kind in kinds:
+            for more in ({}, extra):
+                node = {**bundle, **more, "type": kind}
+                expected = profile._evaluate(constraint["expression"], version, node, "Bundle", {})
+                found = native(node)
+                assert found is None or found == expected, (constraint["key"], kind, more)
+                compared += found is not None
+        assert native({k: v for k, v in bundle.items() if k != "type"}) is None
+        assert native({**bundle, "_type": {"extension": []}}) is None
+        # fhirpathpy raises on R5's bdl-3b of a transaction with an entry's ``request._method``
+        method = {"method": "PUT", "_method": {"extension": [{"url": "u", "valueCode": "x"}]}}
+        assert native({**bundle, "type": "batch", "entry": [{"request": method}]}) is None
+    assert compared >= (40 if version == "R4" else 120)
+    unstructured = profile.plan(version, "Bundle")
+    assert unstructured is not None
+    assert all(n is profile._fhirpath for c, n, _ in unstructured[0] if c["key"] in ("bdl-9", "bdl-11"))
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_native_bundle_invariants_give_fhirpaths_results(version):
+    """The Bundle's other invariants answered in Python on a well-formed bundle (bdl-1 … bdl-4,
+    R5's bdl-16 and bdl-3c) are fhirpathpy's answers, for every type, with or without a total,
+    and entries with or without a request (of each method), a response, a search and a
+    resource; an empty object or a primitive's extension (``_method``) is left to fhirpathpy."""
+    import itertools
+
+    import validation.profile as profile
+
+    kinds = ["transaction", "batch", "history", "searchset", "document", "transaction-response", "collection"]
+    parts = {
+        "request": [
+            None,
+            {"method": "PUT", "url": "X?identifier=s|v"},
+            {"method": "GET", "url": "X"},
+            {"url": "X"},
+        ],
+        "response": [None, {"status": "200"}],
+        "search": [None, {"mode": "match"}],
+        "resource": [None, {"resourceType": "Basic", "id": "b"}],
+    }
+    entries = [
+        {k: v for k, v in zip(parts, values, strict=True) if v is not None}
+        for values in itertools.product(*parts.values())
+    ]
+    entries = [e for e in entries if e]
+    spec = profile._definitions(version)["types"]["Bundle"]
+    compared = 0
+    for constraint in spec["constraints"]:
+        native = profile._STRUCTURED.get(constraint["expression"])
+        if native is None:
+            continue
+        planned = profile.plan(version, "Bundle", structured=True)
+        assert planned is not None and native in [n for _, n, _ in planned[0]]
+        for kind, total, issues, count in itertools.product(
+            kinds, [None, 3], [None, {"resourceType": "OperationOutcome"}], [0, 1, 2]
+        ):
+            for chosen in itertools.islice(itertools.combinations(entries, count), 0, None, 7):
+                node: dict[str, object] = {"resourceType": "Bundle", "type": kind, "entry": list(chosen)}
+                node |= {"total": total} if total is not None else {}
+                node |= {"issues": issues} if issues is not None and version == "R5" else {}
+                context = (
+                    {"resource": node, "rootResource": node}
+                    if "%resource" in constraint["expression"]
+                    else {}
+                )
+                expected = profile._evaluate(constraint["expression"], version, node, "Bundle", context)
+                found = native(node)
+                assert found is None or found == expected, (constraint["key"], node)
+                compared += found is not None
+        for undecided in (
+            {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [{"request": {}, "search": {}, "response": {}}],
+            },
+            {"resourceType": "Bundle", "_type": {"extension": []}, "type": "transaction"},
+            {"resourceType": "Bundle", "type": "transaction", "entry": ["x"]},
+        ):
+            assert native(undecided) in (None, True), (constraint["key"], undecided)
+        extended = {"method": "PUT", "url": "X", "_method": {"extension": [{"url": "u", "valueCode": "x"}]}}
+        assert (
+            native({"resourceType": "Bundle", "type": "transaction", "entry": [{"request": extended}]})
+            is None
+        )
+    assert compared > (2000 if version == "R4" else 1500)
