@@ -16,8 +16,9 @@ import jinja2
 import jinja2.runtime
 import jinja2.tests
 import orjson
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.filters import do_tojson
-from jinja2.nodes import EvalContext
+from jinja2.nodes import EvalContext, Include, Output
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, _escape_inner, escape  # the C routine (or its pure-Python fallback)
 
@@ -141,20 +142,67 @@ def _escape_output(value) -> str:
     return escape(value)
 
 
+class _Joined:
+    """What ``_ShippedCodeGenerator`` writes an unbuffered output node into: the node's pieces
+    joined, yielded as one string."""
+
+    extend = "".join
+    append = str  # a node whose pieces Jinja folded into one
+
+
+class _ShippedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, yielding fewer, longer pieces of output; the output is the same
+    string. A template's text between two tags (a line of JSON, with its values) is one output
+    node, which Jinja yields piece by piece, a literal, then a value, then a literal…; every piece
+    then goes through one Python loop per ``include`` around it (the ResearchStudy is two includes
+    deep in the bundle), and ``render`` joins them at the end. Here a node's pieces are joined and
+    yielded once, and an included template's output is joined where it is included (C's
+    ``str.join`` drains it). Only unbuffered code (a template's top level and its blocks) yields;
+    macros and ``{% set %}`` blocks write into a list, as Jinja does."""
+
+    def visit_Output(self, node: Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check or len(node.nodes) < 2:
+            super().visit_Output(node, frame)
+            return
+        frame.buffer = "yield _joined"  # Jinja's buffered form: `yield _joined.extend((a, b, c))`
+        try:
+            super().visit_Output(node, frame)
+        finally:
+            frame.buffer = None
+
+    def visit_Include(self, node: Include, frame: Frame) -> None:
+        if node.ignore_missing or not node.with_context or self.environment.is_async:
+            super().visit_Include(node, frame)
+            return
+        # Jinja's own include, its output taken whole (get_or_select_template: a name, a list
+        # of names or a template, as Jinja picks among the three)
+        self.writeline("template = environment.get_or_select_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.simple_write(
+            "_joined.extend(template.root_render_func(template.new_context(context.get_all(), True,"
+            f" {self.dump_local_context(frame)})))",
+            frame,
+        )
+
+
 class _ShippedTemplate(jinja2.Template):
-    """A shipped template whose compiled code escapes what it writes by ``_escape_output``:
-    the code looks ``escape`` up among its module's globals, set here after Jinja runs it."""
+    """A shipped template whose compiled code escapes what it writes by ``_escape_output`` and
+    joins its pieces of output by ``_Joined``: the code looks both up among its module's globals,
+    set here after Jinja runs it."""
 
     @classmethod
     def from_code(cls, environment, code, globals, uptodate=None):
         template = super().from_code(environment, code, globals, uptodate)
         template.root_render_func.__globals__["escape"] = _escape_output
+        template.root_render_func.__globals__["_joined"] = _Joined
         return template
 
 
 class _ShippedEnvironment(jinja2.Environment):
     context_class = _ShippedContext
     template_class = _ShippedTemplate
+    code_generator_class = _ShippedCodeGenerator
 
 
 _ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
