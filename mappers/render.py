@@ -198,6 +198,16 @@ class _ShippedTemplate(jinja2.Template):
         template.root_render_func.__globals__["_joined"] = _Joined
         return template
 
+    def _get_default_module(self, ctx=None):
+        """The module ``{% import %}`` gives: Jinja's cached one unless the importing context has
+        globals this template lacks. Jinja asks that by a set difference with the keys of a
+        ``ChainMap``, an ``in`` per key in Python, six microseconds an import (a study imports
+        seven); ``set.difference`` over the chain's maps gives the same keys in C."""
+        maps = getattr(self.globals, "maps", (self.globals,))  # make_globals' ChainMap
+        if ctx is not None and not ctx.globals_keys.difference(*maps):
+            ctx = None
+        return super()._get_default_module(ctx)
+
 
 class _ShippedEnvironment(jinja2.Environment):
     context_class = _ShippedContext

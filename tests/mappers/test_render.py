@@ -141,3 +141,13 @@ def test_the_shipped_code_generator_writes_what_jinjas_writes(name):
     expected = jinjas.get_template(name).render(values)
     assert shipped.get_template(name).render(values) == expected
     assert "&lt;a &amp;" in expected or "<a & 'b'>" in expected
+
+
+def test_an_import_sees_the_importing_templates_own_globals_as_jinja_gives_them():
+    """The shipped templates' imports reuse the imported module unless the importer has globals
+    of its own (a template's globals), which Jinja's import then passes on: the same here."""
+    loader = jinja2.DictLoader({"m.j2": "{% macro f() %}{{ g | default('none') }}{% endmacro %}"})
+    shipped = environment(None).overlay(loader=loader)
+    plain = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}")
+    own = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}", globals={"g": "own"})
+    assert (plain.render(), own.render(), plain.render()) == ("none", "own", "none")
