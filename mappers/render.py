@@ -16,9 +16,9 @@ import jinja2
 import jinja2.runtime
 import jinja2.tests
 import orjson
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.filters import do_tojson
-from jinja2.nodes import EvalContext, Include, Output
+from jinja2.nodes import Call, EvalContext, Include, Output
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, _escape_inner, escape  # the C routine (or its pure-Python fallback)
 
@@ -114,6 +114,31 @@ class _ShippedContext(jinja2.runtime.Context):
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
+    def call_positional(self, obj, args: tuple, loop_vars=None, block_vars=None):
+        """``call(obj, *args, _loop_vars=loop_vars, _block_vars=block_vars)`` for a call with
+        its arguments by position (most a template makes; ``_ShippedCodeGenerator`` writes
+        them so): a built-in method or a macro taking them as they are is called at once,
+        without the keyword dictionary ``call`` gathers only to drop it, half a microsecond a
+        macro call, a few hundred calls a study. Anything else goes through ``call``, with the
+        loop's or block's variables as Jinja passes them."""
+        kind = type(obj)
+        try:
+            if kind is _BUILTIN_METHOD:
+                return obj(*args)
+            if kind is jinja2.runtime.Macro and _plain_call(obj, args):
+                written = obj._func(*args)
+                return Markup(written) if self.eval_ctx.autoescape else written
+        except StopIteration:  # as Context.call
+            return self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+        scope = {}
+        if loop_vars is not None:
+            scope["_loop_vars"] = loop_vars
+        if block_vars is not None:
+            scope["_block_vars"] = block_vars
+        return self.call(obj, *args, **scope)
+
 
 def _plain_call(macro: jinja2.runtime.Macro, args: tuple) -> bool:
     """Whether ``Macro.__call__`` would pass ``args`` to the macro's function as they are: every
@@ -169,6 +194,25 @@ class _ShippedCodeGenerator(CodeGenerator):
             super().visit_Output(node, frame)
         finally:
             frame.buffer = None
+
+    @optimizeconst
+    def visit_Call(self, node: Call, frame: Frame, forward_caller: bool = False) -> None:
+        if forward_caller or node.kwargs or node.dyn_args or node.dyn_kwargs or self.environment.is_async:
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        # `context.call_positional(f, (a, b,), _loop_vars, _block_vars)`: what Jinja's call
+        # passes, the arguments as one tuple
+        self.write("context.call_positional(")
+        self.visit(node.node, frame)
+        self.write(", (")
+        for arg in node.args:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")")
+        if frame.loop_frame or frame.block_frame:
+            self.write(", _loop_vars" if frame.loop_frame else ", None")
+            self.write(", _block_vars" if frame.block_frame else "")
+        self.write(")")
 
     def visit_Include(self, node: Include, frame: Frame) -> None:
         if node.ignore_missing or not node.with_context or self.environment.is_async:

@@ -151,3 +151,27 @@ def test_an_import_sees_the_importing_templates_own_globals_as_jinja_gives_them(
     plain = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}")
     own = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}", globals={"g": "own"})
     assert (plain.render(), own.render(), plain.render()) == ("none", "own", "none")
+
+
+def test_positional_calls_see_loop_and_block_variables_as_jinjas_calls_do():
+    """Calls by position go straight to a built-in method or a macro; a callable that asks for
+    the context still sees the variables set in the loop or block around the call."""
+
+    @jinja2.pass_context
+    def seen(context, name):
+        return context.get(name, "-")
+
+    templates = {
+        "base.json.j2": "{% block b %}{% endblock %}",
+        "calls.json.j2": (
+            '{% extends "base.json.j2" %}{% macro m(x, y=2) %}{{ x }}{{ y }}{% endmacro %}{% block b %}'
+            "{% set z = 'z' %}{{ seen('z') }}{% for x in 'ab' %}{% set y = x * 2 %}{{ seen('y') }}"
+            "{{ d.get(x, '?') }}{{ m(x) }}{{ m(x, 3) }}{{ ' '.join([x, y]) }}{% endfor %}{% endblock %}"
+        ),
+    }
+    loader = jinja2.DictLoader(templates)
+    shipped = environment(None).overlay(loader=loader)
+    jinjas = jinja2.Environment(loader=loader)
+    values = {"seen": seen, "d": {"a": 1}}
+    expected = jinjas.get_template("calls.json.j2").render(values)
+    assert shipped.get_template("calls.json.j2").render(values) == expected == "zaa1a2a3a aabb?b2b3b bb"
