@@ -7,6 +7,7 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from collections import abc
@@ -84,6 +85,8 @@ def _is_sequence(value) -> bool:
 
 
 _BUILTIN_METHOD = types.BuiltinMethodType  # dict.get, str.split… (and built-in functions)
+# Python functions and their lru_cache: their __call__ is the type's slot, which carries no pass arg
+_FUNCTIONS = frozenset({types.FunctionType, functools._lru_cache_wrapper})
 
 
 class _ShippedContext(jinja2.runtime.Context):
@@ -119,8 +122,12 @@ class _ShippedContext(jinja2.runtime.Context):
         its arguments by position (most a template makes; ``_ShippedCodeGenerator`` writes
         them so): a built-in method or a macro taking them as they are is called at once,
         without the keyword dictionary ``call`` gathers only to drop it, half a microsecond a
-        macro call, a few hundred calls a study. Anything else goes through ``call``, with the
-        loop's or block's variables as Jinja passes them."""
+        macro call, a few hundred calls a study. So is a Python function (or its ``lru_cache``)
+        that asks for no context (``pass_context`` and its kin set ``jinja_pass_arg`` in its
+        ``__dict__``, which ``lru_cache`` copies): Jinja learns that by three ``hasattr`` probes,
+        each raising and catching an AttributeError, two microseconds a call (``country_code``,
+        once a site). Anything else goes through ``call``, with the loop's or block's
+        variables as Jinja passes them."""
         kind = type(obj)
         try:
             if kind is _BUILTIN_METHOD:
@@ -128,6 +135,8 @@ class _ShippedContext(jinja2.runtime.Context):
             if kind is jinja2.runtime.Macro and _plain_call(obj, args):
                 written = obj._func(*args)
                 return Markup(written) if self.eval_ctx.autoescape else written
+            if kind in _FUNCTIONS and "jinja_pass_arg" not in obj.__dict__:
+                return obj(*args)
         except StopIteration:  # as Context.call
             return self.environment.undefined(
                 "value was undefined because a callable raised a StopIteration exception"

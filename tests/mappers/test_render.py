@@ -4,6 +4,7 @@ values it is given and never reaches Python's internals (issue 17)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -166,12 +167,20 @@ def test_positional_calls_see_loop_and_block_variables_as_jinjas_calls_do():
         "calls.json.j2": (
             '{% extends "base.json.j2" %}{% macro m(x, y=2) %}{{ x }}{{ y }}{% endmacro %}{% block b %}'
             "{% set z = 'z' %}{{ seen('z') }}{% for x in 'ab' %}{% set y = x * 2 %}{{ seen('y') }}"
-            "{{ d.get(x, '?') }}{{ m(x) }}{{ m(x, 3) }}{{ ' '.join([x, y]) }}{% endfor %}{% endblock %}"
+            "{{ d.get(x, '?') }}{{ m(x) }}{{ m(x, 3) }}{{ ' '.join([x, y]) }}"
+            "{{ twice(x) }}{{ seen_cached('y') }}{% endfor %}{% endblock %}"
         ),
     }
     loader = jinja2.DictLoader(templates)
     shipped = environment(None).overlay(loader=loader)
     jinjas = jinja2.Environment(loader=loader)
-    values = {"seen": seen, "d": {"a": 1}}
+    values = {
+        "seen": seen,
+        "d": {"a": 1},
+        "twice": functools.lru_cache(lambda x: x * 2),
+        "seen_cached": functools.lru_cache(seen),
+    }
     expected = jinjas.get_template("calls.json.j2").render(values)
-    assert shipped.get_template("calls.json.j2").render(values) == expected == "zaa1a2a3a aabb?b2b3b bb"
+    assert (
+        shipped.get_template("calls.json.j2").render(values) == expected == "zaa1a2a3a aaaaaabb?b2b3b bbbbbb"
+    )
