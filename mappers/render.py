@@ -192,7 +192,8 @@ class _ShippedCodeGenerator(CodeGenerator):
     deep in the bundle), and ``render`` joins them at the end. Here a node's pieces are joined and
     yielded once, and an included template's output is joined where it is included (C's
     ``str.join`` drains it). Only unbuffered code (a template's top level and its blocks) yields;
-    macros and ``{% set %}`` blocks write into a list, as Jinja does."""
+    macros and ``{% set %}`` blocks write into a list, as Jinja does. A call with its arguments
+    by position goes through the context's ``call_positional`` (the same answer as ``call``)."""
 
     def visit_Output(self, node: Output, frame: Frame) -> None:
         if frame.buffer is not None or frame.require_output_check or len(node.nodes) < 2:
