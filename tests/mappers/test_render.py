@@ -184,3 +184,35 @@ def test_positional_calls_see_loop_and_block_variables_as_jinjas_calls_do():
     assert (
         shipped.get_template("calls.json.j2").render(values) == expected == "zaa1a2a3a aaaaaabb?b2b3b bbbbbb"
     )
+
+
+def test_the_shipped_templates_write_what_jinja_itself_writes_of_real_records(seed_studies):
+    """Every output template of the product, rendered by the shipped environment (its code
+    generator and context) and by Jinja's own with the same loader, options, filters and tests,
+    writes the same text of the seeds and every JSON and XML fixture record, R4 and R5."""
+    from mappers.context import MappingSettings, build_context
+    from mappers.ctgov_xml import public_record_gaps
+    from mappers.export import FHIR_TEMPLATES, PRS_TEMPLATE, PUBLIC_TEMPLATE
+    from tests.mappers.readers.ctgov_fixtures import JSON_FILES, XML_FILES, studies
+
+    shipped = environment(None)
+    jinjas = jinja2.Environment(
+        loader=shipped.loader,
+        autoescape=shipped.autoescape,
+        undefined=shipped.undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    jinjas.filters.update(shipped.filters)
+    jinjas.tests.update(shipped.tests)
+    jinjas.policies.update(shipped.policies)
+    records = list(seed_studies.values()) + [s for path in JSON_FILES + XML_FILES for s in studies(path)]
+    assert len(records) > 50
+    for version in ("R4", "R5"):
+        for study in records:
+            context = build_context(study, MappingSettings(fhir_version=version))
+            public = (PUBLIC_TEMPLATE,) if study.nct_id and not public_record_gaps(study) else ()  # as export
+            for name in (FHIR_TEMPLATES[version], PRS_TEMPLATE, *public):
+                text = shipped.get_template(name).render(context)
+                assert text == jinjas.get_template(name).render(context), (study.nct_id, name)
