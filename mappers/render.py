@@ -7,6 +7,7 @@ JSON templates render values through ``tojson``; XML templates autoescape.
 
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from collections import abc
@@ -16,8 +17,9 @@ import jinja2
 import jinja2.runtime
 import jinja2.tests
 import orjson
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.filters import do_tojson
-from jinja2.nodes import EvalContext
+from jinja2.nodes import Call, EvalContext, Include, Output
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, _escape_inner, escape  # the C routine (or its pure-Python fallback)
 
@@ -83,6 +85,8 @@ def _is_sequence(value) -> bool:
 
 
 _BUILTIN_METHOD = types.BuiltinMethodType  # dict.get, str.split… (and built-in functions)
+# Python functions and their lru_cache: their __call__ is the type's slot, which carries no pass arg
+_FUNCTIONS = frozenset({types.FunctionType, functools._lru_cache_wrapper})
 
 
 class _ShippedContext(jinja2.runtime.Context):
@@ -113,6 +117,37 @@ class _ShippedContext(jinja2.runtime.Context):
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
+    def call_positional(self, obj, args: tuple, loop_vars=None, block_vars=None):
+        """``call(obj, *args, _loop_vars=loop_vars, _block_vars=block_vars)`` for a call with
+        its arguments by position (most a template makes; ``_ShippedCodeGenerator`` writes
+        them so): a built-in method or a macro taking them as they are is called at once,
+        without the keyword dictionary ``call`` gathers only to drop it, half a microsecond a
+        macro call, a few hundred calls a study. So is a Python function (or its ``lru_cache``)
+        that asks for no context (``pass_context`` and its kin set ``jinja_pass_arg`` in its
+        ``__dict__``, which ``lru_cache`` copies): Jinja learns that by three ``hasattr`` probes,
+        each raising and catching an AttributeError, two microseconds a call (``country_code``,
+        once a site). Anything else goes through ``call``, with the loop's or block's
+        variables as Jinja passes them."""
+        kind = type(obj)
+        try:
+            if kind is _BUILTIN_METHOD:
+                return obj(*args)
+            if kind is jinja2.runtime.Macro and _plain_call(obj, args):
+                written = obj._func(*args)
+                return Markup(written) if self.eval_ctx.autoescape else written
+            if kind in _FUNCTIONS and "jinja_pass_arg" not in obj.__dict__:
+                return obj(*args)
+        except StopIteration:  # as Context.call
+            return self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+        scope = {}
+        if loop_vars is not None:
+            scope["_loop_vars"] = loop_vars
+        if block_vars is not None:
+            scope["_block_vars"] = block_vars
+        return self.call(obj, *args, **scope)
+
 
 def _plain_call(macro: jinja2.runtime.Macro, args: tuple) -> bool:
     """Whether ``Macro.__call__`` would pass ``args`` to the macro's function as they are: every
@@ -141,20 +176,97 @@ def _escape_output(value) -> str:
     return escape(value)
 
 
+class _Joined:
+    """What ``_ShippedCodeGenerator`` writes an unbuffered output node into: the node's pieces
+    joined, yielded as one string."""
+
+    extend = "".join
+    append = str  # a node whose pieces Jinja folded into one
+
+
+class _ShippedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, yielding fewer, longer pieces of output; the output is the same
+    string. A template's text between two tags (a line of JSON, with its values) is one output
+    node, which Jinja yields piece by piece, a literal, then a value, then a literal…; every piece
+    then goes through one Python loop per ``include`` around it (the ResearchStudy is two includes
+    deep in the bundle), and ``render`` joins them at the end. Here a node's pieces are joined and
+    yielded once, and an included template's output is joined where it is included (C's
+    ``str.join`` drains it). Only unbuffered code (a template's top level and its blocks) yields;
+    macros and ``{% set %}`` blocks write into a list, as Jinja does. A call with its arguments
+    by position goes through the context's ``call_positional`` (the same answer as ``call``)."""
+
+    def visit_Output(self, node: Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check or len(node.nodes) < 2:
+            super().visit_Output(node, frame)
+            return
+        frame.buffer = "yield _joined"  # Jinja's buffered form: `yield _joined.extend((a, b, c))`
+        try:
+            super().visit_Output(node, frame)
+        finally:
+            frame.buffer = None
+
+    @optimizeconst
+    def visit_Call(self, node: Call, frame: Frame, forward_caller: bool = False) -> None:
+        if forward_caller or node.kwargs or node.dyn_args or node.dyn_kwargs or self.environment.is_async:
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        # `context.call_positional(f, (a, b,), _loop_vars, _block_vars)`: what Jinja's call
+        # passes, the arguments as one tuple
+        self.write("context.call_positional(")
+        self.visit(node.node, frame)
+        self.write(", (")
+        for arg in node.args:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")")
+        if frame.loop_frame or frame.block_frame:
+            self.write(", _loop_vars" if frame.loop_frame else ", None")
+            self.write(", _block_vars" if frame.block_frame else "")
+        self.write(")")
+
+    def visit_Include(self, node: Include, frame: Frame) -> None:
+        if node.ignore_missing or not node.with_context or self.environment.is_async:
+            super().visit_Include(node, frame)
+            return
+        # Jinja's own include, its output taken whole (get_or_select_template: a name, a list
+        # of names or a template, as Jinja picks among the three)
+        self.writeline("template = environment.get_or_select_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.simple_write(
+            "_joined.extend(template.root_render_func(template.new_context(context.get_all(), True,"
+            f" {self.dump_local_context(frame)})))",
+            frame,
+        )
+
+
 class _ShippedTemplate(jinja2.Template):
-    """A shipped template whose compiled code escapes what it writes by ``_escape_output``:
-    the code looks ``escape`` up among its module's globals, set here after Jinja runs it."""
+    """A shipped template whose compiled code escapes what it writes by ``_escape_output`` and
+    joins its pieces of output by ``_Joined``: the code looks both up among its module's globals,
+    set here after Jinja runs it."""
 
     @classmethod
     def from_code(cls, environment, code, globals, uptodate=None):
         template = super().from_code(environment, code, globals, uptodate)
         template.root_render_func.__globals__["escape"] = _escape_output
+        template.root_render_func.__globals__["_joined"] = _Joined
         return template
+
+    def _get_default_module(self, ctx=None):
+        """The module ``{% import %}`` gives: Jinja's cached one unless the importing context has
+        globals this template lacks. Jinja asks that by a set difference with the keys of a
+        ``ChainMap``, an ``in`` per key in Python, six microseconds an import (a study imports
+        seven); ``set.difference`` over the chain's maps gives the same keys in C."""
+        maps = getattr(self.globals, "maps", (self.globals,))  # make_globals' ChainMap
+        if ctx is not None and not ctx.globals_keys.difference(*maps):
+            ctx = None
+        return super()._get_default_module(ctx)
 
 
 class _ShippedEnvironment(jinja2.Environment):
     context_class = _ShippedContext
     template_class = _ShippedTemplate
+    code_generator_class = _ShippedCodeGenerator
 
 
 _ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}

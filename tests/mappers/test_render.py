@@ -4,7 +4,9 @@ values it is given and never reaches Python's internals (issue 17)."""
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import Any
 
 import jinja2
 import pytest
@@ -97,3 +99,120 @@ def test_the_shipped_context_calls_macros_methods_and_context_functions_as_jinja
     assert json_template.render() == "<b><i></b>"
     with pytest.raises(TypeError, match="takes not more than"):
         env.from_string("{% macro b(x) %}{% endmacro %}{{ b(1, 2) }}").render()
+
+
+JOINED_OUTPUT_TEMPLATES = {
+    "page.json.j2": (
+        '{% set who = "x" %}[{{ a | tojson }}, "{{ b }}", {% include "part.json.j2" %}, '
+        '{% include ["missing.j2", "part.json.j2"] %}, {% include "nowhere.j2" ignore missing %}'
+        '{% include "part.json.j2" without context %}, {% set kept %}{% include "part.json.j2" %}{% endset %}'
+        "{{ kept | length }}, {% for i in range(3) %}{{ i }}{{ loop.index }}-{% endfor %}]\n"
+    ),
+    "part.json.j2": "{{ who | default('-') }}:{% if a is defined %}{{ a }}|{{ b }}{% endif %}",
+    "base.xml.j2": "<r>{% block body %}<d>{{ b }}</d>{% endblock %}{{ a }}</r>",
+    "child.xml.j2": (
+        '{% extends "base.xml.j2" %}{% block body %}<c>{{ a }}</c>{% include "part.json.j2" %}'
+        "{% autoescape false %}{{ b }}{{ a }}{% endautoescape %}{{ super() }}{% endblock %}"
+    ),
+    "macros.xml.j2": (
+        "{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}"
+        "{% macro w(x) %}<w>{{ x }}{{ caller() }}</w>{% endmacro %}"
+        "{{ m(a) }}{% call w(b) %}<k>{{ a }}</k>{% endcall %}{% filter upper %}{{ b }}x{% endfilter %}"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["page.json.j2", "child.xml.j2", "macros.xml.j2"])
+def test_the_shipped_code_generator_writes_what_jinjas_writes(name):
+    """The shipped environment yields a node's pieces joined and an include's output whole: the
+    same text as Jinja's own generator, in JSON and autoescaped templates, through includes of
+    every kind, blocks, macros, call and filter blocks."""
+    options: dict[str, Any] = {
+        "autoescape": jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2")),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
+    loader = jinja2.DictLoader(JOINED_OUTPUT_TEMPLATES)
+    values = {"a": "<a & 'b'>", "b": 'say "hi"'}
+    shipped = environment(None).overlay(loader=loader, **options)
+    jinjas = jinja2.Environment(loader=loader, **options)
+    jinjas.filters["tojson"] = shipped.filters["tojson"]
+    expected = jinjas.get_template(name).render(values)
+    assert shipped.get_template(name).render(values) == expected
+    assert "&lt;a &amp;" in expected or "<a & 'b'>" in expected
+
+
+def test_an_import_sees_the_importing_templates_own_globals_as_jinja_gives_them():
+    """The shipped templates' imports reuse the imported module unless the importer has globals
+    of its own (a template's globals), which Jinja's import then passes on: the same here."""
+    loader = jinja2.DictLoader({"m.j2": "{% macro f() %}{{ g | default('none') }}{% endmacro %}"})
+    shipped = environment(None).overlay(loader=loader)
+    plain = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}")
+    own = shipped.from_string("{% import 'm.j2' as m %}{{ m.f() }}", globals={"g": "own"})
+    assert (plain.render(), own.render(), plain.render()) == ("none", "own", "none")
+
+
+def test_positional_calls_see_loop_and_block_variables_as_jinjas_calls_do():
+    """Calls by position go straight to a built-in method or a macro; a callable that asks for
+    the context still sees the variables set in the loop or block around the call."""
+
+    @jinja2.pass_context
+    def seen(context, name):
+        return context.get(name, "-")
+
+    templates = {
+        "base.json.j2": "{% block b %}{% endblock %}",
+        "calls.json.j2": (
+            '{% extends "base.json.j2" %}{% macro m(x, y=2) %}{{ x }}{{ y }}{% endmacro %}{% block b %}'
+            "{% set z = 'z' %}{{ seen('z') }}{% for x in 'ab' %}{% set y = x * 2 %}{{ seen('y') }}"
+            "{{ d.get(x, '?') }}{{ m(x) }}{{ m(x, 3) }}{{ ' '.join([x, y]) }}"
+            "{{ twice(x) }}{{ seen_cached('y') }}{% endfor %}{% endblock %}"
+        ),
+    }
+    loader = jinja2.DictLoader(templates)
+    shipped = environment(None).overlay(loader=loader)
+    jinjas = jinja2.Environment(loader=loader)
+    values = {
+        "seen": seen,
+        "d": {"a": 1},
+        "twice": functools.lru_cache(lambda x: x * 2),
+        "seen_cached": functools.lru_cache(seen),
+    }
+    expected = jinjas.get_template("calls.json.j2").render(values)
+    assert (
+        shipped.get_template("calls.json.j2").render(values) == expected == "zaa1a2a3a aaaaaabb?b2b3b bbbbbb"
+    )
+
+
+def test_the_shipped_templates_write_what_jinja_itself_writes_of_real_records(seed_studies):
+    """Every output template of the product, rendered by the shipped environment (its code
+    generator and context) and by Jinja's own with the same loader, options, filters and tests,
+    writes the same text of the seeds and every JSON and XML fixture record, R4 and R5."""
+    from mappers.context import MappingSettings, build_context
+    from mappers.ctgov_xml import public_record_gaps
+    from mappers.export import FHIR_TEMPLATES, PRS_TEMPLATE, PUBLIC_TEMPLATE
+    from tests.mappers.readers.ctgov_fixtures import JSON_FILES, XML_FILES, studies
+
+    shipped = environment(None)
+    jinjas = jinja2.Environment(
+        loader=shipped.loader,
+        autoescape=shipped.autoescape,
+        undefined=shipped.undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    jinjas.filters.update(shipped.filters)
+    jinjas.tests.update(shipped.tests)
+    jinjas.policies.update(shipped.policies)
+    records = list(seed_studies.values()) + [s for path in JSON_FILES + XML_FILES for s in studies(path)]
+    assert len(records) > 50
+    for version in ("R4", "R5"):
+        for study in records:
+            context = build_context(study, MappingSettings(fhir_version=version))
+            public = (PUBLIC_TEMPLATE,) if study.nct_id and not public_record_gaps(study) else ()  # as export
+            for name in (FHIR_TEMPLATES[version], PRS_TEMPLATE, *public):
+                text = shipped.get_template(name).render(context)
+                assert text == jinjas.get_template(name).render(context), (study.nct_id, name)
