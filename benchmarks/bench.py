@@ -35,7 +35,7 @@ marginal rate between the two sizes (start-up costs cancel out).
 **The disk.** A run creates five files a study; what that costs depends on the disk's recent past
 more than on the code. On a file system that checks, for each new inode, whether the free ones it
 passes were deleted in the last minutes (ext4 without a journal does: its ``recently_deleted``,
-one minute, six while the inode table is unwritten), creating a file costs 20-40 µs on a quiet
+one minute, six while the inode table is unwritten), creating a file costs 20-60 µs on a quiet
 disk and 0.3-1 ms for minutes after thousands of deletions (the race's files, a test run, the
 previous benchmark's folder). So nothing the benchmark writes is deleted before its last figure,
 and each end-to-end size is preceded by a probe that creates files beside its output and prints
