@@ -90,14 +90,14 @@ _FUNCTIONS = frozenset({types.FunctionType, functools._lru_cache_wrapper})
 
 
 class _ShippedContext(jinja2.runtime.Context):
-    """Jinja's context, calling the two kinds of callable a template calls most (its macros, and
-    built-in methods such as ``dict.get``) the way ``Context.call`` ends up calling them,
-    without first asking each, by three attribute probes, whether it wants the context passed:
-    a macro always takes the evaluation context, a built-in method never takes any. A
-    study calls a few thousand of them (a site is a dozen); every other callable goes through
-    Jinja's own ``call``. A macro called with its arguments by position is run as ``Macro``
-    would run it (``_plain_call``). Not used under the sandbox, which calls through its own
-    checks."""
+    """Jinja's context, calling the kinds of callable a template calls most (its macros, built-in
+    methods such as ``dict.get``, plain Python functions) the way ``Context.call`` ends up
+    calling them, without first asking each, by three attribute probes, whether it wants the
+    context passed. A study calls a few thousand of them (a site is a dozen). Most calls give
+    their arguments by position and go through ``call_positional`` (``_ShippedCodeGenerator``
+    writes them so); ``call`` takes the rest (keywords, ``caller``): a macro always takes the
+    evaluation context, a built-in method never takes any, every other callable goes through
+    Jinja's own ``call``. Not used under the sandbox, which calls through its own checks."""
 
     def call(__self, __obj, *args, **kwargs):  # Context.call's own signature
         kind = type(__obj)
@@ -108,10 +108,7 @@ class _ShippedContext(jinja2.runtime.Context):
         try:
             if kind is _BUILTIN_METHOD:
                 return __obj(*args, **kwargs)
-            if kwargs or not _plain_call(__obj, args):
-                return __obj(__self.eval_ctx, *args, **kwargs)
-            written = __obj._func(*args)  # what Macro.__call__ ends up calling, as it calls it
-            return Markup(written) if __self.eval_ctx.autoescape else written
+            return __obj(__self.eval_ctx, *args, **kwargs)
         except StopIteration:  # as Context.call
             return __self.environment.undefined(
                 "value was undefined because a callable raised a StopIteration exception"
@@ -133,7 +130,7 @@ class _ShippedContext(jinja2.runtime.Context):
             if kind is _BUILTIN_METHOD:
                 return obj(*args)
             if kind is jinja2.runtime.Macro and _plain_call(obj, args):
-                written = obj._func(*args)
+                written = obj._func(*args)  # what Macro.__call__ ends up calling, as it calls it
                 return Markup(written) if self.eval_ctx.autoescape else written
             if kind in _FUNCTIONS and "jinja_pass_arg" not in obj.__dict__:
                 return obj(*args)
