@@ -579,3 +579,51 @@ def test_markup_in_text_is_escaped_and_round_trips():
     for path in ("brief_title", "brief_summary/textblock", "source", "primary_outcome/measure"):
         assert texts(cs, path) == [NASTY], path
     assert b"<x/>" not in prs and b"<x/>" not in public
+
+
+# The shipped templates write a site's address in place and every person through person_elements;
+# the earlier macros stay for overlays that call them, and must keep writing what they wrote.
+_PERSON = Person(
+    name="Jane Q. Doe, MD",
+    role="PRINCIPAL_INVESTIGATOR",
+    affiliation="Example University",
+    phone="555-0100",
+    phone_ext="12",
+    email="jane@example.org",
+)
+
+
+def _codes_module():
+    from mappers.render import environment
+
+    return environment().get_template("ctgov/_codes.xml.j2").module
+
+
+def _elements(markup: str) -> list[tuple[str, str]]:
+    root = etree.fromstring(f"<x>{markup}</x>")
+    return [(child.tag, child.text or "") for child in root]
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_person_macros_kept_for_overlays_write_their_elements(split):
+    codes = _codes_module()
+    name = (
+        [("first_name", "Jane"), ("middle_name", "Q."), ("last_name", "Doe"), ("degrees", "MD")]
+        if split
+        else [("last_name", "Jane Q. Doe, MD")]
+    )
+    role = [("role", "Principal Investigator")]
+    assert _elements(codes.name_elements(_PERSON, split)) == name
+    telecom = [("phone", "555-0100"), ("phone_ext", "12"), ("email", "jane@example.org")]
+    assert _elements(codes.contact_elements(_PERSON, split)) == name + telecom
+    assert _elements(codes.official_elements(_PERSON, split)) == name + role + [
+        ("affiliation", "Example University")
+    ]
+    assert _elements(codes.investigator_elements(_PERSON, split)) == name + role
+
+
+def test_address_macro_kept_for_overlays_writes_the_schema_order():
+    codes = _codes_module()
+    site = Site(facility="Clinic", city="Boston", zip="02115", country="United States")
+    written = _elements(codes.address_elements(site))
+    assert written == [("city", "Boston"), ("zip", "02115"), ("country", "United States")]
