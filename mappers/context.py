@@ -704,6 +704,9 @@ def build_context(study: Study, settings: MappingSettings) -> dict:
         "nct_system": settings.nct_identifier_system,
         "countries": countries(study),
         "country_code": country_code,
+        # numbered loops over many items (a registry record's thousand sites): a plain Python loop,
+        # where Jinja's `loop.index` builds a loop object each item
+        "enumerate": enumerate,
         "links": links,
         "parties": people,
         "mesh": mesh_index(study),
