@@ -135,6 +135,25 @@ def resource_id(resource_type: str, identifier: Identifier) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, f"{resource_type}|{key}|{identifier.value}"))
 
 
+@dataclass(frozen=True)
+class ResourceIds:
+    """A study's resource ids (``resource_id``), one attribute per resource type, as templates
+    read them (``ids.Bundle``): Jinja looks an attribute up first, and on a dict each look-up
+    raised and caught an AttributeError before finding the key."""
+
+    Bundle: str
+    ResearchStudy: str
+    PlanDefinition: str
+
+    @classmethod
+    def of(cls, identifier: Identifier) -> ResourceIds:
+        return cls(
+            resource_id("Bundle", identifier),
+            resource_id("ResearchStudy", identifier),
+            resource_id("PlanDefinition", identifier),
+        )
+
+
 # --- identifiers ----------------------------------------------------------------------------------
 
 
@@ -626,12 +645,16 @@ def _heading(term: MeshTerm) -> MeshHeading:
     return MeshHeading(display=term.term, code=mesh_code(term.id))
 
 
-def _distinct(terms: list[MeshTerm]) -> list[MeshHeading]:
+def _distinct(terms: list[MeshTerm]) -> dict[tuple[str, str], MeshHeading]:
+    """The distinct headings of ``terms``, keyed by (code, match key of the text), first-seen
+    first: the key is kept, so a caller asking about the text does not fold it again."""
     seen: dict[tuple[str, str], MeshHeading] = {}
     for term in terms:
-        heading = _heading(term)
-        seen.setdefault((heading.code or "", _match_key(heading.display)), heading)
-    return list(seen.values())
+        code = mesh_code(term.id)
+        key = (code or "", _match_key(term.term))
+        if key not in seen:
+            seen[key] = MeshHeading(display=term.term, code=code)
+    return seen
 
 
 def mesh_index(study: Study) -> MeshIndex:
@@ -641,7 +664,9 @@ def mesh_index(study: Study) -> MeshIndex:
     def headings(browse: Browse | None) -> dict[str, MeshHeading]:
         found: dict[str, MeshHeading] = {}
         for term in browse.meshes if browse else []:
-            found.setdefault(_match_key(term.term), _heading(term))
+            key = _match_key(term.term)
+            if key not in found:
+                found[key] = _heading(term)
         return found
 
     by_condition = headings(study.condition_browse)
@@ -664,7 +689,7 @@ def mesh_index(study: Study) -> MeshIndex:
         condition_headings=[h for h in by_condition.values() if id(h) not in used],
         intervention_headings=[h for h in by_intervention.values() if id(h) not in used],
         # a heading that is also another's ancestor is written once, as a heading
-        ancestors=[a for a in _distinct(ancestors) if _match_key(a.display) not in headed],
+        ancestors=[a for (_, text), a in _distinct(ancestors).items() if text not in headed],
     )
 
 
@@ -699,11 +724,14 @@ def build_context(study: Study, settings: MappingSettings) -> dict:
         "study": study,
         "identifier": ident,
         "identifiers": identifier_views(study, ident, settings),
-        "ids": {rtype: resource_id(rtype, ident) for rtype in ("Bundle", "ResearchStudy", "PlanDefinition")},
+        "ids": ResourceIds.of(ident),
         "settings": settings,
         "nct_system": settings.nct_identifier_system,
         "countries": countries(study),
         "country_code": country_code,
+        # numbered loops over many items (a registry record's thousand sites): a plain Python loop,
+        # where Jinja's `loop.index` builds a loop object each item
+        "enumerate": enumerate,
         "links": links,
         "parties": people,
         "mesh": mesh_index(study),

@@ -1,8 +1,8 @@
 """The template context's merge of a study's people: one key per person, from the one name
 splitter, so the FHIR parties and the PRS name elements agree on who is who."""
 
-from mappers.context import parties, person_key
-from mappers.model import Person, Provenance, Study
+from mappers.context import ResourceIds, parties, person_key, resource_id
+from mappers.model import Identifier, Person, Provenance, Study
 from mappers.names import split_name
 
 
@@ -43,3 +43,12 @@ def test_parties_merge_an_official_and_a_contact_and_record_the_assumption():
     assert found[0].sources == ["officials[1]", "contacts[1]"]
     assert found[0].phones == ["555-0100"] and found[0].affiliations == ["Uni"]
     assert [i.code for i in issues] == ["assumed-same-person"]
+
+
+def test_resource_ids_are_the_ids_of_each_resource_type_by_attribute():
+    ident = Identifier(kind="nct", value="NCT01234567", system="http://clinicaltrials.gov")
+    ids = ResourceIds.of(ident)
+    assert ids.Bundle == resource_id("Bundle", ident)
+    assert ids.ResearchStudy == resource_id("ResearchStudy", ident)
+    assert ids.PlanDefinition == resource_id("PlanDefinition", ident)
+    assert len({ids.Bundle, ids.ResearchStudy, ids.PlanDefinition}) == 3
