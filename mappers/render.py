@@ -12,6 +12,7 @@ import threading
 import types
 from collections import abc
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import jinja2.runtime
@@ -264,6 +265,31 @@ class _ShippedEnvironment(jinja2.Environment):
     context_class = _ShippedContext
     template_class = _ShippedTemplate
     code_generator_class = _ShippedCodeGenerator
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """Jinja's ``getitem`` (what ``x[name]`` and the filters' ``attribute=`` use: ``map``,
+        ``selectattr``, ``unique``, ``sort``…), asking the attribute at once of an object whose
+        type cannot be subscripted (the canonical model's instances): Jinja tries ``obj[name]``
+        first, and on a model that raises and catches a ``TypeError`` before the attribute is
+        read, once per item a filter visits (a thousand-site study's countries, its arms…).
+        The answer is the same: for such an object the subscript can only fail, and Jinja then
+        reads the attribute or gives the undefined value, as this does."""
+        kind = type(obj)
+        first = _ATTRIBUTE_FIRST.get(kind)
+        if first is None:  # a type's answer never changes: asked once per type
+            first = _ATTRIBUTE_FIRST[kind] = not hasattr(kind, "__getitem__") and not issubclass(kind, type)
+        if first and type(argument) is str:
+            try:
+                return getattr(obj, argument)
+            except AttributeError:
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+# Whether an instance of a type can only fail a subscript: the type has no ``__getitem__`` (the
+# slot Python's subscript uses) and is not a metaclass (a class is subscripted through
+# ``__class_getitem__``).
+_ATTRIBUTE_FIRST: dict[type, bool] = {}
 
 
 _ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}

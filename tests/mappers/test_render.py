@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import jinja2
+import pydantic
 import pytest
 
 from mappers.render import environment, render
@@ -216,3 +217,37 @@ def test_the_shipped_templates_write_what_jinja_itself_writes_of_real_records(se
             for name in (FHIR_TEMPLATES[version], PRS_TEMPLATE, *public):
                 text = shipped.get_template(name).render(context)
                 assert text == jinjas.get_template(name).render(context), (study.nct_id, name)
+
+
+class _Site(pydantic.BaseModel):
+    name: str
+    country: str | None = None
+
+
+@pytest.mark.parametrize(
+    ("obj", "argument"),
+    [
+        (_Site(name="A", country="France"), "country"),  # a model's field: attribute read at once
+        (_Site(name="A"), "country"),  # a field left empty
+        (_Site(name="A"), "missing"),  # no such field: undefined, as Jinja gives it
+        ({"country": "France"}, "country"),  # a mapping: the item, first
+        ({"country": "France"}, "items"),  # a mapping without that key: Jinja's attribute fallback
+        (["a", "b"], 1),  # a sequence by index
+        (list, "x"),  # a class (subscripted through __class_getitem__), not an instance
+        (3, "real"),  # an int has no item, its attribute is read
+    ],
+)
+def test_the_shipped_getitem_answers_as_jinjas(obj, argument):
+    """``x[name]`` and the filters' ``attribute=`` (``map``, ``selectattr``, ``unique``…) read a
+    model's attribute without trying a subscript first: the same value, or the same undefined."""
+    shipped = environment(None)
+    stock = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    mine, theirs = shipped.getitem(obj, argument), stock.getitem(obj, argument)
+    if isinstance(theirs, jinja2.Undefined):
+        assert isinstance(mine, jinja2.StrictUndefined) and mine._undefined_name == theirs._undefined_name
+    else:
+        assert mine == theirs
+    template = "{{ sites | map(attribute='country') | select | unique | join(',') }}"
+    sites = [_Site(name=str(n), country=c) for n, c in enumerate(["France", None, "Chad", "France"])]
+    written = shipped.from_string(template).render(sites=sites)
+    assert written == stock.from_string(template).render(sites=sites) == "France,Chad"
