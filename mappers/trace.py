@@ -14,7 +14,8 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Iterator, Set
+from itertools import compress, count
 from operator import itemgetter
 from typing import Any
 
@@ -221,22 +222,18 @@ _TEXT = itemgetter(1)  # a traced entry's value
 
 
 class Traced(list[tuple[Place, str, bool]]):
-    """``traced_values``' list, with the set of its values (``texts``), made once for all the
-    outputs it is checked against, and (``positions``, made when first asked) where each value
-    is in the list."""
+    """``traced_values``' list, with its values in the same order (``text_list``) and as a set
+    (``texts``), made once for all the outputs it is checked against."""
 
+    text_list: list[str]
     texts: frozenset[str]
-    _positions: dict[str, list[int]] | None = None
 
-    def positions(self, value: str) -> list[int]:
-        """The indexes of the list's items holding ``value``: an output's absent values are
-        looked up, not found by a pass over every value of the study (ten thousand in a study
-        of a thousand sites) for each output."""
-        if self._positions is None:
-            self._positions = {}
-            for index, (_, text, _) in enumerate(self):
-                self._positions.setdefault(text, []).append(index)
-        return self._positions[value]
+    def indexes_of(self, values: Set[str]) -> Iterator[int]:
+        """The indexes, ascending, of the list's items whose value is one of ``values``: one
+        pass in C (``compress`` over set look-ups) for an output's absent values. An index of
+        every value, built for the first output, cost more than a pass per output, as most
+        values (ten thousand in a study of a thousand sites) are never asked for."""
+        return compress(count(), map(values.__contains__, self.text_list))
 
 
 def traced_values(study: Study) -> Traced:
@@ -248,7 +245,8 @@ def traced_values(study: Study) -> Traced:
     traced = Traced()
     for values in found:
         traced += values
-    traced.texts = frozenset(map(_TEXT, traced))  # in C: no generator step per value
+    traced.text_list = list(map(_TEXT, traced))  # in C: no generator step per value
+    traced.texts = frozenset(traced.text_list)
     return traced
 
 
@@ -320,7 +318,7 @@ def untraced(study: Study, output_values: Iterable[str], traced: Traced | None =
     if not absent:
         return []
     missing = []
-    for index in sorted(index for value in absent for index in traced.positions(value)):
+    for index in traced.indexes_of(absent):
         place, value, is_name = traced[index]
         if is_name and (last := split_name(value).last) and last in values:
             continue
