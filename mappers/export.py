@@ -24,7 +24,7 @@ from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
 from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import environment, render
-from mappers.trace import traced_values, untraced, xml_values
+from mappers.trace import traced_values, untraced, xml_texts
 from validation.fhir import validate_bundle
 from validation.xsd import validate_xml
 
@@ -156,7 +156,7 @@ class _Rendered:
     found, before any of it is judged."""
 
     bundle: dict | None = None
-    bundle_values: list[str] = field(default_factory=list)  # its strings and numbers, less narratives
+    bundle_values: set[str] = field(default_factory=set)  # its strings and numbers, less narratives
     fhir_issues: list[Issue] = field(default_factory=list)
     prs: bytes | None = None
     prs_tree: Any = None
@@ -265,9 +265,9 @@ def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
     if rendered.bundle is not None:
         outputs[f"FHIR {version} bundle"] = rendered.bundle_values
     if rendered.prs_tree is not None:
-        outputs["PRS XML"] = xml_values(rendered.prs_tree)
+        outputs["PRS XML"] = xml_texts(rendered.prs_tree)
     if rendered.public_tree is not None:
-        outputs["public XML"] = xml_values(rendered.public_tree)
+        outputs["public XML"] = xml_texts(rendered.public_tree)
     if not outputs:
         return []
     traced = traced_values(study)
