@@ -156,7 +156,7 @@ class _Rendered:
     found, before any of it is judged."""
 
     bundle: dict | None = None
-    bundle_values: set[str] = field(default_factory=set)  # its strings and numbers, less narratives
+    bundle_values: list[str] = field(default_factory=list)  # its strings and numbers, less narratives
     fhir_issues: list[Issue] = field(default_factory=list)
     prs: bytes | None = None
     prs_tree: Any = None
@@ -261,7 +261,7 @@ def _judge(out: StudyExport, rendered: _Rendered, version: str, stage: Clock) ->
 
 def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
     """One ``not-mapped`` warning per source value an output written has no element for."""
-    outputs = {}
+    outputs: dict[str, list[str] | set[str]] = {}
     if rendered.bundle is not None:
         outputs[f"FHIR {version} bundle"] = rendered.bundle_values
     if rendered.prs_tree is not None:

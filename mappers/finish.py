@@ -20,7 +20,7 @@ class TemplateOutputError(ValueError):
     """A template produced text that is not the format it claims (a template bug, not bad input)."""
 
 
-def prune(value, values: list[str] | set[str] | None = None):
+def prune(value, values: list[str] | None = None):
     """Remove empty values recursively, in place; ``False`` and ``0`` are values and stay;
     strings are stripped (and dropped when nothing is left). One pass per container (a value is
     pruned, then kept only if it is not empty).
@@ -34,10 +34,8 @@ def prune(value, values: list[str] | set[str] | None = None):
     object: a resource's generated narrative restates its elements, so a value found only there
     has no element of its own): the not-mapped trace's values of the bundle, gathered by the
     walk that visits them anyway instead of a walk of their own (a few ms on a study of a
-    thousand sites). A set gathers each value once: the trace looks values up and searches
-    each once, so the export gathers into a set, not into a list that the trace made a set
-    of."""
-    add = _discard if values is None else values.add if isinstance(values, set) else values.append
+    thousand sites)."""
+    add = values.append if values is not None else _discard
     kind = type(value)
     if kind is dict:
         return _prune_object(value, add)
@@ -112,7 +110,7 @@ def _prune_array(value: list, add) -> list:
     return value
 
 
-def finish_json(text: str, template: str = "<template>", values: list[str] | set[str] | None = None) -> dict:
+def finish_json(text: str, template: str = "<template>", values: list[str] | None = None) -> dict:
     """RapidJSON's parser accepts the trailing commas itself, in C: stripping them with a regex
     first (a Python callback per string literal) cost ten times the parse. ``values``: as
     ``prune``'s."""

@@ -313,7 +313,7 @@ def untraced(study: Study, output_values: Iterable[str], traced: Traced | None =
     one ``in`` search of the joined values per value was quadratic on a study of a thousand
     sites (thousands of values, a text of 100,000 characters); up to ``_FEW`` are looked for
     one by one, which is cheaper than building the automaton."""
-    # a set is taken as it is: the export gathers the bundle's values and the XML texts as sets
+    # a set is taken as it is: the export gathers the XML texts as sets (xml_texts)
     values = output_values if isinstance(output_values, set | frozenset) else set(output_values)
     traced = traced_values(study) if traced is None else traced
     absent: Set[str] = traced.texts - values

@@ -3,8 +3,6 @@ values pruned, strings stripped) and the XML re-serialised."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from mappers.finish import TemplateOutputError, finish_json, prune
@@ -56,15 +54,6 @@ def test_prune_gathers_the_values_it_keeps_as_json_values_lists_them_less_narrat
     assert "text" in pruned and pruned["d"]["e"][0]["text"] == {"div": "inner narrative"}
 
 
-def test_prune_gathers_into_a_set_the_values_it_would_list():
-    """The export gathers the bundle's values into a set (each once): the same values."""
-    value = {"a": [" x ", "x", 2, 2.0, False], "b": {"c": "y", "text": {"div": "z"}}, "d": ["y", ""]}
-    listed: list[str] = []
-    gathered: set[str] = set()
-    assert prune(copy.deepcopy(value), listed) == prune(value, gathered)
-    assert gathered == set(listed) == {"x", "2", "2.0", "y"}
-
-
 @pytest.mark.parametrize("version", ["R4", "R5"])
 def test_finish_json_values_are_the_bundles_values_less_its_narratives(version):
     """The trace's values of a bundle as the export gathers them (during the prune) are those of
@@ -79,8 +68,5 @@ def test_finish_json_values_are_the_bundles_values_less_its_narratives(version):
     text = render(template, build_context(rich_study(), MappingSettings(fhir_version=version)))
     values: list[str] = []
     bundle = finish_json(text, template, values)
-    gathered: set[str] = set()
-    finish_json(text, template, gathered)
-    assert gathered == set(values)
     narratives = [e["resource"].pop("text") for e in bundle["entry"] if "text" in e["resource"]]
     assert narratives and values and sorted(values) == sorted(json_values(bundle))
