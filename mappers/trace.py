@@ -268,8 +268,11 @@ def json_values(value) -> list[str]:
 
 # Every text node below an element, its own text and each descendant's text and tail (not a
 # comment's or processing instruction's own text: they are not text nodes), as plain strings,
-# collected by libxml2: walking the elements in Python made a proxy object per element.
-_TEXT_NODES = PerThread(lambda: etree.XPath("descendant-or-self::node()/text()", smart_strings=False))
+# collected by libxml2: walking the elements in Python made a proxy object per element. One axis
+# step (the text children of the element and of its descendants are its text descendants): the
+# two-step ``descendant-or-self::node()/text()`` made libxml2 gather every node first and merge
+# the text children of each into one node-set.
+_TEXT_NODES = PerThread(lambda: etree.XPath("descendant::text()", smart_strings=False))
 
 
 def xml_values(document: bytes | etree._Element) -> list[str]:
