@@ -24,7 +24,7 @@ from mappers.identity import identity, missing_identity
 from mappers.model import Issue, Study
 from mappers.output_layout import Output, safe_name, study_files
 from mappers.render import environment, render
-from mappers.trace import traced_values, untraced, xml_values
+from mappers.trace import traced_values, untraced, xml_texts
 from validation.fhir import validate_bundle
 from validation.xsd import validate_xml
 
@@ -261,13 +261,13 @@ def _judge(out: StudyExport, rendered: _Rendered, version: str, stage: Clock) ->
 
 def _not_mapped(study: Study, rendered: _Rendered, version: str) -> list[Issue]:
     """One ``not-mapped`` warning per source value an output written has no element for."""
-    outputs = {}
+    outputs: dict[str, list[str] | set[str]] = {}
     if rendered.bundle is not None:
         outputs[f"FHIR {version} bundle"] = rendered.bundle_values
     if rendered.prs_tree is not None:
-        outputs["PRS XML"] = xml_values(rendered.prs_tree)
+        outputs["PRS XML"] = xml_texts(rendered.prs_tree)
     if rendered.public_tree is not None:
-        outputs["public XML"] = xml_values(rendered.public_tree)
+        outputs["public XML"] = xml_texts(rendered.public_tree)
     if not outputs:
         return []
     traced = traced_values(study)

@@ -14,7 +14,9 @@ study); README.md lists them among the values the XML formats do not write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Iterator, Set
+from functools import partial
+from itertools import compress, count
 from operator import itemgetter
 from typing import Any
 
@@ -173,16 +175,18 @@ def _written(leaf: int, value: object) -> str:
 
 
 def _walk(steps: list[_Step]) -> Walker:
-    """``_walker``'s walk over its steps: an attribute's value (its place made only when it has
-    one), or each item of a list (``_walk_items``), noted where a spec ends there, as the
-    entry ``traced_values`` lists (no second pass over them), and walked further where the tree
-    goes on."""
+    """``_walker``'s walk over its steps: each attribute's value (its place made only when it
+    has one), noted where a spec ends there, as the entry ``traced_values`` lists (no second
+    pass over them), and walked further where the tree goes on; a list's node (``*``, its only
+    step) is ``_walk_list``'s. A node's walk (a site's, a thousand times in a large study)
+    tests no step for ``*``."""
+    if steps[0][0] == "*":
+        if len(steps) != 1:
+            raise ValueError("a list's node of the spec tree has no attributes")
+        return _walk_list(*steps[0][1:])
 
     def walk(value: Any, where: Place, found: Found) -> None:
         for key, leaf, deeper, plain, is_name in steps:
-            if key == "*":
-                _walk_items(value, where, leaf, deeper, plain, is_name, found)
-                continue
             item = getattr(value, key, None)
             if item is None or (not item and isinstance(item, str | list)):  # no model's __eq__
                 continue
@@ -196,24 +200,22 @@ def _walk(steps: list[_Step]) -> Walker:
     return walk
 
 
-def _walk_items(
-    items: Any,
-    where: Place,
-    leaf: int | None,
-    deeper: Walker | None,
-    plain: bool,
-    is_name: bool,
-    found: Found,
-) -> None:
-    for index, item in enumerate(items, 1):
-        if item is None or (not item and isinstance(item, str | list)):
-            continue
-        at = (where, index)
-        if leaf is not None:
-            text = item if plain and type(item) is str else _written(leaf, item)
-            found[leaf].append((at, text, is_name))
-        if deeper is not None:
-            deeper(item, at, found)
+def _walk_list(leaf: int | None, deeper: Walker | None, plain: bool, is_name: bool) -> Walker:
+    """The walk of each item of a list, the spec's list of entries looked up once per list."""
+    written = partial(_written, leaf) if leaf is not None else str  # a value not a plain text
+
+    def walk_items(items: Any, where: Place, found: Found) -> None:
+        note = found[leaf].append if leaf is not None else None
+        for index, item in enumerate(items, 1):
+            if item is None or (not item and isinstance(item, str | list)):
+                continue
+            at = (where, index)
+            if note is not None:
+                note((at, item if plain and type(item) is str else written(item), is_name))
+            if deeper is not None:
+                deeper(item, at, found)
+
+    return walk_items
 
 
 _WALK = _walker(_TREE)
@@ -221,22 +223,18 @@ _TEXT = itemgetter(1)  # a traced entry's value
 
 
 class Traced(list[tuple[Place, str, bool]]):
-    """``traced_values``' list, with the set of its values (``texts``), made once for all the
-    outputs it is checked against, and (``positions``, made when first asked) where each value
-    is in the list."""
+    """``traced_values``' list, with its values in the same order (``text_list``) and as a set
+    (``texts``), made once for all the outputs it is checked against."""
 
+    text_list: list[str]
     texts: frozenset[str]
-    _positions: dict[str, list[int]] | None = None
 
-    def positions(self, value: str) -> list[int]:
-        """The indexes of the list's items holding ``value``: an output's absent values are
-        looked up, not found by a pass over every value of the study (ten thousand in a study
-        of a thousand sites) for each output."""
-        if self._positions is None:
-            self._positions = {}
-            for index, (_, text, _) in enumerate(self):
-                self._positions.setdefault(text, []).append(index)
-        return self._positions[value]
+    def indexes_of(self, values: Set[str]) -> Iterator[int]:
+        """The indexes, ascending, of the list's items whose value is one of ``values``: one
+        pass in C (``compress`` over set look-ups) for an output's absent values. An index of
+        every value, built for the first output, cost more than a pass per output, as most
+        values (ten thousand in a study of a thousand sites) are never asked for."""
+        return compress(count(), map(values.__contains__, self.text_list))
 
 
 def traced_values(study: Study) -> Traced:
@@ -248,7 +246,8 @@ def traced_values(study: Study) -> Traced:
     traced = Traced()
     for values in found:
         traced += values
-    traced.texts = frozenset(map(_TEXT, traced))  # in C: no generator step per value
+    traced.text_list = list(map(_TEXT, traced))  # in C: no generator step per value
+    traced.texts = frozenset(traced.text_list)
     return traced
 
 
@@ -270,17 +269,32 @@ def json_values(value) -> list[str]:
 
 # Every text node below an element, its own text and each descendant's text and tail (not a
 # comment's or processing instruction's own text: they are not text nodes), as plain strings,
-# collected by libxml2: walking the elements in Python made a proxy object per element.
-_TEXT_NODES = PerThread(lambda: etree.XPath("descendant-or-self::node()/text()", smart_strings=False))
+# collected by libxml2: walking the elements in Python made a proxy object per element. One axis
+# step (the text children of the element and of its descendants are its text descendants): the
+# two-step ``descendant-or-self::node()/text()`` made libxml2 gather every node first and merge
+# the text children of each into one node-set.
+_TEXT_NODES = PerThread(lambda: etree.XPath("descendant::text()", smart_strings=False))
 
 
 def xml_values(document: bytes | etree._Element) -> list[str]:
     """Every non-blank text of an XML output, stripped: what ``itertext()`` gives, in another
     order. ``document`` is its bytes or a tree of them (``finish.finish_xml_tree``: the export
     traces the tree it already parsed)."""
+    return list(filter(None, map(str.strip, _text_nodes(document))))
+
+
+def xml_texts(document: bytes | etree._Element) -> set[str]:
+    """``xml_values`` as a set, made in C from the text nodes (no list of them first): what the
+    export traces an XML output against."""
+    texts = set(map(str.strip, _text_nodes(document)))
+    texts.discard("")
+    return texts
+
+
+def _text_nodes(document: bytes | etree._Element) -> list[str]:
     if isinstance(document, bytes):
         document = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    return [text for node in _TEXT_NODES()(document) if (text := node.strip())]
+    return _TEXT_NODES()(document)
 
 
 _CONTIGUOUS = Implementation.ContiguousNFA
@@ -303,7 +317,8 @@ def untraced(study: Study, output_values: Iterable[str], traced: Traced | None =
     one ``in`` search of the joined values per value was quadratic on a study of a thousand
     sites (thousands of values, a text of 100,000 characters); up to ``_FEW`` are looked for
     one by one, which is cheaper than building the automaton."""
-    values = set(output_values)
+    # a set is taken as it is: the export gathers the XML texts as sets (xml_texts)
+    values = output_values if isinstance(output_values, set | frozenset) else set(output_values)
     traced = traced_values(study) if traced is None else traced
     absent: Set[str] = traced.texts - values
     if absent:
@@ -320,7 +335,7 @@ def untraced(study: Study, output_values: Iterable[str], traced: Traced | None =
     if not absent:
         return []
     missing = []
-    for index in sorted(index for value in absent for index in traced.positions(value)):
+    for index in traced.indexes_of(absent):
         place, value, is_name = traced[index]
         if is_name and (last := split_name(value).last) and last in values:
             continue

@@ -4,7 +4,7 @@ from mappers.context import MappingSettings, build_context
 from mappers.finish import finish_json
 from mappers.model import Intervention, Outcome, Person, Provenance, Site, Study
 from mappers.render import render
-from mappers.trace import json_values, untraced, xml_values
+from mappers.trace import json_values, untraced, xml_texts, xml_values
 from tests.templates.test_ctgov_xml import rich_study
 
 
@@ -78,6 +78,9 @@ def test_an_xml_outputs_values_are_its_texts_as_itertext_gives_them():
     )
     inner = tree.find("a")  # a subtree: its own texts only, not its tail
     assert sorted(xml_values(inner)) == ["after note", "one"]
+    # the set the export traces against: the same texts, each once
+    assert xml_texts(document) == xml_texts(tree) == set(expected)
+    assert xml_texts(b"<r>a<b>a</b> <c> </c></r>") == {"a"}
 
 
 def test_json_values_are_every_string_and_number_depth_first():
@@ -99,5 +102,6 @@ def test_few_and_many_absent_values_are_looked_for_alike(monkeypatch):
         monkeypatch.setattr(trace, "_FEW", few)
         found[few] = untraced(s, output)
     assert found[0] == found[1000]
+    assert untraced(s, set(output)) == untraced(s, frozenset(output)) == found[0]  # taken as they are
     assert "conditions[1]" in found[0] and "conditions[2]" not in found[0]
     assert "keywords[2]" not in found[0] and "keywords[7]" in found[0] and "keywords[41]" not in found[0]
