@@ -449,7 +449,11 @@ def _leaf_texts(el) -> dict:
     for child in el:
         tag = child.tag
         if tag not in texts:
-            texts[tag] = _value(child)
+            value = child.text  # _value's most common case, inline: a one-line leaf
+            if value and "\n" not in value and "\r" not in value and not len(child):
+                texts[tag] = value.strip() or None
+            else:
+                texts[tag] = _value(child)
     return texts
 
 
@@ -457,8 +461,10 @@ def _name(texts: dict) -> str | None:
     """The person's name as one text: ``last_name`` holds it whole in public records; a record
     with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
     get = texts.get
-    parts = (get("first_name"), get("middle_name"), get("last_name"))
-    name = " ".join(p for p in parts if p)
+    first, middle, last = get("first_name"), get("middle_name"), get("last_name")
+    # the parts are texts or None (never empty): one part alone is the name, as joined
+    whole = first is None and middle is None
+    name = (last or "") if whole else " ".join(p for p in (first, middle, last) if p)
     degrees = get("degrees")
     if name and degrees:
         name = f"{name}, {degrees}"
