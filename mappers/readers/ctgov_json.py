@@ -191,17 +191,28 @@ def _identification(draft: Draft, m: dict, at: str) -> None:
 
 
 def _date(draft: Draft, m: dict, key: str, name: str, at: str) -> None:
-    """A date struct (``{"date": …, "type": …}``) or a bare date string (``…SubmitDate``)."""
+    """A date struct (``{"date": …, "type": …}``) or a bare date string (``…SubmitDate``), put
+    on ``draft`` (the status's own values: no source recorded per date); an absent one puts
+    nothing and notes nothing."""
     struct = m.get(key)
+    if struct is None:
+        return
     if isinstance(struct, str):
         struct = {"date": struct}
     struct = struct if isinstance(struct, dict) else {}
-    value = iso_date(struct.get("date"))
-    if struct.get("date") and value is None:
+    date = struct.get("date")
+    value = iso_date(date)
+    if date and value is None:
         draft.note("warning", "unreadable-date", f"'{struct['date']}' is not a date", name, f"{at}/{key}")
-    draft.put(name, value, f"{at}/{key}")
+    if value is not None:
+        draft.values[name] = value
     if key.endswith("Struct"):
-        draft.put(name + "_type", known_code(draft, "date_type", struct.get("type"), name, f"{at}/{key}"), at)
+        kind = struct.get("type")
+        code = coded("date_type", kind) if isinstance(kind, str) else None
+        if code is None and kind:
+            known_code(draft, "date_type", kind, name, f"{at}/{key}")  # the note, as it reads
+        elif code:
+            draft.values[name + "_type"] = code
 
 
 _DATES = (  # statusModule key -> model field (a …Struct has a type beside its date)
