@@ -169,7 +169,14 @@ def _children(el) -> dict:
 
 
 def _texts(el: _Node, path: str) -> list[str]:
-    return [t for t in ("".join(x.itertext()).strip() for x in el.findall(path)) if t]
+    """Each element's whole text, stripped, the empty ones left out (a leaf's text is its
+    ``itertext``, read without an iterator: conditions, keywords and MeSH terms are leaves)."""
+    return [t for t in (_whole_text(x).strip() for x in el.findall(path)) if t]
+
+
+def _whole_text(x) -> str:
+    """``"".join(x.itertext())``: a leaf's text alone, an element with children walked."""
+    return "".join(x.itertext()) if len(x) else (x.text or "")
 
 
 def _flag(draft: Draft, value: str | None, field: str, where: str) -> bool | None:

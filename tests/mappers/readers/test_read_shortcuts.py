@@ -86,3 +86,17 @@ def test_a_reader_is_given_the_texts_own_bytes_or_none(data, monkeypatch):
         assert encoded is None
     elif text.encode("utf-8") == data:
         assert encoded is data
+
+
+def test_a_leafs_whole_text_is_its_itertext():
+    from lxml import etree
+
+    from mappers.readers.ctgov_xml import _PARSER, _whole_text
+
+    root = etree.fromstring(
+        "<r><a>plain</a><a/><a>one <![CDATA[two]]> three</a><a>x<?pi y?>z</a><a>p<b>q</b>r</a>"
+        "<a>  spaced \n lines </a><a><!-- gone --></a></r>",
+        _PARSER(),
+    )
+    for element in root:
+        assert _whole_text(element) == "".join(element.itertext())
