@@ -110,6 +110,9 @@ PartialDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)
 
 
 class _Strict(BaseModel):
+    """Empty lists and dicts are defaults by factory (``Field(default_factory=list)``): pydantic
+    deep-copies a mutable default value on every model it is missing from, a dozen a study."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -149,8 +152,8 @@ class Intervention(_Strict):
     type: InterventionType | None = None
     name: str | None = None
     description: str | None = None
-    other_names: list[str] = []
-    arm_labels: list[str] = []
+    other_names: list[str] = Field(default_factory=list)
+    arm_labels: list[str] = Field(default_factory=list)
 
 
 class Arm(_Strict):
@@ -159,7 +162,7 @@ class Arm(_Strict):
     label: str
     type: ArmType | None = None
     description: str | None = None
-    intervention_names: list[str] = []
+    intervention_names: list[str] = Field(default_factory=list)
     dose: Dose | None = None
 
 
@@ -190,7 +193,7 @@ class Design(_Strict):
     study_type: StudyType | None = None
     patient_registry: bool | None = None  # an observational study that is a patient registry
     target_duration: str | None = None  # of a patient registry, e.g. "12 Months"
-    phases: list[Phase] = []
+    phases: list[Phase] = Field(default_factory=list)
     allocation: Allocation | None = None
     intervention_model: InterventionModel | None = None
     intervention_model_description: str | None = None
@@ -198,7 +201,7 @@ class Design(_Strict):
     observational_model: ObservationalModel | None = None
     time_perspective: TimePerspective | None = None
     masking: Masking | None = None
-    who_masked: list[WhoMasked] = []  # the masked roles, in the source's order
+    who_masked: list[WhoMasked] = Field(default_factory=list)  # the masked roles, in the source's order
     masking_description: str | None = None
     number_of_arms: int | None = Field(default=None, ge=0)
     bio_spec_retention: BioSpecRetention | None = None
@@ -276,7 +279,7 @@ class Oversight(_Strict):
     is_us_export: bool | None = None
     fdaaa801_violation: bool | None = None
     # 2016 records only; retired by the registry in 2017 and never written again
-    authorities: list[str] = []
+    authorities: list[str] = Field(default_factory=list)
     is_fda_regulated: bool | None = None
     is_section_801: bool | None = None
 
@@ -316,8 +319,8 @@ class Site(_Strict):
     country: str | None = None
     status: OverallStatus | None = None  # the site's recruitment status
     geo_point: GeoPoint | None = None
-    contacts: list[Person] = []  # the site's contact and backup contact
-    investigators: list[Person] = []  # principal and sub-investigators at the site
+    contacts: list[Person] = Field(default_factory=list)  # the site's contact and backup contact
+    investigators: list[Person] = Field(default_factory=list)  # principal and sub-investigators at the site
 
     @property
     def principal_investigator(self) -> Person | None:
@@ -338,7 +341,7 @@ class Eligibility(_Strict):
     gender_description: str | None = None
     minimum_age: str | None = None
     maximum_age: str | None = None
-    std_ages: list[StdAge] = []
+    std_ages: list[StdAge] = Field(default_factory=list)
     healthy_volunteers: bool | None = None
     study_population: str | None = None  # observational studies
     sampling_method: SamplingMethod | None = None  # observational studies
@@ -385,8 +388,8 @@ class Browse(_Strict):
     ``derivedSection.conditionBrowseModule`` / ``interventionBrowseModule``, legacy
     ``condition_browse`` / ``intervention_browse``): the headings and their ancestors."""
 
-    meshes: list[MeshTerm] = []
-    ancestors: list[MeshTerm] = []
+    meshes: list[MeshTerm] = Field(default_factory=list)
+    ancestors: list[MeshTerm] = Field(default_factory=list)
 
 
 class IpdSharingStatement(_Strict):
@@ -395,7 +398,7 @@ class IpdSharingStatement(_Strict):
 
     ipd_sharing: IpdSharing
     description: str | None = None
-    info_types: list[IpdInfoType] = []
+    info_types: list[IpdInfoType] = Field(default_factory=list)
     time_frame: str | None = None
     access_criteria: str | None = None
     url: str | None = None
@@ -434,26 +437,28 @@ class Provenance(_Strict):
     record: int | None = None  # 1-based position when one file holds several studies
     layout: str  # the reader that recognised the source, e.g. "text-a"
     content_hash: str  # sha256 of the input's bytes (shared by every record of a many-record input)
-    field_sources: dict[str, str] = {}  # canonical field -> where it was read ("line 3")
+    field_sources: dict[str, str] = Field(
+        default_factory=dict
+    )  # canonical field -> where it was read ("line 3")
 
 
 class Study(_Strict):
     """One clinical study, as read from one source record."""
 
-    identifiers: list[Identifier] = []
-    nct_aliases: list[str] = []  # NCT ids the registry merged into this one
+    identifiers: list[Identifier] = Field(default_factory=list)
+    nct_aliases: list[str] = Field(default_factory=list)  # NCT ids the registry merged into this one
     brief_title: str | None = None
     official_title: str | None = None
     acronym: str | None = None
     brief_summary: str | None = None
     detailed_description: str | None = None
-    conditions: list[str] = []
-    keywords: list[str] = []
+    conditions: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
     condition_browse: Browse | None = None
-    interventions: list[Intervention] = []
+    interventions: list[Intervention] = Field(default_factory=list)
     intervention_browse: Browse | None = None
-    arms: list[Arm] = []
-    outcomes: list[Outcome] = []
+    arms: list[Arm] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(default_factory=list)
     design: Design = Design()
     enrollment: Enrollment | None = None
     status: StatusInfo = StatusInfo()
@@ -461,21 +466,21 @@ class Study(_Strict):
     oversight: Oversight | None = None
     organization: Organization | None = None  # who submitted the record (public XML <source>)
     sponsor: Organization | None = None
-    collaborators: list[Organization] = []
-    officials: list[Person] = []
-    contacts: list[Person] = []
-    sites: list[Site] = []
-    removed_countries: list[str] = []  # countries whose sites the registry removed
+    collaborators: list[Organization] = Field(default_factory=list)
+    officials: list[Person] = Field(default_factory=list)
+    contacts: list[Person] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list)
+    removed_countries: list[str] = Field(default_factory=list)  # countries whose sites the registry removed
     eligibility: Eligibility | None = None
     responsible_party: ResponsibleParty | None = None
-    references: list[Reference] = []
-    links: list[Link] = []
+    references: list[Reference] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
     ipd_sharing_statement: IpdSharingStatement | None = None
-    avail_ipds: list[AvailIpd] = []
-    large_docs: list[LargeDocument] = []
-    pending_results: list[ResultsSubmission] = []
+    avail_ipds: list[AvailIpd] = Field(default_factory=list)
+    large_docs: list[LargeDocument] = Field(default_factory=list)
+    pending_results: list[ResultsSubmission] = Field(default_factory=list)
     provenance: Provenance
-    issues: list[Issue] = []
+    issues: list[Issue] = Field(default_factory=list)
 
     @property
     def nct_id(self) -> str | None:

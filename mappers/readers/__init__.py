@@ -33,6 +33,7 @@ READERS: tuple[Reader, ...] = (CtgovJsonV1(), CtgovJson(), CtgovXml(), CtgovCsv(
 # export flow holds every study of one input until the input is written (~0.26 MB each for API
 # v2 records, measured), so the bound caps that memory too (~260 MB).
 MAX_STUDIES_PER_FILE = 1000
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 __all__ = [
     "MAX_STUDIES_PER_FILE",
@@ -70,25 +71,11 @@ def iter_document(
     file twice, and it is the held studies that cost memory, which the bound caps either way.
     A rejected record counts: it cost as much to read as a study.
     """
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(), without copying the data
         raise RejectedInput("empty file")
     if looks_binary(data):
         raise RejectedInput("binary file, not a text document")
-    try:
-        text, issues = decode(data)
-    except UndecodableInput as exc:
-        raise RejectedInput(f"unreadable encoding: {exc}") from exc
-    if "\r" in text:  # a search, not two copies of a text that has none
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text, fixes = repair(text)
-    if fixes:
-        issues.append(
-            Issue(
-                severity="warning",
-                code="text-repaired",
-                message="text repaired with ftfy: " + ", ".join(fixes),
-            )
-        )
+    text, encoded, issues = _text(data)
     reader = next((r for r in READERS if r.recognises(text)), None)
     if reader is None:
         raise RejectedInput(
@@ -98,7 +85,7 @@ def iter_document(
             + "; ".join(filter(None, (r.missing(text) for r in READERS)))
         )
     digest = hashlib.sha256(data).hexdigest()
-    items = _guarded(reader, text, source)
+    items = _guarded(reader, text, encoded, source)
     head = list(islice(items, 2))  # one look ahead: a single-record input has no record numbers
     multi = len(head) > 1
     for position, item in enumerate(chain(head, items), 1):
@@ -110,6 +97,35 @@ def iter_document(
             continue
         provenance = Provenance(source=source, record=record, layout=reader.layout, content_hash=digest)
         yield _build(item, provenance, issues)
+
+
+def _text(data: bytes) -> tuple[str, bytes | None, list[Issue]]:
+    """The input's text (decoded, line ends made LF, repaired), its UTF-8 bytes where the
+    input's own bytes are exactly that (None otherwise: a reader parsing bytes is given them
+    rather than encoding the text again), and what decoding and repair report."""
+    try:
+        text, issues = decode(data)
+    except UndecodableInput as exc:
+        raise RejectedInput(f"unreadable encoding: {exc}") from exc
+    # the input's bytes are the text's own UTF-8 while nothing below changes the text: UTF-8
+    # without a byte-order mark (whose decoding is data.decode("utf-8"): a UTF-16 mark is never
+    # UTF-8), no line ends rewritten, no repair
+    encoded: bytes | None = None if issues or data.startswith(_BOMS) else data
+    if "\r" in text:  # a search, not two copies of a text that has none
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        encoded = None
+    repaired, fixes = repair(text)
+    if repaired is not text:  # repair's NFC step changes text without naming a fix
+        text, encoded = repaired, None
+    if fixes:
+        issues.append(
+            Issue(
+                severity="warning",
+                code="text-repaired",
+                message="text repaired with ftfy: " + ", ".join(fixes),
+            )
+        )
+    return text, encoded, issues
 
 
 def _build(draft: Draft, provenance: Provenance, issues: list[Issue]) -> Study | RejectedRecord:
@@ -129,9 +145,11 @@ def _build(draft: Draft, provenance: Provenance, issues: list[Issue]) -> Study |
     return study
 
 
-def _guarded(reader: Reader, text: str, source: str) -> Iterator[Draft | RejectedRecord]:
+def _guarded(
+    reader: Reader, text: str, encoded: bytes | None, source: str
+) -> Iterator[Draft | RejectedRecord]:
     try:
-        yield from reader.read(text, source)
+        yield from reader.read_encoded(text, encoded, source)
     except RecursionError as exc:  # json.loads on thousands of nested brackets: hostile, not a bug
         raise RejectedInput(f"{reader.layout}: document nested too deeply to read") from exc
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mappers.model import Issue, Provenance, Severity, Study
+
+_LEADING_SPACE = re.compile(r"\s*")  # for str, the whitespace str.lstrip() strips
+
+
+def head_start(text: str, limit: int) -> int:
+    """Where ``text[:limit].lstrip()`` begins in ``text`` (``limit`` or the text's length when
+    that is all space), without copying the head twice: the recognisers ask ``text[at:limit]``
+    about the layout's marks in place, on every input."""
+    found = _LEADING_SPACE.match(text, 0, limit)
+    assert found is not None  # a pattern that matches the empty string always matches
+    return found.end()
 
 
 class RejectedInput(ValueError):
@@ -75,3 +87,9 @@ class Reader(ABC):
         """Every study in ``text``, in order (a generator for many-record inputs, so that a large
         export is mapped row by row); raise RejectedInput when the document as a whole is
         unreadable, yield a RejectedRecord for a single bad record."""
+
+    def read_encoded(self, text: str, encoded: bytes | None, source: str) -> Iterable[Draft | RejectedRecord]:
+        """``read``, given also the input's bytes where they are exactly ``text`` in UTF-8
+        (None where decoding or repair changed anything): a layout parsed from bytes need not
+        encode the text again."""
+        return self.read(text, source)

@@ -21,9 +21,10 @@ from typing import Any
 
 import orjson
 
-from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord, head_start
 from mappers.readers.ctgov_values import (
     agency_class,
+    coded,
     iso_date,
     known_code,
     large_document_url,
@@ -36,7 +37,7 @@ _SNIFF = 65536  # recognition looks at the start of a file only: a 50 MB file is
 # A list page with no studies, as the API answers a query that matches none. Any other object
 # with a "studies" key (a project's notes, another tool's export) is not a registry page: a page
 # that holds studies shows a study's "protocolSection" near its start (the API writes it first).
-_EMPTY_PAGE = re.compile(r'^\{\s*"studies"\s*:\s*\[\s*\]')
+_EMPTY_PAGE = re.compile(r'\{\s*"studies"\s*:\s*\[\s*\]')  # matched at the head's start
 
 
 # Every byte but an ASCII digit -> ".", a digit -> "0": a run of 19 zeros is a number orjson may
@@ -45,8 +46,10 @@ _DIGITS_ONLY = bytes(ord("0") if chr(b) in "0123456789" else ord(".") for b in r
 _LONG_NUMBER = b"0" * 19
 
 
-def load_json(text: str):
-    """The parsed document, or a rejection saying where the JSON breaks.
+def load_json(text: str, encoded: bytes | None = None):
+    """The parsed document, or a rejection saying where the JSON breaks. ``encoded``: the
+    text's own UTF-8 bytes where the caller has them (the input file, when decoding and repair
+    left it as it was), so that the text is not encoded again.
 
     orjson parses a registry record in half json's time, to the same values, with two
     differences, both sent to json here: it refuses what json accepts beyond the standard
@@ -54,7 +57,7 @@ def load_json(text: str):
     parsed by json, whose answer or error stands; and it reads an integer outside 64 bits as a
     float, so a text with 19 digits in a row (any number from 2^63 up has them) is json's too.
     """
-    data = text.encode("utf-8", "surrogatepass")
+    data = text.encode("utf-8", "surrogatepass") if encoded is None else encoded
     if _LONG_NUMBER not in data.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(data)
@@ -74,11 +77,16 @@ class CtgovJson(Reader):
     layout = "ctgov-json-v2"
 
     def recognises(self, text: str) -> bool:
-        head = text[:_SNIFF].lstrip()
-        return head.startswith("{") and ('"protocolSection"' in head or bool(_EMPTY_PAGE.match(head)))
+        at = head_start(text, _SNIFF)  # text[:_SNIFF].lstrip() begins here
+        return text.startswith("{", at, _SNIFF) and (
+            text.find('"protocolSection"', at, _SNIFF) >= 0 or bool(_EMPTY_PAGE.match(text, at, _SNIFF))
+        )
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
-        document = load_json(text)
+        return self.read_encoded(text, None, source)
+
+    def read_encoded(self, text: str, encoded: bytes | None, source: str) -> Iterable[Draft | RejectedRecord]:
+        document = load_json(text, encoded)
         if not isinstance(document, dict):
             raise RejectedInput("JSON document is not an object")
         if "protocolSection" in document:
@@ -183,17 +191,28 @@ def _identification(draft: Draft, m: dict, at: str) -> None:
 
 
 def _date(draft: Draft, m: dict, key: str, name: str, at: str) -> None:
-    """A date struct (``{"date": …, "type": …}``) or a bare date string (``…SubmitDate``)."""
+    """A date struct (``{"date": …, "type": …}``) or a bare date string (``…SubmitDate``), put
+    on ``draft`` (the status's own values: no source recorded per date); an absent one puts
+    nothing and notes nothing."""
     struct = m.get(key)
+    if struct is None:
+        return
     if isinstance(struct, str):
         struct = {"date": struct}
     struct = struct if isinstance(struct, dict) else {}
-    value = iso_date(struct.get("date"))
-    if struct.get("date") and value is None:
+    date = struct.get("date")
+    value = iso_date(date)
+    if date and value is None:
         draft.note("warning", "unreadable-date", f"'{struct['date']}' is not a date", name, f"{at}/{key}")
-    draft.put(name, value, f"{at}/{key}")
+    if value is not None:
+        draft.values[name] = value
     if key.endswith("Struct"):
-        draft.put(name + "_type", known_code(draft, "date_type", struct.get("type"), name, f"{at}/{key}"), at)
+        kind = struct.get("type")
+        code = coded("date_type", kind) if isinstance(kind, str) else None
+        if code is None and kind:
+            known_code(draft, "date_type", kind, name, f"{at}/{key}")  # the note, as it reads
+        elif code:
+            draft.values[name + "_type"] = code
 
 
 _DATES = (  # statusModule key -> model field (a …Struct has a type beside its date)
@@ -431,7 +450,7 @@ def _person(draft: Draft, item: dict, where: str) -> dict | None:
     role = item.get("role")
     return {
         "name": item["name"],
-        "role": known_code(draft, "role", role, "role", where) if str(role).upper() != "CONTACT" else None,
+        "role": _role(draft, role, where),
         "affiliation": item.get("affiliation"),
         "phone": item.get("phone"),
         "phone_ext": item.get("phoneExt"),
@@ -439,49 +458,86 @@ def _person(draft: Draft, item: dict, where: str) -> dict | None:
     }
 
 
+def _role(draft: Draft, role, *where: object) -> str | None:
+    """A person's role code, None for CONTACT: ``known_code``'s answer and note, the note's
+    location (``where``'s parts joined) made only when there is a note (a thousand-site record
+    has thousands of people)."""
+    if role is None:
+        return None
+    if isinstance(role, str):
+        if role.upper() == "CONTACT":
+            return None
+        code = coded("role", role)
+        if code is not None or not role:
+            return code
+    elif str(role).upper() == "CONTACT":
+        return None
+    return known_code(draft, "role", role, "role", "".join(map(str, where)))
+
+
 def _people(draft: Draft, items, where: str) -> list[dict]:
     return [p for i, item in enumerate(items or []) if (p := _person(draft, item, f"{where}/{i}"))]
-
-
-def _number(value) -> bool:
-    """A JSON number (a boolean is not one)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _geo_point(loc: dict) -> dict | None:
-    geo = loc.get("geoPoint")
-    if not geo:
-        return None
-    lat, lon = geo.get("lat"), geo.get("lon")
-    return {"lat": lat, "lon": lon} if _number(lat) and _number(lon) else None
 
 
 def _contacts(draft: Draft, m: dict, at: str) -> None:
     for key, name in (("overallOfficials", "officials"), ("centralContacts", "contacts")):
         draft.put(name, _people(draft, m.get(key), f"{at}/{key}"), f"{at}/{key}")
+    base = f"{at}/locations/"
     draft.put(
         "sites",
-        [_site(draft, loc, f"{at}/locations/{i}") for i, loc in enumerate(m.get("locations") or [])],
+        [_site(draft, loc, base, i) for i, loc in enumerate(m.get("locations") or [])],
         f"{at}/locations",
     )
 
 
-def _site(draft: Draft, loc: dict, where: str) -> dict:
-    """A ``locations`` item; its people with role CONTACT are its contacts, the others its
-    investigators (``_person``)."""
+def _site(draft: Draft, loc: dict, base: str, index: int) -> dict:
+    """A ``locations`` item (``base`` + ``index`` its pointer, made only for a note); its
+    people with role CONTACT are its contacts, the others its investigators (``_person``)."""
     get = loc.get
-    people = get("contacts")
-    people = _people(draft, people, f"{where}/contacts") if people else []
+    contacts: list[dict] = []
+    investigators: list[dict] = []
+    for i, item in enumerate(get("contacts") or ()):
+        name = item.get("name")
+        if not name:
+            continue
+        role = _role(draft, item.get("role"), base, index, "/contacts/", i)
+        (contacts if role is None else investigators).append(
+            {
+                "name": name,
+                "role": role,
+                "affiliation": item.get("affiliation"),
+                "phone": item.get("phone"),
+                "phone_ext": item.get("phoneExt"),
+                "email": item.get("email"),
+            }
+        )
+    status = get("status")
+    code = coded("status", status) if isinstance(status, str) else None
+    if code is None and status:  # reported as known_code reports it
+        known_code(draft, "status", status, "sites", f"{base}{index}")
+    geo = get("geoPoint")
+    if geo:
+        lat, lon = geo.get("lat"), geo.get("lon")
+        point = (
+            {"lat": lat, "lon": lon}
+            if isinstance(lat, int | float)
+            and isinstance(lon, int | float)
+            and not isinstance(lat, bool)
+            and not isinstance(lon, bool)
+            else None
+        )
+    else:
+        point = None
     return {
         "facility": get("facility"),
         "city": get("city"),
         "state": get("state"),
         "zip": get("zip"),
         "country": get("country"),
-        "status": known_code(draft, "status", get("status"), "sites", where),
-        "geo_point": _geo_point(loc),
-        "contacts": [p for p in people if p["role"] is None],
-        "investigators": [p for p in people if p["role"] is not None],
+        "status": code,
+        "geo_point": point,
+        "contacts": contacts,
+        "investigators": investigators,
     }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord
+from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord, head_start
 from mappers.readers.ctgov_json import load_json, read_study
 from mappers.text import parse_count
 
@@ -24,11 +24,14 @@ class CtgovJsonV1(Reader):
     layout = "ctgov-json-v1"
 
     def recognises(self, text: str) -> bool:
-        head = text[:_SNIFF].lstrip()
-        return head.startswith("{") and '"FullStudiesResponse"' in head
+        at = head_start(text, _SNIFF)  # text[:_SNIFF].lstrip() begins here
+        return text.startswith("{", at, _SNIFF) and text.find('"FullStudiesResponse"', at, _SNIFF) >= 0
 
     def read(self, text: str, source: str) -> Iterable[Draft | RejectedRecord]:
-        document = load_json(text)
+        return self.read_encoded(text, None, source)
+
+    def read_encoded(self, text: str, encoded: bytes | None, source: str) -> Iterable[Draft | RejectedRecord]:
+        document = load_json(text, encoded)
         full = document.get("FullStudiesResponse") if isinstance(document, dict) else None
         entries = full.get("FullStudies") if isinstance(full, dict) else None
         if not isinstance(entries, list) or not entries:

@@ -24,7 +24,7 @@ import textwrap
 
 from lxml import etree
 
-from mappers.readers.base import Draft, Reader, RejectedInput
+from mappers.readers.base import Draft, Reader, RejectedInput, head_start
 from mappers.readers.ctgov_values import (
     agency_class,
     iso_date,
@@ -51,8 +51,8 @@ class CtgovXml(Reader):
     layout = "ctgov-public-xml"
 
     def recognises(self, text: str) -> bool:
-        head = text[:_SNIFF].lstrip()
-        return head.startswith("<") and "<clinical_study" in head
+        at = head_start(text, _SNIFF)  # text[:_SNIFF].lstrip() begins here
+        return text.startswith("<", at, _SNIFF) and text.find("<clinical_study", at, _SNIFF) >= 0
 
     def read(self, text: str, source: str) -> list[Draft]:
         prolog = text[: text.find("<clinical_study")]
@@ -169,7 +169,14 @@ def _children(el) -> dict:
 
 
 def _texts(el: _Node, path: str) -> list[str]:
-    return [t for t in ("".join(x.itertext()).strip() for x in el.findall(path)) if t]
+    """Each element's whole text, stripped, the empty ones left out (a leaf's text is its
+    ``itertext``, read without an iterator: conditions, keywords and MeSH terms are leaves)."""
+    return [t for t in (_whole_text(x).strip() for x in el.findall(path)) if t]
+
+
+def _whole_text(x) -> str:
+    """``"".join(x.itertext())``: a leaf's text alone, an element with children walked."""
+    return "".join(x.itertext()) if len(x) else (x.text or "")
 
 
 def _flag(draft: Draft, value: str | None, field: str, where: str) -> bool | None:
@@ -441,17 +448,30 @@ def _eligibility(draft: Draft, root: _Node) -> None:
 
 
 def _leaf_texts(el) -> dict:
-    """Each tag's first child of an lxml element (``_children``), as its text (``_value``): a
-    person's or an address's few children, read without looking up the many it lacks."""
-    return {tag: _value(child) for tag, child in _children(el).items()}
+    """Each tag's first child of an lxml element, as its text (``_value``): a person's or an
+    address's few children, read in one pass without looking up the many it lacks (a
+    thousand-site record has thousands of them). The same keys and values as
+    ``{tag: _value(child) for tag, child in _children(el).items()}``."""
+    texts: dict = {}
+    for child in el:
+        tag = child.tag
+        if tag not in texts:
+            value = child.text  # _value's most common case, inline: a one-line leaf
+            if value and "\n" not in value and "\r" not in value and not len(child):
+                texts[tag] = value.strip() or None
+            else:
+                texts[tag] = _value(child)
+    return texts
 
 
 def _name(texts: dict) -> str | None:
     """The person's name as one text: ``last_name`` holds it whole in public records; a record
     with name parts (PRS style) is joined as "First Middle Last, Degrees"."""
     get = texts.get
-    parts = (get("first_name"), get("middle_name"), get("last_name"))
-    name = " ".join(p for p in parts if p)
+    first, middle, last = get("first_name"), get("middle_name"), get("last_name")
+    # the parts are texts or None (never empty): one part alone is the name, as joined
+    whole = first is None and middle is None
+    name = (last or "") if whole else " ".join(p for p in (first, middle, last) if p)
     degrees = get("degrees")
     if name and degrees:
         name = f"{name}, {degrees}"
@@ -465,9 +485,10 @@ def _person(draft: Draft, el, where: str) -> dict | None:
     if not name:
         return None
     get = texts.get
+    role = get("role")
     return {
         "name": name,
-        "role": known_code(draft, "role", get("role"), "role", where),
+        "role": known_code(draft, "role", role, "role", where) if role else None,
         "affiliation": get("affiliation"),
         "phone": get("phone"),
         "phone_ext": get("phone_ext"),
@@ -502,17 +523,21 @@ def _site(draft: Draft, loc, where: str) -> dict:
     # people before the status, each kind in turn: the draft's notes in the order they had
     people = [p for c in contacts + backups if (p := _person(draft, c, where))]
     leading = [p for c in investigators if (p := _person(draft, c, where))]
-    places = _leaf_texts(address) if address is not None else {}
+    get = (_NO_TEXTS if address is None else _leaf_texts(address)).get
+    state = _value(status)
     return {
         "facility": _value(name),
-        "city": places.get("city"),
-        "state": places.get("state"),
-        "zip": places.get("zip"),
-        "country": places.get("country"),
-        "status": known_code(draft, "status", _value(status), "sites", where),
+        "city": get("city"),
+        "state": get("state"),
+        "zip": get("zip"),
+        "country": get("country"),
+        "status": known_code(draft, "status", state, "sites", where) if state else None,
         "contacts": people,
         "investigators": leading,
     }
+
+
+_NO_TEXTS: dict = {}
 
 
 def _people(draft: Draft, root: _Node) -> None:
