@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -36,12 +37,15 @@ _NOT_MAPPED = re.compile(r"^(?P<output>.+?) has no element for ")
 _PAGE_REPORT = {"run": {"trialexport_version": version("trialexport")}}
 
 
-@dataclass
-class FieldRow:
+class FieldRow(NamedTuple):
+    """A row of a study page's field table. A tuple, so that the page's loop unpacks each row in
+    one step (``for path, value, sources, quoted in view.fields``) instead of looking its parts
+    up attribute by attribute; ``row.path`` and the rest still read as attributes."""
+
     path: str
     value: object
     sources: list[tuple[str, str]]  # (canonical field, where in the source)
-    quoted: Excerpt = field(default_factory=list)  # the source lines themselves, where known
+    quoted: Excerpt  # the source lines themselves, where known
 
 
 @dataclass
