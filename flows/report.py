@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -31,17 +32,23 @@ from mappers.render import environment
 _EXPANDED = ("design", "status")  # objects always present in the model: listed field by field
 _NOT_SHOWN = {"provenance", "issues"}
 _NOT_MAPPED = re.compile(r"^(?P<output>.+?) has no element for ")
+_LEVEL = re.compile(r"[.\[]")  # where a field path's next level starts (not at its first character)
+# A field's values a page lists as empty: built once, never changed
+_EMPTY: tuple[object, ...] = (None, "", [], {})
 # What a study page shows of the run: nothing that changes from one run to the next, so the page
 # of a study the run skipped (unchanged input) stays true as it is.
 _PAGE_REPORT = {"run": {"trialexport_version": version("trialexport")}}
 
 
-@dataclass
-class FieldRow:
+class FieldRow(NamedTuple):
+    """A row of a study page's field table. A tuple, so that the page's loop unpacks each row in
+    one step (``for path, value, sources, quoted in view.fields``) instead of looking its parts
+    up attribute by attribute; ``row.path`` and the rest still read as attributes."""
+
     path: str
     value: object
     sources: list[tuple[str, str]]  # (canonical field, where in the source)
-    quoted: Excerpt = field(default_factory=list)  # the source lines themselves, where known
+    quoted: Excerpt  # the source lines themselves, where known
 
 
 @dataclass
@@ -74,15 +81,21 @@ def _load_study(output_dir: Path, entry: ReportEntry) -> dict | None:
 
 
 def _sources_by_field(field_sources: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
-    """The recorded sources of each field and of each field that contains them: ``arms[0].name``
-    is filed under ``arms``, ``arms[0]`` and itself, in ``field_sources`` order. Built once a
-    study, so that finding a row's sources is one look-up, not a scan of every source per row."""
+    """The recorded sources of each field a page shows and of each field that contains them:
+    ``arms[0].name`` is filed under ``arms``, ``arms[0]`` and itself, in ``field_sources`` order.
+    Built once a study, so that finding a row's sources is one look-up, not a scan of every
+    source per row. A row's path is a field or a field's sub-field (``design.phases``: no ``[``,
+    one ``.`` at most), so a source is filed under its first two levels and itself only: a
+    deeper level (``sites[3].contacts[0]``) is no row's path."""
     by_field: dict[str, list[tuple[str, str]]] = {}
     for name, where in field_sources.items():
         pair = (name, where)
-        for end, char in enumerate(name):
-            if char in ".[" and end:
-                by_field.setdefault(name[:end], []).append(pair)
+        first = _LEVEL.search(name, 1)
+        if first is not None:
+            by_field.setdefault(name[: first.start()], []).append(pair)
+            second = _LEVEL.search(name, first.end())
+            if second is not None:
+                by_field.setdefault(name[: second.start()], []).append(pair)
         by_field.setdefault(name, []).append(pair)
     return by_field
 
@@ -91,10 +104,11 @@ def _sources_of(
     path: str, field_sources: dict[str, str], by_field: dict[str, list[tuple[str, str]]]
 ) -> list[tuple[str, str]]:
     """The sources recorded for ``path`` or for a field inside it; else, for a field of a block
-    read whole ("design block"), the block's."""
+    read whole ("design block"), the block's. The list ``by_field`` holds, not a copy: no two rows
+    have one path, and nothing changes a row's sources."""
     found = by_field.get(path)
     if found:
-        return list(found)
+        return found
     if "." in path:
         parent = path.split(".", 1)[0]
         return [(parent, field_sources[parent])] if parent in field_sources else []
@@ -125,7 +139,7 @@ def _fields(study: dict, lines: list[str] | None) -> tuple[list[FieldRow], list[
     rows, empty = [], []
     for path, name, sub in _FIELD_PATHS:
         value = study.get(name) if sub is None else study.get(name, {}).get(sub)
-        if value in (None, "", [], {}):
+        if value in _EMPTY:
             empty.append(path)
         else:
             sources = _sources_of(path, field_sources, by_field)

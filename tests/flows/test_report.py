@@ -268,3 +268,29 @@ def test_a_users_overlay_of_the_study_page_renders_under_the_sandbox(tmp_path):
     page = render_study_page(view, str(own)).decode()
     assert page.count('<pre class="mine">') == len(view.fields) > 10
     assert 'class="value"' not in page
+
+
+def test_a_rows_sources_are_every_source_inside_its_field():
+    """A row's sources are those recorded for its path or for a field inside it, in recorded
+    order, however deep: sources are filed only under the levels a row's path can have."""
+    from flows.report import _FIELD_PATHS, _sources_by_field
+
+    assert all(path.count(".") <= 1 and "[" not in path for path, _, _ in _FIELD_PATHS)
+    field_sources = {
+        "arms": "/a",
+        "arms[0].name": "line 3",
+        "sites[2].contacts[0].name": "/s/c",
+        "design.phases": "design block",
+        "design.masking.who[1]": "line 9",
+        "design": "design block",
+        "status.overall": "/o",
+        "sites[10]": "/s10",
+    }
+    by_field = _sources_by_field(field_sources)
+    for path, _, _ in _FIELD_PATHS:
+        inside = [
+            (name, where)
+            for name, where in field_sources.items()
+            if name == path or (name.startswith(path) and name[len(path)] in ".[")
+        ]
+        assert by_field.get(path, []) == inside, path
