@@ -404,7 +404,11 @@ class _ResourceWalk:
         for index, ext in enumerate(extensions):
             if not isinstance(ext, dict):
                 continue
-            has_value = any(key.startswith("value") for key in ext)
+            has_value = False
+            for key in ext:  # ``any`` over a generator, without the generator (a study has hundreds)
+                if key.startswith("value"):
+                    has_value = True
+                    break
             if has_value == ("extension" in ext):
                 problem = "has both a value and sub-extensions" if has_value else "has no value"
                 self.issues.append(
@@ -436,8 +440,12 @@ _Action = tuple[str | None, Binding | None, bool]
 # ``validation.profile.native_checks``), its elements' actions, its quiet elements (neither a
 # type to walk, nor a binding, nor a rule past emptiness: most of a study's elements, ``system``,
 # ``code``, ``display``, a site's ``city``, settled in ``_typed`` by one set look-up) and its
-# walked elements (a type to walk, and nothing else: ``coding``, ``address``), by their type.
-_TypeActions = tuple[list, bool, tuple | None, dict[str, _Action], frozenset[str], dict[str, str]]
+# walked elements (a type to walk, and nothing else: ``coding``, ``address``), by their type, and
+# its coded elements (a required binding, and nothing else: ``status``, ``use``), by the codes
+# that pass it (none blank: a code found there needs no rule).
+_TypeActions = tuple[
+    list, bool, tuple | None, dict[str, _Action], frozenset[str], dict[str, str], dict[str, frozenset[str]]
+]
 
 
 @cache
@@ -464,7 +472,12 @@ def _actions(version: str, type_name: str) -> _TypeActions:
         if into is not None and into != "Resource" and bound is None and not notable
     }
     beyond_contained = any(not about_contained for _, _, about_contained in checks)
-    return checks, beyond_contained, native_checks(checks, type_name), actions, quiet, walked
+    coded = {
+        element: frozenset(code for code in bound[1] if code and not code.isspace())
+        for element, (into, bound, notable) in actions.items()
+        if into is None and bound is not None and not notable
+    }
+    return checks, beyond_contained, native_checks(checks, type_name), actions, quiet, walked, coded
 
 
 class _Actions(dict[str, _TypeActions]):
@@ -535,9 +548,10 @@ class _CheckedWalk(ProfileWalk):
         """``ProfileWalk.node`` and the rules' reading of the node (``_ResourceWalk._object``),
         in one loop over its elements. A quiet element (``_TypeActions``) is settled by its
         emptiness; a non-empty object or list of a walked element is walked from here (what
-        ``_into`` does with it, without the call: most of a study's nodes are reached so);
-        every other element by ``_element``."""
-        checks, beyond_contained, natives, actions, quiet, walked = self._actions[type_name]
+        ``_into`` does with it, without the call: most of a study's nodes are reached so); a
+        code of a coded element's value set needs nothing more; every other element is read by
+        ``_element``."""
+        checks, beyond_contained, natives, actions, quiet, walked, coded = self._actions[type_name]
         if checks and (beyond_contained or "contained" in node):  # the Bundle's shell keeps its keys
             self._invariants(checks, natives, node, type_name, where, resource, root)
         rules = self.rules
@@ -559,7 +573,7 @@ class _CheckedWalk(ProfileWalk):
                         self._typed(inner, into, (where, key, index), resource, root)
                     else:
                         self._item_apart(inner, into, (where, key, index), resource, root)
-            else:
+            elif kind is not str or item not in coded.get(key, ()):  # not a code of its binding
                 self._element(key, item, actions.get(key), where, resource, root, node is root)
 
     def _invariants(

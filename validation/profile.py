@@ -187,12 +187,11 @@ def _present(item: object) -> bool | None:
 
 def _presence_check(terms: tuple[tuple[str, bool], ...]):
     """The native form of a presence disjunction: ``terms`` are (element, True for exists())."""
-    extensions = tuple(f"_{name}" for name, _ in terms)
+    extensions = frozenset(f"_{name}" for name, _ in terms)
 
     def check(node: dict) -> bool | None:
-        for extension in extensions:
-            if extension in node:
-                return None
+        if not extensions.isdisjoint(node):
+            return None
         holds = False
         for name, exists in terms:
             item = node.get(name, _ABSENT)
