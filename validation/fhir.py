@@ -46,8 +46,8 @@ from pydantic import BaseModel, ValidationError
 
 from mappers.model import Issue
 from validation.issues import Where, error_at, place, rerooted
-from validation.profile import Binding, ProfileWalk, element_names, plan
-from validation.structure import resource_issues, resource_types
+from validation.profile import Binding, ProfileWalk, element_names, native_checks, plan
+from validation.structure import resource_issues, resource_types, valid
 
 # fhir.resources' package per FHIR version: R4B's models are R4's for the resources written here.
 _MODELS: dict[str, tuple[Callable[[str], type], type[BaseModel], type[BaseModel]]] = {
@@ -141,6 +141,8 @@ def _structure_issues(bundle: dict, version: str, deep: bool = False) -> list[Is
     (``_merged``). ``deep`` (``trialexport validate``, ``deep_validation``): fhir.resources reads
     every resource, refused or not, so what only its models check is checked too.
     """
+    if not deep and _valid_whole(bundle, version):
+        return []
     _, Bundle, _ = _MODELS[version]
     shell, resources = _split(bundle)
     issues = resource_issues(shell, version, "Bundle")
@@ -161,6 +163,26 @@ def _structure_issues(bundle: dict, version: str, deep: bool = False) -> list[Is
             found = _merged(_model_resource_issues(resource, rtype, version, model), found)
         issues += found
     return issues
+
+
+def _valid_whole(bundle: dict, version: str) -> bool:
+    """Whether ``_structure_issues`` (not ``deep``) finds nothing, told by one schema check of the
+    whole bundle instead of one of its shell and one of each entry resource (every exported
+    bundle; the parts were a tenth dearer). A bundle that passes whole has a shell that passes
+    (no element of the schema's Bundle or its entries requires an entry's ``resource``, which
+    the shell drops) and entry resources that pass (``Bundle.entry.resource`` is the
+    ``ResourceList`` each is checked against alone): objects, of a type the schema knows. Only
+    fhir.resources' knowing that type is left to ask; any other bundle is read in parts."""
+    if not valid(bundle, version):
+        return False
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and "resource" in entry:
+            resource = entry["resource"]
+            rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+            if not isinstance(rtype, str) or _model_of(rtype, version) is None:
+                return False
+    return True
 
 
 def _model_structure_issues(bundle: dict, version: str) -> list[Issue]:
@@ -202,7 +224,7 @@ class _ResourceWalk:
         self.issues: list[Issue] = []
         self.references: list[tuple[Where, str]] = []  # (path, Reference.reference)
         self.local_canonicals: list[tuple[Where, str]] = []  # (path, "#id" canonical)
-        self.contained_ids: dict[str, str] = {}  # valid contained id -> its path
+        self.contained_ids: dict[str, Where] = {}  # valid contained id -> its place
         self.self_referencing: set[str] = set()  # contained ids of resources that reference "#"
 
     def read(self, resource: dict, rtype: str) -> None:
@@ -218,23 +240,26 @@ class _ResourceWalk:
                 error_at("fhir-id", f"{rtype}.id", f"{resource['id']!r} is not a valid resource id")
             )
 
-    def contained(self, contained: list, rtype: str, read: Callable[[dict, str], None]) -> None:
+    def contained(self, contained: list, rtype: str, read: Callable[[dict, Where], None]) -> None:
         """Each contained resource's id and nesting checked, and the resource read by ``read``;
         keeps the valid ids and those of resources that reference themselves ("#")."""
+        references = self.references
         for index, inner in enumerate(contained):
-            path = f"{rtype}.contained[{index}]"
             if not isinstance(inner, dict):
                 continue
+            path = (rtype, "contained", index)  # written out only for an issue
             inner_id = inner.get("id")
             if not (isinstance(inner_id, str) and _ID.fullmatch(inner_id)):
                 self.issues.append(
                     error_at(
-                        "fhir-id", f"{path}.id", f"contained resource needs a valid id, got {inner_id!r}"
+                        "fhir-id",
+                        (path, "id", None),
+                        f"contained resource needs a valid id, got {inner_id!r}",
                     )
                 )
             elif inner_id in self.contained_ids:
                 self.issues.append(
-                    error_at("fhir-id", f"{path}.id", f"contained id {inner_id!r} is used twice")
+                    error_at("fhir-id", (path, "id", None), f"contained id {inner_id!r} is used twice")
                 )
             else:
                 self.contained_ids[inner_id] = path
@@ -242,10 +267,15 @@ class _ResourceWalk:
                 self.issues.append(
                     error_at("fhir-contained", path, "a contained resource cannot contain resources (dom-2)")
                 )
-            before = len(self.references)
+            before = len(references)
             read(inner, path)
-            if any(ref == "#" for _, ref in self.references[before:]) and isinstance(inner_id, str):
-                self.self_referencing.add(inner_id)
+            # most contained resources (a study's sites) reference nothing: no slice to search;
+            # a site's study references its container ("#"), searched without a generator
+            if len(references) > before and isinstance(inner_id, str):
+                for _, ref in references[before:]:
+                    if ref == "#":
+                        self.self_referencing.add(inner_id)
+                        break
 
     def closed(self, full_urls: set[str]) -> list[Issue]:
         """Every issue of the resource, once it is read: references resolved, and every
@@ -396,7 +426,11 @@ class _ResourceWalk:
         for index, ext in enumerate(extensions):
             if not isinstance(ext, dict):
                 continue
-            has_value = any(key.startswith("value") for key in ext)
+            has_value = False
+            for key in ext:  # ``any`` over a generator, without the generator (a study has hundreds)
+                if key.startswith("value"):
+                    has_value = True
+                    break
             if has_value == ("extension" in ext):
                 problem = "has both a value and sub-extensions" if has_value else "has no value"
                 self.issues.append(
@@ -423,9 +457,17 @@ class _ResourceWalk:
 _Action = tuple[str | None, Binding | None, bool]
 
 
-# A type's checks, whether one of them reads more than the node's contained resources, and its
-# elements' actions.
-_TypeActions = tuple[list, bool, dict[str, _Action]]
+# A type's checks, whether one of them reads more than the node's contained resources, the
+# native checks that are all of them on a node without contained resources (or None:
+# ``validation.profile.native_checks``), its elements' actions, its quiet elements (neither a
+# type to walk, nor a binding, nor a rule past emptiness: most of a study's elements, ``system``,
+# ``code``, ``display``, a site's ``city``, settled in ``_typed`` by one set look-up) and its
+# walked elements (a type to walk, and nothing else: ``coding``, ``address``), by their type, and
+# its coded elements (a required binding, and nothing else: ``status``, ``use``), by the codes
+# that pass it (none blank: a code found there needs no rule).
+_TypeActions = tuple[
+    list, bool, tuple | None, dict[str, _Action], frozenset[str], dict[str, str], dict[str, frozenset[str]]
+]
 
 
 @cache
@@ -445,7 +487,19 @@ def _actions(version: str, type_name: str) -> _TypeActions:
         into, bound = steps.get(element, (None, None))
         notable = element == "reference" or element.endswith("Canonical") or element in _EXTENSIONS
         actions[element] = (into, bound, notable)
-    return checks, any(not about_contained for _, _, about_contained in checks), actions
+    quiet = frozenset(element for element, action in actions.items() if action == (None, None, False))
+    walked = {
+        element: into
+        for element, (into, bound, notable) in actions.items()
+        if into is not None and into != "Resource" and bound is None and not notable
+    }
+    beyond_contained = any(not about_contained for _, _, about_contained in checks)
+    coded = {
+        element: frozenset(code for code in bound[1] if code and not code.isspace())
+        for element, (into, bound, notable) in actions.items()
+        if into is None and bound is not None and not notable
+    }
+    return checks, beyond_contained, native_checks(checks, type_name), actions, quiet, walked, coded
 
 
 class _Actions(dict[str, _TypeActions]):
@@ -458,6 +512,11 @@ class _Actions(dict[str, _TypeActions]):
     def __missing__(self, type_name: str) -> _TypeActions:
         found = self[type_name] = _actions(self.version, type_name)
         return found
+
+
+# One table a release for the process, not one a walk: a bundle's walk finds its types there
+# (two threads that add the same type add the same actions).
+_ACTIONS = {"R4": _Actions("R4"), "R5": _Actions("R5")}
 
 
 class _CheckedWalk(ProfileWalk):
@@ -485,7 +544,8 @@ class _CheckedWalk(ProfileWalk):
         self.rules_by_entry: dict[int, _ResourceWalk] = {}
         self.rules = _ResourceWalk()  # the findings of the entry resource being read
         self._head = 0  # the number of its issues that come before its contained resources'
-        self._actions = _Actions(version)
+        self._container: dict = bundle  # the entry resource whose contained resources are read
+        self._actions = _ACTIONS[version]
 
     def inner_resource(self, item: dict, key: str, at: Where, resource: dict) -> None:
         if resource is self.bundle and key == "resource":
@@ -508,32 +568,92 @@ class _CheckedWalk(ProfileWalk):
 
     def _typed(self, node: dict, type_name: str, where: Where, resource: dict, root: dict) -> None:
         """``ProfileWalk.node`` and the rules' reading of the node (``_ResourceWalk._object``),
-        in one loop over its elements."""
-        checks, beyond_contained, actions = self._actions[type_name]
+        in one loop over its elements. A quiet element (``_TypeActions``) is settled by its
+        emptiness; a non-empty object or list of a walked element is walked from here (what
+        ``_into`` does with it, without the call: most of a study's nodes are reached so); a
+        code of a coded element's value set needs nothing more; every other element is read by
+        ``_element``."""
+        checks, beyond_contained, natives, actions, quiet, walked, coded = self._actions[type_name]
         if checks and (beyond_contained or "contained" in node):  # the Bundle's shell keeps its keys
-            self.invariants(checks, node, type_name, where, resource, root)
-        rules, top = self.rules, node is root
+            self._invariants(checks, natives, node, type_name, where, resource, root)
+        rules = self.rules
         for key, item in node.items():
-            action = actions.get(key)
-            if action is None:
-                self._unplanned(key, item, where, resource, root)
-                continue
-            into, bound, notable = action
             kind = type(item)
-            if kind is str:  # most elements: tested here, without a call
-                if not item or item.isspace() or notable:
-                    rules.string(key, item, where)
-                if bound is not None and item not in bound[1]:  # ``binding``'s test of a code
-                    self.binding(bound, item, (where, key, None))
+            if key in quiet:  # a number or a flag, or a string that is not blank: nothing to read
+                if not (kind is str and item and not item.isspace()) and not (
+                    kind is int or kind is float or kind is bool
+                ):
+                    rules.element(key, item, where)
                 continue
-            if bound is not None:
+            into = walked.get(key)
+            if into is not None and item and (kind is dict or kind is list):
+                if kind is dict:
+                    self._typed(item, into, (where, key, None), resource, root)
+                    continue
+                for index, inner in enumerate(item):
+                    if type(inner) is dict and inner:
+                        self._typed(inner, into, (where, key, index), resource, root)
+                    else:
+                        self._item_apart(inner, into, (where, key, index), resource, root)
+            elif kind is not str or item not in coded.get(key, ()):  # not a code of its binding
+                self._element(key, item, actions.get(key), where, resource, root, node is root)
+
+    def _invariants(
+        self,
+        checks: list,
+        natives: tuple | None,
+        node: dict,
+        type_name: str,
+        where: Where,
+        resource: dict,
+        root: dict,
+    ) -> None:
+        """``ProfileWalk.invariants`` of a node, called only for a node one of its native checks
+        (cpt-2, R5's ref-2, per-1: ``natives``) does not pass or cannot read, when they are all
+        its checks."""
+        if natives is None or "contained" in node:
+            self.invariants(checks, node, type_name, where, resource, root)
+            return
+        for native in natives:
+            if native(node) is not True:
+                self.invariants(checks, node, type_name, where, resource, root)
+                return
+
+    def _element(
+        self,
+        key: str,
+        item: object,
+        action: _Action | None,
+        where: Where,
+        resource: dict,
+        root: dict,
+        top: bool,
+    ) -> None:
+        """An element that is neither quiet nor a walked object or list: a reference, a
+        canonical, a bound code, extensions, resources, an empty or odd value, or no element of
+        the type (``_unplanned``)."""
+        if action is None:
+            self._unplanned(key, item, where, resource, root)
+            return
+        into, bound, notable = action
+        kind = type(item)
+        if kind is str:
+            if key == "reference" and item and not item.isspace():  # type: ignore[attr-defined]
+                # ``string``'s finding, without the call (a study of 1,200 sites has ~3,700)
+                self.rules.references.append(((where, key, None), item))  # type: ignore[arg-type]
+            elif not item or item.isspace() or notable:  # type: ignore[attr-defined]
+                self.rules.string(key, item, where)  # type: ignore[arg-type]
+            if bound is not None and item not in bound[1]:  # ``binding``'s test of a code
                 self.binding(bound, item, (where, key, None))
-            elif into is None and (kind is int or kind is float or kind is bool):
-                continue  # a number or flag (a site's latitude): nothing for the rules or the profile
-            if into is not None and (kind is dict or kind is list):
-                self._into(key, item, into, notable, where, resource, root, top)
-            else:
-                self._apart(key, item, into, where, resource, root)
+            return
+        if bound is not None:
+            self.binding(bound, item, (where, key, None))
+        if into is None and (kind is int or kind is float or kind is bool):
+            return  # a number or flag: nothing for the rules or the profile
+        if into is not None and (kind is dict or kind is list):
+            self._into(key, item, into, notable, where, resource, root, top)  # type: ignore[arg-type]
+        else:
+            self._apart(key, item, into, where, resource, root)
 
     def _unplanned(self, key: str, item: object, where: Where, resource: dict, root: dict) -> None:
         """Not an element of the node's type (a primitive's extensions, ``_status``): the rules
@@ -566,10 +686,15 @@ class _CheckedWalk(ProfileWalk):
             for index, inner in enumerate(item):
                 if type(inner) is dict and inner:
                     self._typed(inner, into, (where, key, index), resource, root)
-                else:  # read apart: the rules' item, the profile's node
-                    self.rules.item(inner, (where, key, index))
-                    if isinstance(inner, dict):
-                        self.node(inner, into, (where, key, index), resource, root)
+                else:
+                    self._item_apart(inner, into, (where, key, index), resource, root)
+
+    def _item_apart(self, inner: object, into: str, at: Where, resource: dict, root: dict) -> None:
+        """An item of a list of a walked type that is no non-empty exact object, read apart:
+        the rules' item, the profile's node."""
+        self.rules.item(inner, at)
+        if isinstance(inner, dict):
+            self.node(inner, into, at, resource, root)
 
     def _resources(
         self, key: str, item: dict | list, where: Where, resource: dict, root: dict, top: bool
@@ -583,15 +708,17 @@ class _CheckedWalk(ProfileWalk):
             self.descend(item, "Resource", key, where, resource, root)
         else:
             rules, marks = self.rules, self.rules.marks()
-            rules.contained(
-                item, resource["resourceType"], lambda inner, path: self._contained(inner, path, resource)
-            )
+            self._container = resource
+            rules.contained(item, resource["resourceType"], self._contained)
             rules.put_first(marks, self._head)
 
-    def _contained(self, inner: dict, path: str, container: dict) -> None:
+    def _contained(self, inner: dict, path: Where) -> None:
+        """A contained resource of ``_container`` (only an entry resource's contained resources
+        are read so: a resource inside a contained one is read apart, so none of them sets
+        ``_container`` while another one is read)."""
         rtype = inner.get("resourceType")
         if isinstance(rtype, str) and rtype in self.types:
-            self._typed(inner, rtype, path, inner, container)
+            self._typed(inner, rtype, path, inner, self._container)
         else:
             self.rules.walk(inner, path)
 

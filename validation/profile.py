@@ -187,18 +187,25 @@ def _present(item: object) -> bool | None:
 
 def _presence_check(terms: tuple[tuple[str, bool], ...]):
     """The native form of a presence disjunction: ``terms`` are (element, True for exists())."""
-    extensions = tuple(f"_{name}" for name, _ in terms)
+    extensions = frozenset(f"_{name}" for name, _ in terms)
 
     def check(node: dict) -> bool | None:
-        for extension in extensions:
-            if extension in node:
-                return None
+        if not extensions.isdisjoint(node):
+            return None
         holds = False
         for name, exists in terms:
             item = node.get(name, _ABSENT)
-            present = False if item is _ABSENT else _present(item)
-            if present is None:
-                return None
+            present: bool | None
+            if item is _ABSENT:
+                present = False
+            elif type(item) is str:  # ``_present`` of a string (most elements), without the call
+                if not item or item.isspace():
+                    return None
+                present = True
+            else:
+                present = _present(item)
+                if present is None:
+                    return None
             holds = holds or present == exists
         return holds
 
@@ -643,6 +650,23 @@ def plan(version: str, type_name: str, structured: bool = False) -> tuple[list, 
         if into is not None or bound is not None:
             steps[element] = (into, bound)
     return checks, steps
+
+
+def native_checks(checks: list, type_name: str) -> tuple | None:
+    """The native checks ``ProfileWalk.invariants`` would run on a node of the type without
+    contained resources, in their order, when every one it would run is native; None when one
+    is evaluated by fhirpathpy, or the type's checks read a shell of the node (``_SHELLED``).
+    All of them returning True means ``invariants`` would report nothing there."""
+    if type_name in _SHELLED:
+        return None
+    natives = []
+    for _, native, about_contained in checks:
+        if about_contained:
+            continue
+        if native is _fhirpath:
+            return None
+        natives.append(native)
+    return tuple(natives)
 
 
 def element_names(version: str, type_name: str) -> list[str]:

@@ -134,6 +134,12 @@ def _issues(error: jsonschema_rs.ValidationError, root: str) -> list[Issue]:
     return [error_at("fhir-invalid", where, message)]
 
 
+def valid(value: object, version: str) -> bool:
+    """Whether a resource (a whole bundle: its entries' resources are the same ``ResourceList``
+    of the same schema) passes the schema, in one call: no error to place."""
+    return validator(version)[0].is_valid(value)
+
+
 def resource_issues(resource: dict, version: str, root: str) -> list[Issue]:
     """Schema errors of one resource (its contained ones included), pointing at ``root``'s
     elements: ``ResearchStudy.arm[0].name``. ``[]`` is valid."""

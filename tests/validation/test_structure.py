@@ -176,6 +176,40 @@ def test_each_broken_resource_is_refused_by_both_validators(name):
         assert bool(_model_structure_issues(bundle, "R4")) is (name not in FHIR_RESOURCES_ACCEPTS)
 
 
+ODD_ENTRIES: dict[str, object] = {
+    "no resource type": {"id": "x"},
+    "unknown resource type": {"resourceType": "Nonesuch"},
+    "a string": "ResearchStudy",
+    "null": None,
+    "an empty object": {},
+}
+
+
+@pytest.mark.parametrize("version", ["R4", "R5"])
+def test_the_whole_bundle_passes_the_schema_only_when_its_parts_do(version):
+    """``_valid_whole`` stands for the shell and each entry resource checked apart (the
+    messages' places): a bundle it passes gives no structure issue, broken anywhere or not."""
+    from validation.fhir import _valid_whole
+
+    cases = []
+    for name, (mutate, _layer) in BROKEN.items():
+        bundle = valid_bundle()
+        mutate(bundle)
+        cases.append((name, bundle))
+    for name, resource in ODD_ENTRIES.items():
+        bundle = valid_bundle()
+        bundle["entry"][0]["resource"] = resource
+        cases.append((name, bundle))
+    shell = valid_bundle()
+    for entry in shell["entry"]:
+        del entry["resource"]
+    cases += [("entries without resources", shell), ("the valid bundle", valid_bundle())]
+    for name, bundle in cases:
+        apart = _structure_issues(copy.deepcopy(bundle), version, deep=True)
+        assert not _valid_whole(bundle, version) or apart == [], name
+    assert _valid_whole(valid_bundle(), "R4")
+
+
 def test_the_valid_bundle_of_the_corpus_passes_both():
     bundle = valid_bundle()
     assert _structure_issues(bundle, "R4") == _structure_issues(bundle, "R4", deep=True) == []
