@@ -85,6 +85,7 @@ def _is_sequence(value) -> bool:
     return type(value) in _SEQUENCES or jinja2.tests.test_sequence(value)
 
 
+_MISSING = jinja2.runtime.missing  # an argument left to its default, as Macro.__call__ passes it
 _BUILTIN_METHOD = types.BuiltinMethodType  # dict.get, str.split… (and built-in functions)
 # Python functions and their lru_cache: their __call__ is the type's slot, which carries no pass arg
 _FUNCTIONS = frozenset({types.FunctionType, functools._lru_cache_wrapper})
@@ -131,7 +132,10 @@ class _ShippedContext(jinja2.runtime.Context):
             if kind is _BUILTIN_METHOD:
                 return obj(*args)
             if kind is jinja2.runtime.Macro and _plain_call(obj, args):
-                written = obj._func(*args)  # what Macro.__call__ ends up calling, as it calls it
+                # what Macro.__call__ ends up calling, as it calls it: an argument not given is
+                # passed as ``missing``, which the macro's own code replaces by its default
+                left = obj._argument_count - len(args)
+                written = obj._func(*args, *(_MISSING,) * left) if left else obj._func(*args)
                 return Markup(written) if self.eval_ctx.autoescape else written
             if kind in _FUNCTIONS and "jinja_pass_arg" not in obj.__dict__:
                 return obj(*args)
@@ -148,12 +152,14 @@ class _ShippedContext(jinja2.runtime.Context):
 
 
 def _plain_call(macro: jinja2.runtime.Macro, args: tuple) -> bool:
-    """Whether ``Macro.__call__`` would pass ``args`` to the macro's function as they are: every
-    argument given by position, no ``caller`` to add, no ``kwargs``/``varargs`` to gather. Then
-    the context calls the function itself, as ``Macro._invoke`` does (wrapping what an autoescaped
-    macro writes in ``Markup``), without ``__call__``'s argument matching and its two frames,
-    a microsecond or two a call, a few calls a site."""
-    return len(args) == macro._argument_count and not (
+    """Whether ``Macro.__call__`` would pass ``args`` to the macro's function as they are, those
+    not given (left to their defaults) as ``missing``: arguments by position only, no more than
+    the macro takes, no ``caller`` to add, no ``kwargs``/``varargs`` to gather. Then the context
+    calls the function itself, as ``Macro._invoke`` does (wrapping what an autoescaped macro
+    writes in ``Markup``), without ``__call__``'s argument matching and its two frames, a
+    microsecond or two a call, a few calls a site; a template need not spell out a default to
+    be called so."""
+    return len(args) <= macro._argument_count and not (
         macro.caller or macro.catch_kwargs or macro.catch_varargs
     )
 

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import fhir.resources
@@ -457,17 +458,23 @@ class _ResourceWalk:
 _Action = tuple[str | None, Binding | None, bool]
 
 
-# A type's checks, whether one of them reads more than the node's contained resources, the
-# native checks that are all of them on a node without contained resources (or None:
-# ``validation.profile.native_checks``), its elements' actions, its quiet elements (neither a
-# type to walk, nor a binding, nor a rule past emptiness: most of a study's elements, ``system``,
-# ``code``, ``display``, a site's ``city``, settled in ``_typed`` by one set look-up) and its
-# walked elements (a type to walk, and nothing else: ``coding``, ``address``), by their type, and
-# its coded elements (a required binding, and nothing else: ``status``, ``use``), by the codes
-# that pass it (none blank: a code found there needs no rule).
-_TypeActions = tuple[
-    list, bool, tuple | None, dict[str, _Action], frozenset[str], dict[str, str], dict[str, frozenset[str]]
-]
+class _TypeActions(NamedTuple):
+    """What the walk does with a node of one type: built once a type and release."""
+
+    checks: list  # the type's invariants
+    beyond_contained: bool  # whether one of them reads more than the node's contained resources
+    # the native checks that are all of them on a node without contained resources, or None
+    # (``validation.profile.native_checks``)
+    natives: tuple | None
+    actions: dict[str, _Action]  # each element's
+    # neither a type to walk, nor a binding, nor a rule past emptiness: most of a study's
+    # elements (``system``, ``code``, ``display``, a site's ``city``), settled in ``_typed`` by
+    # one set look-up
+    quiet: frozenset[str]
+    walked: dict[str, str]  # a type to walk and nothing else (``coding``, ``address``): its type
+    # a required binding and nothing else (``status``, ``use``): the codes that pass it (none
+    # blank: a code found there needs no rule)
+    coded: dict[str, frozenset[str]]
 
 
 @cache
@@ -499,7 +506,8 @@ def _actions(version: str, type_name: str) -> _TypeActions:
         for element, (into, bound, notable) in actions.items()
         if into is None and bound is not None and not notable
     }
-    return checks, beyond_contained, native_checks(checks, type_name), actions, quiet, walked, coded
+    natives = native_checks(checks, type_name)
+    return _TypeActions(checks, beyond_contained, natives, actions, quiet, walked, coded)
 
 
 class _Actions(dict[str, _TypeActions]):

@@ -24,7 +24,6 @@ import orjson
 from mappers.readers.base import Draft, Reader, RejectedInput, RejectedRecord, head_start
 from mappers.readers.ctgov_values import (
     agency_class,
-    coded,
     iso_date,
     known_code,
     large_document_url,
@@ -207,11 +206,8 @@ def _date(draft: Draft, m: dict, key: str, name: str, at: str) -> None:
     if value is not None:
         draft.values[name] = value
     if key.endswith("Struct"):
-        kind = struct.get("type")
-        code = coded("date_type", kind) if isinstance(kind, str) else None
-        if code is None and kind:
-            known_code(draft, "date_type", kind, name, f"{at}/{key}")  # the note, as it reads
-        elif code:
+        code = known_code(draft, "date_type", struct.get("type"), name, at, "/", key)
+        if code:
             draft.values[name + "_type"] = code
 
 
@@ -443,36 +439,21 @@ def _eligibility(draft: Draft, m: dict, at: str) -> None:
     draft.put("eligibility", eligibility, at)
 
 
-def _person(draft: Draft, item: dict, where: str) -> dict | None:
-    """A person; a site's people with role CONTACT are its contacts, the others investigators."""
+def _person(draft: Draft, item: dict, *where: object) -> dict | None:
+    """A person; a site's people with role CONTACT are its contacts, the others investigators.
+    ``where``: the item's location, or its parts (``known_code``)."""
     if not item.get("name"):
         return None
     role = item.get("role")
     return {
         "name": item["name"],
-        "role": _role(draft, role, where),
+        # CONTACT is no role code: a site's contact, not an investigator
+        "role": known_code(draft, "role", role, "role", *where) if str(role).upper() != "CONTACT" else None,
         "affiliation": item.get("affiliation"),
         "phone": item.get("phone"),
         "phone_ext": item.get("phoneExt"),
         "email": item.get("email"),
     }
-
-
-def _role(draft: Draft, role, *where: object) -> str | None:
-    """A person's role code, None for CONTACT: ``known_code``'s answer and note, the note's
-    location (``where``'s parts joined) made only when there is a note (a thousand-site record
-    has thousands of people)."""
-    if role is None:
-        return None
-    if isinstance(role, str):
-        if role.upper() == "CONTACT":
-            return None
-        code = coded("role", role)
-        if code is not None or not role:
-            return code
-    elif str(role).upper() == "CONTACT":
-        return None
-    return known_code(draft, "role", role, "role", "".join(map(str, where)))
 
 
 def _people(draft: Draft, items, where: str) -> list[dict]:
@@ -490,6 +471,18 @@ def _contacts(draft: Draft, m: dict, at: str) -> None:
     )
 
 
+def _number(value) -> bool:
+    """A JSON number (a boolean is not one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _geo_point(geo: dict | None) -> dict | None:
+    if not geo:
+        return None
+    lat, lon = geo.get("lat"), geo.get("lon")
+    return {"lat": lat, "lon": lon} if _number(lat) and _number(lon) else None
+
+
 def _site(draft: Draft, loc: dict, base: str, index: int) -> dict:
     """A ``locations`` item (``base`` + ``index`` its pointer, made only for a note); its
     people with role CONTACT are its contacts, the others its investigators (``_person``)."""
@@ -497,45 +490,17 @@ def _site(draft: Draft, loc: dict, base: str, index: int) -> dict:
     contacts: list[dict] = []
     investigators: list[dict] = []
     for i, item in enumerate(get("contacts") or ()):
-        name = item.get("name")
-        if not name:
-            continue
-        role = _role(draft, item.get("role"), base, index, "/contacts/", i)
-        (contacts if role is None else investigators).append(
-            {
-                "name": name,
-                "role": role,
-                "affiliation": item.get("affiliation"),
-                "phone": item.get("phone"),
-                "phone_ext": item.get("phoneExt"),
-                "email": item.get("email"),
-            }
-        )
-    status = get("status")
-    code = coded("status", status) if isinstance(status, str) else None
-    if code is None and status:  # reported as known_code reports it
-        known_code(draft, "status", status, "sites", f"{base}{index}")
-    geo = get("geoPoint")
-    if geo:
-        lat, lon = geo.get("lat"), geo.get("lon")
-        point = (
-            {"lat": lat, "lon": lon}
-            if isinstance(lat, int | float)
-            and isinstance(lon, int | float)
-            and not isinstance(lat, bool)
-            and not isinstance(lon, bool)
-            else None
-        )
-    else:
-        point = None
+        person = _person(draft, item, base, index, "/contacts/", i)
+        if person is not None:
+            (contacts if person["role"] is None else investigators).append(person)
     return {
         "facility": get("facility"),
         "city": get("city"),
         "state": get("state"),
         "zip": get("zip"),
         "country": get("country"),
-        "status": code,
-        "geo_point": point,
+        "status": known_code(draft, "status", get("status"), "sites", base, index),
+        "geo_point": _geo_point(get("geoPoint")),
         "contacts": contacts,
         "investigators": investigators,
     }

@@ -103,13 +103,16 @@ def coded(vocabulary: str, text: str | None) -> str | None:
     return word if word in _CODES[vocabulary] else None
 
 
-def known_code(draft: Draft, vocabulary: str, value: object, field: str, where: str) -> str | None:
+def known_code(draft: Draft, vocabulary: str, value: object, field: str, *where: object) -> str | None:
     """``coded`` for a reader: a value no spelling explains is reported on the draft as an
     ``unknown-code`` warning (never guessed) and read as None. Only text can be a code: a value
-    of another JSON type is reported the same way."""
+    of another JSON type is reported the same way. ``where``: the value's location, or its
+    parts, joined only for a note (a thousand-site record codes thousands of roles and
+    statuses, and builds no location for them)."""
     code = coded(vocabulary, value) if isinstance(value, str) else None
     if value and code is None:
-        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", field, where)
+        place = "".join(map(str, where))
+        draft.note("warning", "unknown-code", f"'{value}' is not a known {vocabulary}", field, place)
     return code
 
 

@@ -251,3 +251,16 @@ def test_the_shipped_getitem_answers_as_jinjas(obj, argument):
     sites = [_Site(name=str(n), country=c) for n, c in enumerate(["France", None, "Chad", "France"])]
     written = shipped.from_string(template).render(sites=sites)
     assert written == stock.from_string(template).render(sites=sites) == "France,Chad"
+
+
+def test_a_macro_called_with_fewer_arguments_gets_its_defaults_as_jinjas_call_gives_them():
+    """A positional call that leaves arguments to their defaults takes the shipped context's
+    direct path too; a default computed from an earlier argument, and an argument without a
+    default left out (undefined), read as under stock Jinja."""
+    source = (
+        "{% macro m(a, b=a ~ '!', c={}) %}[{{ a }}|{{ b }}|{{ c.get('k', 'none') }}]{% endmacro %}"
+        "{% macro n(a, b) %}{{ b is defined }}{% endmacro %}"
+        "{{ m('x') }}{{ m('x', 'y') }}{{ m('x', 'y', {'k': 'z'}) }}{{ n(1) }}"
+    )
+    shipped = environment(None).from_string(source).render()
+    assert shipped == jinja2.Environment().from_string(source).render() == "[x|x!|none][x|y|none][x|y|z]False"
